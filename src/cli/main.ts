@@ -1,0 +1,63 @@
+import { Command, CommanderError } from 'commander';
+
+import { ExitCode } from '../errors/user-error.js';
+import { commandContext, type GlobalOptions } from './context.js';
+import { doctorCommand } from './doctor.js';
+import type { CliIo } from './io.js';
+import { reportError } from './report-error.js';
+import { schemaCommand } from './schema.js';
+import { abortOnSignals } from './signals.js';
+import { validateCommand } from './validate.js';
+import { version } from './version.js';
+
+/** Builds the command tree. Only verbs that exist are registered (and so listed in --help). */
+export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command('pxeforge')
+    .description('Build, boot-test and promote diskless node images from recipes kept in git.')
+    .version(version, '-V, --version')
+    .option('--repo <dir>', 'recipe repository (default: the nearest directory with pxeforge.yaml)')
+    .option('--json', 'machine-readable output: JSON (lines) on stdout, errors as JSON on stderr')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 an operation failed, 2 invalid input or usage (nothing changed), 130 interrupted.',
+    )
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+  const context = commandContext(io, () => program.opts<GlobalOptions>());
+  for (const make of [validateCommand, schemaCommand, doctorCommand]) {
+    program.addCommand(make(context, setExit).exitOverride().configureOutput(program.configureOutput()));
+  }
+  return program;
+}
+
+/** Runs the CLI and returns its exit code; never throws. */
+export async function main(argv: readonly string[], io?: Partial<CliIo>): Promise<number> {
+  const signals = io?.signal === undefined ? abortOnSignals() : undefined;
+  const fullIo: CliIo = {
+    stdout: io?.stdout ?? process.stdout,
+    stderr: io?.stderr ?? process.stderr,
+    cwd: io?.cwd ?? process.cwd(),
+    signal: io?.signal ?? signals!.signal,
+  };
+  let exitCode: number = ExitCode.ok;
+  const program = buildProgram(fullIo, (code) => {
+    exitCode = code;
+  });
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return ExitCode.invalidInput;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError && error.exitCode === 0) return ExitCode.ok;
+    return reportError(error, fullIo, program.opts<GlobalOptions>().json === true);
+  } finally {
+    signals?.dispose();
+  }
+}

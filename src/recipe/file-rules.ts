@@ -1,0 +1,103 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+
+import type { Problem } from '../errors/problems.js';
+import { formatPath } from '../errors/format-path.js';
+import { didYouMean } from '../source/suggest.js';
+import { checkSchema } from '../source/zod-problems.js';
+import { loadYamlDocument } from '../source/yaml-document.js';
+import type { Catalog, ParsedFile } from './catalog.js';
+import { supportedReleases } from './recipe.js';
+import { insideRepo, listNames } from './repo.js';
+import { overlayMetaSchema, plannedDistros, type RecipeFile } from './schema.js';
+
+/**
+ * Rules about one recipe file that need the repository (files that must exist and stay
+ * inside it) or look across fields. Rules about the merged recipe live in normalize.ts.
+ */
+export async function checkRecipeFile(catalog: Catalog, parsed: ParsedFile<RecipeFile>): Promise<Problem[]> {
+  const recipe = parsed.value;
+  const document = parsed.document;
+  if (recipe === undefined || document === undefined) return [];
+  const problems: Problem[] = [];
+  const report = (fieldPath: PropertyKey[], message: string, hint?: string) =>
+    problems.push({ file: parsed.file, ...document.locate(fieldPath), path: formatPath(fieldPath), message, hint });
+  const { repo } = catalog;
+
+  if (recipe.extends !== undefined && !catalog.byName.has(recipe.extends)) {
+    report(['extends'], `no recipe named \`${recipe.extends}\` in recipes/`, didYouMean(recipe.extends, [...catalog.byName.keys()]));
+  }
+
+  const distro = recipe.base?.distro;
+  if (distro !== undefined && (plannedDistros as readonly string[]).includes(distro)) {
+    report(['base', 'distro'], `distro \`${distro}\` is not supported yet`, 'pxeforge builds Debian images today (see the README)');
+  }
+  if (distro === 'debian' && recipe.base?.release !== undefined && !supportedReleases.debian.includes(recipe.base.release)) {
+    report(['base', 'release'], `Debian release \`${recipe.base.release}\` is not supported`,
+      didYouMean(recipe.base.release, supportedReleases.debian) ?? `supported: ${supportedReleases.debian.join(', ')}`);
+  }
+
+  const setNames = await listNames(repo.packageSetsDir, 'file');
+  for (const [index, name] of (recipe.packages?.sets ?? []).entries()) {
+    if (!setNames.includes(name)) {
+      report(['packages', 'sets', index], `no package set \`${name}\` in recipes/package-sets/`, didYouMean(name, setNames));
+    } else {
+      problems.push(...(await catalog.packageSet(name)).problems);
+    }
+  }
+
+  const overlayNames = await listNames(repo.overlaysDir, 'directory');
+  for (const [index, name] of (recipe.overlays ?? []).entries()) {
+    const where = await insideRepo(repo, path.join(repo.overlaysDir, name));
+    if (where === 'missing' || (where === 'inside' && !overlayNames.includes(name))) {
+      report(['overlays', index], `no overlay directory \`overlays/${name}/\``, didYouMean(name, overlayNames));
+    } else if (where === 'outside') {
+      report(['overlays', index], `overlay \`${name}\` resolves outside the repository`, 'overlays must be real directories under overlays/');
+    } else {
+      problems.push(...(await checkOverlayMeta(catalog, name)));
+    }
+  }
+
+  for (const [index, hook] of (recipe.hooks ?? []).entries()) {
+    const absolute = path.resolve(repo.root, hook);
+    const where = await insideRepo(repo, absolute);
+    if (where === 'outside') {
+      report(['hooks', index], `hook \`${hook}\` points outside the repository`, 'hooks are scripts kept in the recipe repository, e.g. scripts/tune.sh');
+    } else if (where === 'missing' || !(await stat(absolute)).isFile()) {
+      report(['hooks', index], `hook script \`${hook}\` does not exist`, 'paths are relative to the repository root (where pxeforge.yaml is)');
+    }
+  }
+
+  const services = recipe.services ?? {};
+  for (const [list, other] of [['disable', 'enable'], ['mask', 'enable']] as const) {
+    for (const [index, unit] of (services[list] ?? []).entries()) {
+      if (services[other]?.includes(unit)) report(['services', list, index], `unit \`${unit}\` is both in services.${other} and services.${list}`);
+    }
+  }
+
+  const seen = new Set<string>();
+  for (const [index, check] of (recipe.tests?.checks ?? []).entries()) {
+    if (seen.has(check.name)) report(['tests', 'checks', index, 'name'], `two checks are named \`${check.name}\``, 'check names must be unique (they name the results in the report)');
+    seen.add(check.name);
+    if (check.expect !== undefined && check.match !== undefined) {
+      report(['tests', 'checks', index], 'a check takes `expect` (exact output) or `match` (regular expression), not both');
+    }
+    if (check.match !== undefined) {
+      try {
+        new RegExp(check.match);
+      } catch (error) {
+        report(['tests', 'checks', index, 'match'], `invalid regular expression: ${(error as Error).message}`);
+      }
+    }
+  }
+  return problems;
+}
+
+async function checkOverlayMeta(catalog: Catalog, name: string): Promise<Problem[]> {
+  const absolute = path.join(catalog.repo.overlaysDir, `${name}.yaml`);
+  if (!(await stat(absolute).then((info) => info.isFile(), () => false))) return [];
+  const loaded = await loadYamlDocument(absolute, `overlays/${name}.yaml`);
+  if (!loaded.ok) return loaded.problems;
+  const checked = checkSchema(overlayMetaSchema, loaded.document);
+  return checked.ok ? [] : checked.problems;
+}

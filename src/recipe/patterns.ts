@@ -1,0 +1,70 @@
+import { z } from 'zod';
+
+/**
+ * Names that end up in argv arrays, file names, and generated boot scripts (iPXE, GRUB,
+ * pxelinux). Each pattern admits only what its domain allows, so nothing from a recipe can
+ * inject a shell word, a path component or a boot-script command.
+ */
+
+/** Image and recipe names: also a directory name in the store and the PXE tree. */
+export const imageName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+    error: 'must be lowercase letters, digits and dashes (at most 63), starting with a letter or digit',
+  });
+
+/** Debian package name, optionally `:arch` and `=version` (Debian Policy 5.6.1, 5.6.12). */
+export const packageSpec = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/, {
+    error: 'is not a Debian package name (`name`, `name:arch` or `name=version`)',
+  });
+
+/** A package set, overlay or other name that is also a file or directory name. */
+export const fileName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+    error: 'must be a plain name (letters, digits, `.`, `_`, `-`), not a path',
+  });
+
+/** systemd unit name; `.service` may be left out. */
+export const unitName = z
+  .string()
+  .regex(/^[A-Za-z0-9:_.@\\-]+$/, { error: 'is not a systemd unit name' });
+
+/** One kernel command-line parameter. */
+const cmdlineToken = /^[A-Za-z0-9_.,:/=+@%~-]+$/;
+
+/**
+ * A kernel command line. Each word must avoid characters that a generated iPXE, GRUB or
+ * pxelinux script would interpret (`$`, `;`, quotes, backslashes, newlines, `#`, ...).
+ */
+export const kernelCmdline = z.string().superRefine((value, ctx) => {
+  for (const word of value.split(' ').filter((w) => w !== '')) {
+    if (!cmdlineToken.test(word)) {
+      const bad = [...word].find((ch) => !cmdlineToken.test(ch)) ?? word;
+      ctx.addIssue({
+        code: 'custom',
+        message: `kernel parameter \`${printable(word)}\` contains ${describeChar(bad)}, which a generated boot script (iPXE, GRUB, pxelinux) would interpret`,
+      });
+    }
+  }
+});
+
+function describeChar(ch: string): string {
+  if (ch === '\n') return 'a newline';
+  if (ch === '\t') return 'a tab';
+  if (/[\x00-\x1f\x7f]/.test(ch)) return `control character U+${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  return `\`${ch}\``;
+}
+
+function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** A path relative to the recipe repository (hooks, overlay metadata); checked further by the rules. */
+export const repoPath = z
+  .string()
+  .min(1)
+  .refine((value) => !value.startsWith('/'), { error: 'must be a path relative to the repository root' })
+  .refine((value) => !value.includes('\0'), { error: 'must not contain NUL' });

@@ -1,0 +1,60 @@
+import type { RecipeCheck, RecipeGroup, RecipeUser } from './schema.js';
+
+export type OutputFormat = 'squashfs' | 'initramfs';
+export type CompressionAlgorithm = 'zstd' | 'xz' | 'gzip' | 'lz4';
+
+/** A recipe with `extends` resolved, package sets expanded and defaults applied. */
+export interface Recipe {
+  name: string;
+  description: string | undefined;
+  /** The recipe file, then its parents (repository-relative paths). */
+  chain: string[];
+  base: { distro: 'debian'; release: string; arch: 'amd64' | 'arm64'; variant: string; mirror: string | undefined };
+  packages: {
+    sets: string[];
+    /** What gets installed: sets and includes of the whole chain, minus excludes, plus the kernel. */
+    install: string[];
+  };
+  overlays: string[];
+  services: { enable: string[]; disable: string[]; mask: string[] };
+  users: RecipeUser[];
+  groups: RecipeGroup[];
+  locale: string | undefined;
+  timezone: string | undefined;
+  kernel: { package: string; cmdline: string };
+  output: {
+    format: OutputFormat;
+    compression: { algorithm: CompressionAlgorithm; level: number | undefined };
+    acceptCapabilityLoss: boolean;
+  };
+  hooks: string[];
+  hygiene: { allowPrivateKeys: string[] };
+  tests: {
+    boot: { memory: number; cpus: number; timeout: number; builtinChecks: boolean };
+    checks: RecipeCheck[];
+  };
+  /**
+   * Every repository file or directory this recipe depends on (recipe chain, package sets,
+   * overlay directories and metadata, hooks): what `changed` watches and executors ship.
+   */
+  sources: string[];
+}
+
+export const defaults = {
+  arch: 'amd64',
+  variant: 'minbase',
+  compression: { zstd: 3, gzip: 6, xz: undefined, lz4: undefined },
+  boot: { memory: 2048, cpus: 2, timeout: 300 },
+} as const;
+
+/** Compression levels each algorithm accepts (undefined: the algorithm takes no level). */
+export const compressionLevels: Record<CompressionAlgorithm, { min: number; max: number } | undefined> = {
+  zstd: { min: 1, max: 22 },
+  gzip: { min: 1, max: 9 },
+  xz: undefined,
+  lz4: undefined,
+};
+
+export const supportedReleases: Record<'debian', readonly string[]> = {
+  debian: ['bookworm', 'trixie'],
+};
