@@ -13,6 +13,8 @@ interface StageView {
   task?: TaskWrapper;
   lastLine?: string;
   skipped?: string;
+  /** Title with duration and summary, applied when the stage ends. */
+  doneTitle?: string;
   done: Promise<void>;
   resolve(): void;
   reject(error: Error): void;
@@ -34,6 +36,9 @@ export function listrReporter(stream: Writable): Reporter {
         resolve = res;
         reject = rej;
       });
+      // listr2 awaits `done` only when it reaches the stage; until then a failure must not
+      // count as an unhandled rejection.
+      done.catch(() => undefined);
       views.set(id, { title, done, resolve, reject });
     }
     const listr = new Listr<unknown, 'default', 'simple'>(
@@ -44,6 +49,7 @@ export function listrReporter(stream: Writable): Reporter {
           view.task = task;
           if (view.lastLine !== undefined) task.output = view.lastLine;
           await view.done;
+          if (view.doneTitle !== undefined) task.title = view.doneTitle;
           if (view.skipped !== undefined) task.skip(view.skipped);
         },
         rendererOptions: { bottomBar: 3 },
@@ -64,7 +70,7 @@ export function listrReporter(stream: Writable): Reporter {
       }
       if (event.type === 'stage-end') {
         if (event.ok) {
-          if (view.task) view.task.title = `${view.title} (${seconds(event.durationMs)}${event.summary ? `, ${event.summary}` : ''})`;
+          view.doneTitle = `${view.title} (${seconds(event.durationMs)}${event.summary ? `, ${event.summary}` : ''})`;
           view.resolve();
         } else {
           view.reject(new Error(event.error));

@@ -24,7 +24,8 @@ export async function runStages<C>(stages: readonly Stage<C>[], context: C, tool
   for (const stage of stages) {
     const started = performance.now();
     emit({ type: 'stage-start', stage: stage.id, title: stage.title });
-    const stageEmit: Emit = (event) => emit('stage' in event && event.stage === undefined ? { ...event, stage: stage.id } : event);
+    const stageEmit: Emit = (event) =>
+      emit(event.type === 'plan' || ('stage' in event && event.stage !== undefined) ? event : { ...event, stage: stage.id });
     try {
       signal.throwIfAborted();
       const result = await stage.run(context, { emit: stageEmit, signal });

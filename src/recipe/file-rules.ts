@@ -7,7 +7,6 @@ import { didYouMean } from '../source/suggest.js';
 import { checkSchema } from '../source/zod-problems.js';
 import { loadYamlDocument } from '../source/yaml-document.js';
 import type { Catalog, ParsedFile } from './catalog.js';
-import { supportedReleases } from './recipe.js';
 import { insideRepo, listNames } from './repo.js';
 import { overlayMetaSchema, plannedDistros, type RecipeFile } from './schema.js';
 
@@ -32,11 +31,6 @@ export async function checkRecipeFile(catalog: Catalog, parsed: ParsedFile<Recip
   if (distro !== undefined && (plannedDistros as readonly string[]).includes(distro)) {
     report(['base', 'distro'], `distro \`${distro}\` is not supported yet`, 'pxeforge builds Debian images today (see the README)');
   }
-  if (distro === 'debian' && recipe.base?.release !== undefined && !supportedReleases.debian.includes(recipe.base.release)) {
-    report(['base', 'release'], `Debian release \`${recipe.base.release}\` is not supported`,
-      didYouMean(recipe.base.release, supportedReleases.debian) ?? `supported: ${supportedReleases.debian.join(', ')}`);
-  }
-
   const setNames = await listNames(repo.packageSetsDir, 'file');
   for (const [index, name] of (recipe.packages?.sets ?? []).entries()) {
     if (!setNames.includes(name)) {

@@ -4,7 +4,8 @@ import { formatPath } from '../errors/format-path.js';
 import type { Problem } from '../errors/problems.js';
 import type { ParsedFile } from './catalog.js';
 import { concatUnique, mergeRecipeFiles } from './merge.js';
-import { compressionLevels, defaults, type Recipe } from './recipe.js';
+import { didYouMean } from '../source/suggest.js';
+import { compressionLevels, defaults, supportedReleases, type Recipe } from './recipe.js';
 import type { RecipeFile } from './schema.js';
 
 export interface ChainLevel {
@@ -38,6 +39,12 @@ export function normalizeRecipe(
     if (value === undefined) {
       report(fieldPath, `missing required field \`${formatPath(fieldPath)}\``, leaf.value.extends === undefined ? undefined : 'set it here or in a parent recipe');
     }
+  }
+
+  const release = merged.base?.release;
+  if (merged.base?.distro === 'debian' && release !== undefined && !supportedReleases.debian.includes(release)) {
+    report(['base', 'release'], `Debian release \`${release}\` is not supported`,
+      didYouMean(release, supportedReleases.debian) ?? `supported: ${supportedReleases.debian.join(', ')}`);
   }
 
   const algorithm = merged.output?.compression?.algorithm ?? 'zstd';

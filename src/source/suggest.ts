@@ -4,7 +4,9 @@ import { closest, distance } from 'fastest-levenshtein';
 export function closestName(word: string, candidates: readonly string[]): string | undefined {
   if (candidates.length === 0) return undefined;
   const best = closest(word, [...candidates]);
-  return distance(word, best) <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  const allowed = word.length <= 3 ? 1 : Math.max(2, Math.floor(word.length / 3));
+  const d = distance(word, best);
+  return d <= allowed && d < word.length ? best : undefined;
 }
 
 export function didYouMean(word: string, candidates: readonly string[]): string | undefined {

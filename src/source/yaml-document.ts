@@ -46,7 +46,7 @@ export async function loadYamlDocument(absolutePath: string, file: string): Prom
 
 export function parseYamlText(text: string, file: string): LoadResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     return {
       ok: false,
@@ -55,7 +55,7 @@ export function parseYamlText(text: string, file: string): LoadResult {
         line: error.linePos?.[0].line,
         column: error.linePos?.[0].col,
         path: '',
-        message: `invalid YAML: ${yamlMessage(error.code, error.message)}`,
+        message: `invalid YAML: ${yamlMessage(error.message)}`,
       })),
     };
   }
@@ -84,9 +84,9 @@ export function parseYamlText(text: string, file: string): LoadResult {
   };
 }
 
-function yamlMessage(code: string, message: string): string {
-  if (code === 'DUPLICATE_KEY') return message.replace(/ at line.*$/s, '').trim();
-  return message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? message;
+/** The library's message without its own location suffix and source excerpt. */
+function yamlMessage(message: string): string {
+  return (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '').trim();
 }
 
 /** Walks `path` from the root; stops at the deepest node that exists. */

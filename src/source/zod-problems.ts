@@ -12,7 +12,8 @@ export function checkSchema<T extends z.ZodType>(
 ): { ok: true; value: z.output<T> } | { ok: false; problems: Problem[] } {
   const result = schema.safeParse(document.data, { reportInput: true });
   if (result.success) return { ok: true, value: result.data };
-  return { ok: false, problems: result.error.issues.flatMap((issue) => issueProblems(schema, document, issue)) };
+  const problems = result.error.issues.flatMap((issue) => issueProblems(schema, document, issue));
+  return { ok: false, problems: problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)) };
 }
 
 function issueProblems(schema: z.ZodType, document: YamlDocument, issue: z.core.$ZodIssue): Problem[] {
@@ -55,6 +56,15 @@ function issueProblems(schema: z.ZodType, document: YamlDocument, issue: z.core.
         hint: suggestion === undefined ? undefined : `did you mean \`${suggestion}\`?`,
       },
     ];
+  }
+  if (issue.code === 'invalid_format' && issue.format === 'url') {
+    return [{ ...at(issue.path), message: `${describe(issue.input)} is not an http:// or https:// URL` }];
+  }
+  if (issue.code === 'too_small' || issue.code === 'too_big') {
+    const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
+    const word = issue.code === 'too_small' ? 'at least' : 'at most';
+    const what = issue.origin === 'string' ? ' characters long' : issue.origin === 'array' ? ' entries' : '';
+    return [{ ...at(issue.path), message: `must be ${word} ${String(bound)}${what}, got ${describe(issue.input)}` }];
   }
   if (issue.code === 'invalid_union') {
     // Report the branch that got furthest: the one with the fewest issues.
