@@ -113,7 +113,6 @@ unknownNodes: { action: group, group: c }
       pxeforge.yaml:9:5: nodeGroups.b: MAC 52:54:00:00:00:01 (cn01) is also in node group \`a\`
           hint: a node boots exactly one image: keep each MAC in one group
       pxeforge.yaml:12:39: unknownNodes.group: no node group \`c\`
-          hint: did you mean \`a\`?
       6 problem(s) in 1 file(s)
       "
     `);
