@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 
 import { ExitCode } from '../errors/user-error.js';
+import { buildCommand } from './build.js';
+import { diffCommand, imagesCommand, showCommand } from './images.js';
 import { commandContext, type GlobalOptions } from './context.js';
 import { doctorCommand } from './doctor.js';
 import type { CliIo } from './io.js';
@@ -28,7 +30,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       writeErr: (text) => io.stderr.write(text),
     });
   const context = commandContext(io, () => program.opts<GlobalOptions>());
-  for (const make of [validateCommand, schemaCommand, doctorCommand]) {
+  for (const make of [validateCommand, buildCommand, imagesCommand, showCommand, diffCommand, schemaCommand, doctorCommand]) {
     program.addCommand(make(context, setExit).exitOverride().configureOutput(program.configureOutput()));
   }
   return program;

@@ -29,6 +29,7 @@ export const hostTools: readonly HostTool[] = [
   { name: 'ldlinux.c32', check: { file: '/usr/lib/syslinux/modules/bios/ldlinux.c32' }, package: 'syslinux-common', neededFor: 'promote', purpose: 'pxelinux core module' },
   { name: 'iPXE (undionly.kpxe, ipxe.efi)', check: { file: '/usr/lib/ipxe/undionly.kpxe' }, package: 'ipxe', neededFor: 'promote', purpose: 'iPXE loaders chained from the PXE tree' },
   { name: 'grub-script-check', check: { program: 'grub-script-check' }, package: 'grub-common', neededFor: 'promote', purpose: 'check generated GRUB configs' },
+  { name: 'getcap', check: { program: 'getcap' }, package: 'libcap2-bin', neededFor: 'build', purpose: 'find file capabilities a cpio would drop' },
   { name: 'git', check: { program: 'git' }, package: 'git', neededFor: 'provenance', purpose: 'record the recipe commit in each version' },
 ];
 

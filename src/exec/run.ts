@@ -12,6 +12,10 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   /** Written to stdin, which is closed afterwards; stdin is empty otherwise. */
   input?: string | Buffer;
+  /** Read stdin from this file (instead of `input`). */
+  stdinFile?: string;
+  /** Write stdout to this file (large outputs: compressed images). */
+  stdoutFile?: string;
   signal?: AbortSignal;
   emit?: Emit;
   /** Stage name attached to the command and output events. */
@@ -59,8 +63,8 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     cwd: options.cwd,
     env: options.env,
     input: options.input,
-    stdin: options.input === undefined ? 'ignore' : 'pipe',
-    stdout: lineHandler('stdout', options.capture === true),
+    stdin: options.stdinFile !== undefined ? { file: options.stdinFile } : options.input === undefined ? 'ignore' : 'pipe',
+    stdout: options.stdoutFile !== undefined ? { file: options.stdoutFile } : lineHandler('stdout', options.capture === true),
     stderr: lineHandler('stderr', false),
     buffer: { stdout: options.capture === true, stderr: false },
     detached: true,

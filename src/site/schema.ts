@@ -32,6 +32,7 @@ const nodeGroup = z.strictObject({
 export const siteConfigSchema = z
   .strictObject({
     store: z.string().min(1).optional().describe('Image store; default var/store (relative to this file).'),
+    cache: z.string().min(1).optional().describe('Build step cache (layers, initrds); default var/cache.'),
     tftpRoot: z.string().min(1).optional().describe('TFTP/HTTP root served to nodes; default var/tftp.'),
     httpBaseUrl: z
       .url({ protocol: /^https?$/ })

@@ -26,6 +26,7 @@ export interface NodeGroup {
 export interface SiteConfig {
   file: string;
   store: string;
+  cache: string;
   tftpRoot: string;
   httpBaseUrl: string | undefined;
   mirror: string;
@@ -132,6 +133,7 @@ function resolveSiteConfig(
     site: {
       file: path.join(repo.root, siteConfigName),
       store: path.resolve(repo.root, config.store ?? 'var/store'),
+      cache: path.resolve(repo.root, config.cache ?? 'var/cache'),
       tftpRoot: path.resolve(repo.root, config.tftpRoot ?? 'var/tftp'),
       httpBaseUrl: config.httpBaseUrl,
       mirror: config.mirror ?? 'host',

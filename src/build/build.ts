@@ -1,0 +1,245 @@
+import { appendFile, copyFile, mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import type { Emit } from '../events/events.js';
+import { run } from '../exec/run.js';
+import { plainLine } from '../pipeline/plain-reporter.js';
+import { runStages, type Stage } from '../pipeline/stages.js';
+import type { Recipe } from '../recipe/recipe.js';
+import type { RecipeRepo } from '../recipe/repo.js';
+import type { SiteConfig } from '../site/site-config.js';
+import { discardStaged, newVersionName, publishVersion, readManifest, stageVersion, versionDir } from '../store/store.js';
+import type { Manifest } from '../store/manifest.js';
+import { aptInstallArgv, aptUpdateArgv, mmdebstrapArgv, tarCreateArgv, tarExtractArgv } from './argv.js';
+import { cachedFile, stepCache, type CacheOutcome, type StepCache } from './cache.js';
+import { withChroot } from './chroot.js';
+import { configureImage } from './configure.js';
+import { sourceFileDigests } from './digest.js';
+import { cleanImage, type HygieneReport } from './hygiene.js';
+import { buildNetbootInitrd, copyKernel, initrdCacheKey, installedKernel } from './kernel.js';
+import { aptSources, readHostAptSources } from './mirror.js';
+import { writeManifest } from './write-manifest.js';
+import { removeTree } from './mounts.js';
+import { applyOverlay } from './overlay.js';
+import { packInitramfs, packSquashfs } from './pack.js';
+import { makeBuildPlan, type BuildPlan } from './plan.js';
+import { gitProvenance } from './provenance.js';
+import { runHooks } from './hooks.js';
+
+export interface BuildOptions {
+  recipe: Recipe;
+  repo: RecipeRepo;
+  site: SiteConfig;
+  useCache: boolean;
+  emit: Emit;
+  signal: AbortSignal;
+  now?: Date;
+}
+
+export interface BuildResult {
+  name: string;
+  version: string;
+  dir: string;
+  manifest: Manifest;
+}
+
+/** State the stages share. Only the stages write to it, in order. */
+export interface BuildContext {
+  options: BuildOptions;
+  plan: BuildPlan;
+  cache: StepCache;
+  git: { commit: string | null; dirty: boolean };
+  work: string;
+  root: string;
+  staged: string;
+  version: string;
+  cacheOutcomes: Record<string, CacheOutcome>;
+  kernelVersion?: string;
+  hygiene?: HygieneReport;
+  durations: Record<string, number>;
+  /** Waits until build.log (in the work directory) holds every line emitted so far. */
+  flushLog(): Promise<string>;
+  /** Every input file and its digest (recipe chain, package sets, overlays, hooks). */
+  inputs: Record<string, string>;
+}
+
+/** The build, as a table of contents. Each stage is a verb over the plan. */
+export const buildStages: Stage<BuildContext>[] = [
+  { id: 'bootstrap', title: 'Bootstrap the Debian root', run: bootstrap },
+  { id: 'packages', title: 'Install packages', run: installPackages },
+  { id: 'unpack', title: 'Unpack the package layer', run: unpack },
+  { id: 'overlays', title: 'Apply overlays', run: applyOverlays },
+  { id: 'configure', title: 'Configure services and accounts', run: configure },
+  { id: 'hooks', title: 'Run hooks', run: hooks },
+  { id: 'kernel', title: 'Kernel and initramfs', run: kernel },
+  { id: 'hygiene', title: 'Remove per-host identity and build leftovers', run: hygiene },
+  { id: 'pack', title: 'Pack the image', run: pack },
+  { id: 'manifest', title: 'Write the manifest and publish the version', run: manifest },
+];
+
+/** Builds one recipe into a new image version in the store. Leaves nothing behind on failure. */
+export async function buildImage(options: BuildOptions): Promise<BuildResult> {
+  const { recipe, repo, site } = options;
+  const git = await gitProvenance(repo.root, recipe.sources);
+  const sourceDateEpoch = Number(process.env.SOURCE_DATE_EPOCH ?? git.commitTime ?? Math.floor(Date.now() / 1000));
+  if (git.commitTime === null && process.env.SOURCE_DATE_EPOCH === undefined) {
+    options.emit({ type: 'warning', message: 'the recipe repository is not a git checkout: timestamps are the build time, so builds are not reproducible' });
+  }
+  const sourceDigests: Record<string, string> = {};
+  for (const source of recipe.sources) Object.assign(sourceDigests, await sourceFileDigests(repo.root, source));
+  const hostSources = site.mirror === 'host' ? await readHostAptSources() : [];
+  const plan = makeBuildPlan(recipe, {
+    aptSources: aptSources(recipe.base.mirror ?? site.mirror, recipe.base.release, hostSources),
+    sourceDateEpoch,
+    sourceDigests,
+  });
+  const version = newVersionName(options.now ?? new Date(), plan.keys.inputs);
+  await mkdir(path.join(site.cache, 'work'), { recursive: true });
+  const work = await mkdtemp(path.join(site.cache, 'work', `${recipe.name}-`));
+  const staged = await stageVersion(site.store, recipe.name, version);
+  let pendingLog: Promise<void> = writeFile(path.join(work, 'build.log'), '');
+  const context: BuildContext = {
+    options,
+    plan,
+    cache: stepCache(site.cache),
+    git,
+    work,
+    root: path.join(work, 'root'),
+    staged,
+    version,
+    cacheOutcomes: {},
+    durations: {},
+    inputs: sourceDigests,
+    flushLog: async () => {
+      await pendingLog;
+      return log;
+    },
+  };
+  const log = path.join(work, 'build.log');
+  const emit: Emit = (event) => {
+    options.emit(event);
+    if (event.type === 'stage-end') context.durations[event.stage] = event.durationMs;
+    const line = plainLine(event);
+    // build.log keeps everything the build printed, in order.
+    if (line !== undefined) pendingLog = pendingLog.then(() => appendFile(log, `${line}\n`));
+  };
+  let published: string | undefined;
+  try {
+    await runStages(buildStages, context, { emit, signal: options.signal });
+    published = versionDir(site.store, recipe.name, version);
+  } finally {
+    await pendingLog.catch(() => undefined);
+    await removeTree(work);
+    if (published === undefined) await discardStaged(staged);
+  }
+  return { name: recipe.name, version, dir: published, manifest: await readManifest(published) };
+}
+
+async function bootstrap(context: BuildContext, { emit, signal }: { emit: Emit; signal: AbortSignal }) {
+  const { recipe } = context.plan;
+  const file = context.cache.file('bootstrap', context.plan.keys.bootstrap);
+  const outcome = await cachedFile(file, context.options.useCache, async (tmp) => {
+    const sourcesFile = path.join(context.work, 'sources.list');
+    await writeFile(sourcesFile, context.plan.sourcesList);
+    const argv = mmdebstrapArgv({ release: recipe.base.release, arch: recipe.base.arch, variant: recipe.base.variant, target: tmp, sourcesList: sourcesFile });
+    await run(argv, { emit, signal, env: { SOURCE_DATE_EPOCH: String(context.plan.sourceDateEpoch) } });
+  });
+  context.cacheOutcomes.bootstrap = outcome;
+  return outcome === 'hit' ? { skipped: `cached layer ${path.basename(file)}` } : `${await sizeOf(file)} layer`;
+}
+
+async function installPackages(context: BuildContext, { emit, signal }: { emit: Emit; signal: AbortSignal }) {
+  const file = context.cache.file('packages', context.plan.keys.packages);
+  const outcome = await cachedFile(file, context.options.useCache, async (tmp) => {
+    const layer = path.join(context.work, 'layer');
+    await mkdir(layer);
+    try {
+      await run(tarExtractArgv(context.cache.file('bootstrap', context.plan.keys.bootstrap), layer), { emit, signal });
+      await withChroot(layer, { emit, stage: 'packages', network: true }, async () => {
+        const env = { SOURCE_DATE_EPOCH: String(context.plan.sourceDateEpoch) };
+        await run(aptUpdateArgv(layer), { emit, signal, env });
+        await run(aptInstallArgv(layer, context.plan.recipe.packages.install), { emit, signal, env });
+        await run(['chroot', layer, 'apt-get', 'clean'], { emit, signal });
+      });
+      await run(tarCreateArgv(layer, tmp), { emit, signal });
+    } finally {
+      await removeTree(layer);
+    }
+  });
+  context.cacheOutcomes.packages = outcome;
+  return outcome === 'hit' ? { skipped: `cached layer ${path.basename(file)}` } : `${context.plan.recipe.packages.install.length} packages requested`;
+}
+
+async function unpack(context: BuildContext, { emit, signal }: { emit: Emit; signal: AbortSignal }) {
+  await mkdir(context.root);
+  await run(tarExtractArgv(context.cache.file('packages', context.plan.keys.packages), context.root), { emit, signal });
+}
+
+async function applyOverlays(context: BuildContext, { emit }: { emit: Emit; signal: AbortSignal }) {
+  const { repo, recipe } = context.options;
+  if (recipe.overlays.length === 0) return { skipped: 'the recipe has no overlays' };
+  let files = 0;
+  for (const name of recipe.overlays) {
+    const meta = path.join(repo.overlaysDir, `${name}.yaml`);
+    const hasMeta = await stat(meta).then((info) => info.isFile(), () => false);
+    files += await applyOverlay(context.root, path.join(repo.overlaysDir, name), hasMeta ? meta : undefined, emit);
+  }
+  return `${files} entries from ${recipe.overlays.join(', ')}`;
+}
+
+async function configure(context: BuildContext, tools: { emit: Emit; signal: AbortSignal }) {
+  return withChroot(context.root, { emit: tools.emit, stage: 'configure' }, () => configureImage(context.root, context.plan.recipe, tools));
+}
+
+async function hooks(context: BuildContext, tools: { emit: Emit; signal: AbortSignal }) {
+  const { recipe, repo } = context.options;
+  if (recipe.hooks.length === 0) return { skipped: 'the recipe has no hooks' };
+  await withChroot(context.root, { emit: tools.emit, stage: 'hooks', network: true }, () =>
+    runHooks(context.root, repo.root, recipe, context.plan.sourceDateEpoch, tools),
+  );
+  return `${recipe.hooks.length} hook(s)`;
+}
+
+async function kernel(context: BuildContext, tools: { emit: Emit; signal: AbortSignal }) {
+  const { recipe } = context.plan;
+  const version = await installedKernel(context.root, recipe.kernel.package);
+  context.kernelVersion = version;
+  await copyKernel(context.root, version, path.join(context.staged, 'vmlinuz'));
+  if (recipe.output.format !== 'squashfs') return `kernel ${version}; the root itself is the initramfs`;
+  const file = context.cache.file('initrd', await initrdCacheKey(context.root, version));
+  const outcome = await cachedFile(file, context.options.useCache, (tmp) =>
+    withChroot(context.root, { emit: tools.emit, stage: 'kernel' }, () => buildNetbootInitrd(context.root, version, tmp, tools)),
+  );
+  context.cacheOutcomes.initrd = outcome;
+  await copyFile(file, path.join(context.staged, 'initrd.img'));
+  return `kernel ${version}; netboot initrd ${outcome === 'hit' ? 'from cache' : 'built'}`;
+}
+
+async function hygiene(context: BuildContext) {
+  context.hygiene = await cleanImage(context.root, context.plan.recipe.hygiene.allowPrivateKeys);
+  return `${context.hygiene.removed.length} paths removed; SSH host keys ${context.hygiene.sshHostKeys}`;
+}
+
+async function pack(context: BuildContext, tools: { emit: Emit; signal: AbortSignal }) {
+  const { recipe, sourceDateEpoch } = context.plan;
+  if (recipe.output.format === 'squashfs') {
+    const output = path.join(context.staged, 'rootfs.squashfs');
+    await packSquashfs(context.root, output, recipe, sourceDateEpoch, tools);
+    return `rootfs.squashfs ${await sizeOf(output)}`;
+  }
+  const output = path.join(context.staged, 'initrd.img');
+  await packInitramfs(context.root, output, recipe, sourceDateEpoch, tools);
+  return `initrd.img ${await sizeOf(output)}`;
+}
+
+async function manifest(context: BuildContext) {
+  const { site, recipe } = context.options;
+  await writeManifest(context);
+  await copyFile(await context.flushLog(), path.join(context.staged, 'build.log'));
+  await publishVersion(context.staged, site.store, recipe.name, context.version);
+  return `${recipe.name}@${context.version}`;
+}
+
+async function sizeOf(file: string): Promise<string> {
+  return `${((await stat(file)).size / 1024 / 1024).toFixed(1)} MiB`;
+}

@@ -1,0 +1,38 @@
+import { chmod, copyFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+import { UserError } from '../errors/user-error.js';
+import type { Emit } from '../events/events.js';
+import { run } from '../exec/run.js';
+import { ToolError } from '../exec/tool-error.js';
+import type { Recipe } from '../recipe/recipe.js';
+
+/** Runs the recipe's hook scripts inside the image root, in order (within withChroot). */
+export async function runHooks(
+  root: string,
+  repoRoot: string,
+  recipe: Recipe,
+  sourceDateEpoch: number,
+  tools: { emit: Emit; signal: AbortSignal },
+): Promise<void> {
+  for (const [index, hook] of recipe.hooks.entries()) {
+    const inside = `/tmp/pxeforge-hook-${index}`;
+    await copyFile(path.join(repoRoot, hook), path.join(root, inside));
+    await chmod(path.join(root, inside), 0o755);
+    try {
+      await run(
+        ['chroot', root, 'env', 'DEBIAN_FRONTEND=noninteractive', 'LC_ALL=C.UTF-8', `PXEFORGE_IMAGE=${recipe.name}`, `SOURCE_DATE_EPOCH=${sourceDateEpoch}`, '/bin/sh', inside],
+        { ...tools, stage: 'hooks' },
+      );
+    } catch (error) {
+      if (!(error instanceof ToolError)) throw error;
+      const tail = error.tail.length > 0 ? `\nlast output:\n${error.tail.map((line) => `  | ${line}`).join('\n')}` : '';
+      throw new UserError('HOOK_FAILED', `hook ${hook} failed (${error.message.split(':')[0]?.replace('command failed (', '').replace(')', '')})${tail}`, {
+        hint: `the hook runs as root inside the image with /bin/sh; try it there: chroot <root> /bin/sh ${hook}`,
+        cause: error,
+      });
+    } finally {
+      await rm(path.join(root, inside), { force: true });
+    }
+  }
+}

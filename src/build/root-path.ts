@@ -1,0 +1,39 @@
+import { lstat, readlink } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Resolves a path inside an image root the way the image itself would (as under chroot):
+ * symlinks are followed with absolute targets taken relative to the root, and `..` never
+ * climbs above it. Only the parent directories are followed; the last component is
+ * returned as is (it may be a symlink the caller replaces). The result is always a host
+ * path inside `root`, so nothing written through it can reach the host.
+ */
+export async function resolveInRoot(root: string, imagePath: string): Promise<string> {
+  const parts = imagePath.split('/').filter((part) => part !== '' && part !== '.');
+  const last = parts.pop();
+  let current: string[] = [];
+  let pending = parts;
+  let hops = 0;
+  while (pending.length > 0) {
+    const [part, ...rest] = pending as [string, ...string[]];
+    pending = rest;
+    if (part === '..') {
+      current = current.slice(0, -1);
+      continue;
+    }
+    const candidate = [...current, part];
+    const info = await lstat(path.join(root, ...candidate)).catch(() => undefined);
+    if (info?.isSymbolicLink()) {
+      if ((hops += 1) > 40) throw new Error(`too many levels of symbolic links in ${imagePath}`);
+      const target = await readlink(path.join(root, ...candidate));
+      const targetParts = target.split('/').filter((p) => p !== '' && p !== '.');
+      current = target.startsWith('/') ? [] : current;
+      pending = [...targetParts, ...pending];
+    } else {
+      current = candidate;
+    }
+  }
+  if (last === undefined) return path.join(root, ...current);
+  if (last === '..') return path.join(root, ...current.slice(0, -1));
+  return path.join(root, ...current, last);
+}

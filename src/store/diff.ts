@@ -1,0 +1,36 @@
+import type { Manifest } from './manifest.js';
+
+/** What changed between two versions of an image (or two images). */
+export interface VersionDiff {
+  packages: { added: string[]; removed: string[]; changed: { name: string; from: string; to: string }[] };
+  kernel: { from: string; to: string } | undefined;
+  cmdline: { from: string; to: string } | undefined;
+  artifacts: { name: string; from: number | undefined; to: number | undefined; changed: boolean }[];
+  inputs: { changed: string[] };
+}
+
+export function diffManifests(a: Manifest, b: Manifest): VersionDiff {
+  const aSources = a.inputs;
+  const bSources = b.inputs;
+  const before = new Map(a.packages.map((p) => [`${p.name}:${p.arch}`, p.version]));
+  const after = new Map(b.packages.map((p) => [`${p.name}:${p.arch}`, p.version]));
+  const added = [...after.keys()].filter((k) => !before.has(k)).map((k) => `${k.split(':')[0]} ${after.get(k)}`);
+  const removed = [...before.keys()].filter((k) => !after.has(k)).map((k) => `${k.split(':')[0]} ${before.get(k)}`);
+  const changed = [...after.keys()]
+    .filter((k) => before.has(k) && before.get(k) !== after.get(k))
+    .map((k) => ({ name: k.split(':')[0] ?? k, from: before.get(k)!, to: after.get(k)! }));
+  const names = [...new Set([...Object.keys(a.artifacts), ...Object.keys(b.artifacts)])].sort();
+  const inputs = [...new Set([...Object.keys(aSources), ...Object.keys(bSources)])].filter((k) => aSources[k] !== bSources[k]).sort();
+  return {
+    packages: { added: added.sort(), removed: removed.sort(), changed },
+    kernel: a.kernel.version === b.kernel.version ? undefined : { from: a.kernel.version, to: b.kernel.version },
+    cmdline: a.kernel.cmdline === b.kernel.cmdline ? undefined : { from: a.kernel.cmdline, to: b.kernel.cmdline },
+    artifacts: names.map((name) => ({
+      name,
+      from: a.artifacts[name]?.size,
+      to: b.artifacts[name]?.size,
+      changed: a.artifacts[name]?.sha256 !== b.artifacts[name]?.sha256,
+    })),
+    inputs: { changed: inputs },
+  };
+}
