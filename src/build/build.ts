@@ -3,12 +3,14 @@ import path from 'node:path';
 
 import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
+import { ToolError } from '../exec/tool-error.js';
+import { UserError } from '../errors/user-error.js';
 import { plainLine } from '../pipeline/plain-reporter.js';
 import { runStages, type Stage } from '../pipeline/stages.js';
 import type { Recipe } from '../recipe/recipe.js';
 import type { RecipeRepo } from '../recipe/repo.js';
 import type { SiteConfig } from '../site/site-config.js';
-import { discardStaged, newVersionName, publishVersion, readManifest, stageVersion, versionDir } from '../store/store.js';
+import { discardStaged, publishVersion, readManifest, stageVersion, versionDir } from '../store/store.js';
 import type { Manifest } from '../store/manifest.js';
 import { aptInstallArgv, aptUpdateArgv, mmdebstrapArgv, tarCreateArgv, tarExtractArgv } from './argv.js';
 import { cachedFile, stepCache, type CacheOutcome, type StepCache } from './cache.js';
@@ -33,7 +35,6 @@ export interface BuildOptions {
   useCache: boolean;
   emit: Emit;
   signal: AbortSignal;
-  now?: Date;
 }
 
 export interface BuildResult {
@@ -93,10 +94,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     sourceDateEpoch,
     sourceDigests,
   });
-  const version = newVersionName(options.now ?? new Date(), plan.keys.inputs);
   await mkdir(path.join(site.cache, 'work'), { recursive: true });
   const work = await mkdtemp(path.join(site.cache, 'work', `${recipe.name}-`));
-  const staged = await stageVersion(site.store, recipe.name, version);
+  const { version, staged } = await stageVersion(site.store, recipe.name, plan.keys.inputs, () => new Date());
   let pendingLog: Promise<void> = writeFile(path.join(work, 'build.log'), '');
   const context: BuildContext = {
     options,
@@ -158,7 +158,7 @@ async function installPackages(context: BuildContext, { emit, signal }: { emit: 
       await withChroot(layer, { emit, stage: 'packages', network: true }, async () => {
         const env = { SOURCE_DATE_EPOCH: String(context.plan.sourceDateEpoch) };
         await run(aptUpdateArgv(layer), { emit, signal, env });
-        await run(aptInstallArgv(layer, context.plan.recipe.packages.install), { emit, signal, env });
+        await run(aptInstallArgv(layer, context.plan.recipe.packages.install), { emit, signal, env }).catch(explainAptFailure);
         await run(['chroot', layer, 'apt-get', 'clean'], { emit, signal });
       });
       await run(tarCreateArgv(layer, tmp), { emit, signal });
@@ -238,6 +238,20 @@ async function manifest(context: BuildContext) {
   await copyFile(await context.flushLog(), path.join(context.staged, 'build.log'));
   await publishVersion(context.staged, site.store, recipe.name, context.version);
   return `${recipe.name}@${context.version}`;
+}
+
+/** apt's own `E:` lines say what went wrong (an unknown package, a conflict) in one line each. */
+function explainAptFailure(error: unknown): never {
+  if (error instanceof ToolError) {
+    const reasons = error.tail.filter((line) => line.startsWith('E: '));
+    if (reasons.length > 0) {
+      throw new UserError('PACKAGE_INSTALL_FAILED', `apt-get could not install the packages: ${reasons.join(' ')}`, {
+        hint: 'check packages.include, the package sets and the mirror in pxeforge.yaml',
+        cause: error,
+      });
+    }
+  }
+  throw error;
 }
 
 async function sizeOf(file: string): Promise<string> {

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors/user-error.js';
 import { buildCommand } from './build.js';
 import { diffCommand, imagesCommand, showCommand } from './images.js';
+import { cacheCommand } from './cache.js';
 import { commandContext, type GlobalOptions } from './context.js';
 import { doctorCommand } from './doctor.js';
 import type { CliIo } from './io.js';
@@ -30,9 +31,17 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       writeErr: (text) => io.stderr.write(text),
     });
   const context = commandContext(io, () => program.opts<GlobalOptions>());
-  for (const make of [validateCommand, buildCommand, imagesCommand, showCommand, diffCommand, schemaCommand, doctorCommand]) {
-    program.addCommand(make(context, setExit).exitOverride().configureOutput(program.configureOutput()));
+  for (const make of [validateCommand, buildCommand, imagesCommand, showCommand, diffCommand, cacheCommand, schemaCommand, doctorCommand]) {
+    program.addCommand(make(context, setExit));
   }
+  // Every command, nested ones included, reports through main() instead of exiting.
+  const inherit = (command: Command) => {
+    for (const sub of command.commands) {
+      sub.exitOverride().configureOutput(program.configureOutput());
+      inherit(sub);
+    }
+  };
+  inherit(program);
   return program;
 }
 

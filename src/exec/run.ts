@@ -86,6 +86,12 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     if (signal?.aborted) throw new InterruptedError(quoteCommand(argv));
     if (result.failed) {
       const code = (result as { code?: string }).code;
+      if (code === 'ENOSPC' || /ENOSPC|No space left on device/.test(tail.join('\n'))) {
+        throw new UserError('DISK_FULL', `no space left on device while running: ${quoteCommand(argv)}`, {
+          hint: 'free space where the store and cache live (see pxeforge.yaml), or prune the cache: pxeforge cache prune',
+          cause: result,
+        });
+      }
       if (code === 'ENOENT') {
         throw new UserError('TOOL_MISSING', `\`${file}\` is not installed (or not on PATH)`, {
           hint: options.missingHint ?? 'run `pxeforge doctor` to see what is missing and how to install it',

@@ -1,4 +1,5 @@
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 
 import { invalidInput } from '../errors/user-error.js';
@@ -33,15 +34,30 @@ export async function listImages(store: string): Promise<string[]> {
   return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
 }
 
-/** A staging directory for a version being written; `publish` makes it visible. */
-export async function stageVersion(store: string, name: string, version: string): Promise<string> {
-  const dir = path.join(imageDir(store, name), `.incoming-${version}-${process.pid}`);
-  await mkdir(dir, { recursive: true });
-  return dir;
+/**
+ * Picks the version name and creates its staging directory, which reserves the name: two
+ * builds of the same inputs in the same second cannot both take it (mkdir is atomic); the
+ * later one waits for the next second. `publishVersion` makes the version visible.
+ */
+export async function stageVersion(store: string, name: string, inputsDigest: string, now: () => Date): Promise<{ version: string; staged: string }> {
+  await mkdir(imageDir(store, name), { recursive: true });
+  for (;;) {
+    const version = newVersionName(now(), inputsDigest);
+    const staged = path.join(imageDir(store, name), `.incoming-${version}`);
+    const taken = await stat(versionDir(store, name, version)).then(() => true, () => false);
+    if (!taken && (await mkdir(staged).then(() => true, (error: NodeJS.ErrnoException) => (error.code === 'EEXIST' ? false : Promise.reject(error))))) {
+      return { version, staged };
+    }
+    await sleep(1000);
+  }
 }
 
 export async function publishVersion(staged: string, store: string, name: string, version: string): Promise<string> {
-  for (const file of await readdir(staged)) await fsyncPath(path.join(staged, file));
+  for (const file of await readdir(staged)) {
+    // Versions are read by TFTP and HTTP servers running as other users, and never written again.
+    await chmod(path.join(staged, file), 0o444);
+    await fsyncPath(path.join(staged, file));
+  }
   await fsyncPath(staged);
   const target = versionDir(store, name, version);
   await rename(staged, target);

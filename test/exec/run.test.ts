@@ -55,6 +55,12 @@ describe('run', () => {
     `);
   });
 
+  it('a full disk is named as such, with where to make room', async () => {
+    const error = await run(['sh', '-c', 'echo "write error: No space left on device" >&2; exit 1']).catch((e: unknown) => e);
+    expect((error as UserError).code).toBe('DISK_FULL');
+    expect((error as UserError).hint).toMatch(/cache prune/);
+  });
+
   it('says what a signal means', async () => {
     const error = await run(['sh', '-c', 'kill -KILL $$']).catch((e: unknown) => e);
     expect((error as ToolError).message).toMatch(/^command failed \(killed by SIGKILL \(killed; the kernel OOM killer does this when memory runs out\)\)/);

@@ -54,7 +54,7 @@ describe('runStages', () => {
     ]);
     expect(events.filter((e) => e.type !== 'plan').every((e) => 'stage' in e && e.stage !== undefined)).toBe(true);
     const last = events.at(-1);
-    expect(last).toMatchObject({ type: 'stage-end', stage: 'pack', ok: false, error: expect.stringMatching(/^command failed \(exit code 1\)/) });
+    expect(last).toMatchObject({ type: 'stage-end', stage: 'pack', ok: false, error: expect.stringMatching(/^no space left on device while running: sh -c/) });
   });
 
   it('plain lines name their stage', async () => {
@@ -74,7 +74,7 @@ describe('runStages', () => {
       '[pack] packing',
       `[pack] $ sh -c 'echo "mksquashfs: No space left on device" >&2; exit 1'`,
       '[pack] mksquashfs: No space left on device',
-      '[pack] FAILED after N s: command failed (exit code 1): sh -c \'echo "mksquashfs: No space left on device" >&2; exit 1\'',
+      '[pack] FAILED after N s: no space left on device while running: sh -c \'echo "mksquashfs: No space left on device" >&2; exit 1\'',
       '',
     ]);
   });

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+
+import { aptInstallArgv, compressorArgv, cpioArgv, dracutArgv, mksquashfsArgv, mmdebstrapArgv, tarCreateArgv, tarExtractArgv } from '../../src/build/argv.js';
+
+describe('argv builders', () => {
+  it('mmdebstrap', () => {
+    expect(mmdebstrapArgv({ release: 'bookworm', arch: 'amd64', variant: 'minbase', target: '/c/b.tar', sourcesList: '/w/sources.list' })).toMatchInlineSnapshot(`
+      [
+        "mmdebstrap",
+        "--mode=root",
+        "--variant=minbase",
+        "--architectures=amd64",
+        "--format=tar",
+        "--aptopt=APT::Install-Recommends "false"",
+        "bookworm",
+        "/c/b.tar",
+        "/w/sources.list",
+      ]
+    `);
+  });
+
+  it('mksquashfs puts -e last, after every option', () => {
+    const argv = mksquashfsArgv({ root: '/r', output: '/o.sqfs', algorithm: 'zstd', level: 3, epoch: 1700000000, exclude: ['boot/*'] });
+    expect(argv).toMatchInlineSnapshot(`
+      [
+        "mksquashfs",
+        "/r",
+        "/o.sqfs",
+        "-noappend",
+        "-no-progress",
+        "-quiet",
+        "-comp",
+        "zstd",
+        "-Xcompression-level",
+        "3",
+        "-mkfs-time",
+        "1700000000",
+        "-all-time",
+        "1700000000",
+        "-wildcards",
+        "-e",
+        "boot/*",
+      ]
+    `);
+    expect(argv.indexOf('-e')).toBe(argv.length - 2);
+    expect(mksquashfsArgv({ root: '/r', output: '/o', algorithm: 'xz', level: undefined, epoch: 1, exclude: [] })).not.toContain('-e');
+  });
+
+  it('apt-get install keeps daemons and initrd generation out, and ends options before package names', () => {
+    const argv = aptInstallArgv('/r', ['openssh-server', 'chrony']);
+    expect(argv.slice(0, 6)).toEqual(['chroot', '/r', 'env', 'DEBIAN_FRONTEND=noninteractive', 'INITRD=No', 'LC_ALL=C.UTF-8']);
+    expect(argv.slice(-3)).toEqual(['--', 'openssh-server', 'chrony']);
+    expect(argv).toContain('--no-install-recommends');
+  });
+
+  it('tar layers keep owners, xattrs and ACLs', () => {
+    expect(tarCreateArgv('/r', '/l.tar')).toEqual(expect.arrayContaining(['--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls', '--sort=name']));
+    expect(tarExtractArgv('/l.tar', '/r')).toEqual(expect.arrayContaining(['--numeric-owner', '--preserve-permissions', '--xattrs', '--acls']));
+  });
+
+  it('cpio, dracut and the compressors', () => {
+    expect(cpioArgv('/r', '/o.cpio')).toEqual(['cpio', '--create', '--format=newc', '--reproducible', '--null', '--quiet', '--directory=/r', '--file=/o.cpio']);
+    expect(dracutArgv('/r', '6.1.0-1-amd64', '/tmp/i.img')).toEqual(['chroot', '/r', 'env', 'LC_ALL=C.UTF-8', 'dracut', '--force', '--no-hostonly', '--reproducible', '--kver', '6.1.0-1-amd64', '/tmp/i.img']);
+    expect(compressorArgv('zstd', 3)).toEqual(['zstd', '--quiet', '-3', '--threads=0', '--stdout']);
+    expect(compressorArgv('gzip', undefined)).toEqual(['gzip', '--no-name', '-6', '--stdout']);
+    expect(compressorArgv('xz', undefined)).toContain('--check=crc32');
+    expect(compressorArgv('lz4', undefined)).toContain('-l');
+  });
+});

@@ -1,0 +1,53 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { execa, type ResultPromise } from 'execa';
+
+export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+const bin = path.join(projectRoot, 'bin/pxeforge.js');
+
+/**
+ * A recipe repository in a temporary git checkout: this project's recipes, package sets,
+ * overlays and hooks, with the store, cache and PXE tree inside the temp directory.
+ */
+export interface TempRepo {
+  root: string;
+  store: string;
+  cache: string;
+  pxeforge(args: string[], options?: { reject?: boolean }): ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }>;
+  git(args: string[]): Promise<string>;
+  write(file: string, content: string): Promise<void>;
+  read(file: string): Promise<string>;
+  remove(): Promise<void>;
+}
+
+export async function tempRecipeRepo(siteExtra = ''): Promise<TempRepo> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pxeforge-vm-'));
+  const root = path.join(dir, 'repo');
+  for (const part of ['recipes', 'overlays']) await cp(path.join(projectRoot, part), path.join(root, part), { recursive: true, verbatimSymlinks: true });
+  const store = path.join(dir, 'store');
+  const cache = path.join(dir, 'cache');
+  await writeFile(path.join(root, 'pxeforge.yaml'), `store: ${store}\ncache: ${cache}\ntftpRoot: ${path.join(dir, 'tftp')}\nmirror: host\n${siteExtra}`);
+  const git = async (args: string[]) => (await execa('git', args, { cwd: root })).stdout;
+  await git(['init', '-q', '-b', 'main']);
+  await git(['-c', 'user.name=pxeforge tests', '-c', 'user.email=tests@pxeforge.invalid', 'add', '-A']);
+  await git(['-c', 'user.name=pxeforge tests', '-c', 'user.email=tests@pxeforge.invalid', 'commit', '-qm', 'recipes']);
+  return {
+    root,
+    store,
+    cache,
+    pxeforge: (args) => execa(process.execPath, [bin, ...args], { cwd: root, reject: false, env: { CI: 'true' } }),
+    git: (args) => git(['-c', 'user.name=pxeforge tests', '-c', 'user.email=tests@pxeforge.invalid', ...args]),
+    write: (file, content) => writeFile(path.join(root, file), content),
+    read: (file) => readFile(path.join(root, file), 'utf8'),
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Lines of /proc/self/mountinfo whose mount point lies under `dir`. */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const table = await readFile('/proc/self/mountinfo', 'utf8');
+  return table.split('\n').map((line) => line.split(' ')[4] ?? '').filter((point) => point.startsWith(dir));
+}
