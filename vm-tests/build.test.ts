@@ -99,6 +99,17 @@ describe('building recipes/tiny.yaml for real', () => {
     );
   });
 
+  it('--locked installs exactly the package versions of an earlier version', async () => {
+    const result = await repo.pxeforge(['build', '--locked', `tiny@${versions[0]}`, 'recipes/tiny.yaml']);
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    const version = builtVersion(result.stdout);
+    versions.push(version);
+    const [first, locked] = [await manifestOf(versions[0]!), await manifestOf(version)];
+    expect(locked.packages).toEqual(first.packages);
+    expect(locked.recipe.packages.install).toContain(`openssh-server=${first.packages.find((p) => p.name === 'openssh-server')!.version}`);
+  });
+
   it('images and show list what was built', async () => {
     const images = await repo.pxeforge(['images']);
     expect(images.stdout.split('\n').filter((line) => line.startsWith('tiny@'))).toHaveLength(versions.length);

@@ -33,6 +33,8 @@ export function aptInstallArgv(root: string, packages: readonly string[]): strin
     'apt-get', 'install',
     '--yes',
     '--no-install-recommends',
+    // A locked build pins versions that may be older than those in the bootstrap layer.
+    '--allow-downgrades',
     '-o', 'Dpkg::Options::=--force-confold',
     '-o', 'Dpkg::Use-Pty=0',
     '--',
@@ -44,11 +46,17 @@ export function aptUpdateArgv(root: string): string[] {
   return ['chroot', root, 'env', 'LC_ALL=C.UTF-8', 'apt-get', 'update', '-o', 'Dpkg::Use-Pty=0'];
 }
 
-/** Saves a root tree as a tar layer, keeping owners, modes, ACLs and xattrs (file capabilities). */
-export function tarCreateArgv(root: string, archive: string): string[] {
-  return ['tar', '--create', '--file', archive, '--directory', root, '--numeric-owner', '--xattrs', "--xattrs-include=*", '--acls', '--sort=name', '.'];
+/**
+ * The work root: `lower` (the cached package layer) stays untouched, changes go to `upper`.
+ * metacopy=on keeps mode, owner and timestamp changes from copying whole files up.
+ */
+export function overlayMountArgv(lower: string, upper: string, work: string, target: string): string[] {
+  const odd = [lower, upper, work].find((dir) => /[,:\\]/.test(dir));
+  if (odd !== undefined) throw new Error(`cannot mount an overlay with \`${odd}\`: the path has a comma, colon or backslash (move the cache)`);
+  return ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},metacopy=on`, target];
 }
 
+/** Unpacks a tar layer, keeping owners, modes, ACLs and xattrs (file capabilities). */
 export function tarExtractArgv(archive: string, root: string): string[] {
   return ['tar', '--extract', '--file', archive, '--directory', root, '--numeric-owner', '--preserve-permissions', '--xattrs', "--xattrs-include=*", '--acls'];
 }

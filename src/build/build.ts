@@ -12,8 +12,8 @@ import type { RecipeRepo } from '../recipe/repo.js';
 import type { SiteConfig } from '../site/site-config.js';
 import { discardStaged, publishVersion, readManifest, stageVersion, versionDir } from '../store/store.js';
 import type { Manifest } from '../store/manifest.js';
-import { aptInstallArgv, aptUpdateArgv, mmdebstrapArgv, tarCreateArgv, tarExtractArgv } from './argv.js';
-import { cachedFile, stepCache, type CacheOutcome, type StepCache } from './cache.js';
+import { aptInstallArgv, aptUpdateArgv, mmdebstrapArgv, overlayMountArgv, tarExtractArgv } from './argv.js';
+import { cachedStep, stepCache, type CacheOutcome, type StepCache } from './cache.js';
 import { withChroot } from './chroot.js';
 import { configureImage } from './configure.js';
 import { sourceFileDigests } from './digest.js';
@@ -55,6 +55,8 @@ export interface BuildContext {
   staged: string;
   version: string;
   cacheOutcomes: Record<string, CacheOutcome>;
+  /** Where this build's bootstrap tarball and package layer are (cache entries or private). */
+  layers: { bootstrap?: string; packages?: string };
   kernelVersion?: string;
   hygiene?: HygieneReport;
   durations: Record<string, number>;
@@ -68,7 +70,7 @@ export interface BuildContext {
 export const buildStages: Stage<BuildContext>[] = [
   { id: 'bootstrap', title: 'Bootstrap the Debian root', run: bootstrap },
   { id: 'packages', title: 'Install packages', run: installPackages },
-  { id: 'unpack', title: 'Unpack the package layer', run: unpack },
+  { id: 'root', title: 'Mount the work root over the package layer', run: mountRoot },
   { id: 'overlays', title: 'Apply overlays', run: applyOverlays },
   { id: 'configure', title: 'Configure services and accounts', run: configure },
   { id: 'hooks', title: 'Run hooks', run: hooks },
@@ -108,6 +110,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     staged,
     version,
     cacheOutcomes: {},
+    layers: {},
     durations: {},
     inputs: sourceDigests,
     flushLog: async () => {
@@ -137,42 +140,46 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
 
 async function bootstrap(context: BuildContext, { emit, signal }: { emit: Emit; signal: AbortSignal }) {
   const { recipe } = context.plan;
-  const file = context.cache.file('bootstrap', context.plan.keys.bootstrap);
-  const outcome = await cachedFile(file, context.options.useCache, async (tmp) => {
+  const entry = context.cache.entry('bootstrap', context.plan.keys.bootstrap);
+  const { path: layer, outcome } = await cachedStep(entry, { useCache: context.options.useCache, private_: path.join(context.work, 'bootstrap.tar') }, async (target) => {
     const sourcesFile = path.join(context.work, 'sources.list');
     await writeFile(sourcesFile, context.plan.sourcesList);
-    const argv = mmdebstrapArgv({ release: recipe.base.release, arch: recipe.base.arch, variant: recipe.base.variant, target: tmp, sourcesList: sourcesFile });
+    const argv = mmdebstrapArgv({ release: recipe.base.release, arch: recipe.base.arch, variant: recipe.base.variant, target, sourcesList: sourcesFile });
     await run(argv, { emit, signal, env: { SOURCE_DATE_EPOCH: String(context.plan.sourceDateEpoch) } });
   });
+  context.layers.bootstrap = layer;
   context.cacheOutcomes.bootstrap = outcome;
-  return outcome === 'hit' ? { skipped: `cached layer ${path.basename(file)}` } : `${await sizeOf(file)} layer`;
+  return outcome === 'hit' ? { skipped: `cached layer ${path.basename(layer)}` } : `${await sizeOf(layer)} layer`;
 }
 
+/** The package layer is kept unpacked: builds mount it read-only under their work tree. */
 async function installPackages(context: BuildContext, { emit, signal }: { emit: Emit; signal: AbortSignal }) {
-  const file = context.cache.file('packages', context.plan.keys.packages);
-  const outcome = await cachedFile(file, context.options.useCache, async (tmp) => {
-    const layer = path.join(context.work, 'layer');
-    await mkdir(layer);
-    try {
-      await run(tarExtractArgv(context.cache.file('bootstrap', context.plan.keys.bootstrap), layer), { emit, signal });
-      await withChroot(layer, { emit, stage: 'packages', network: true }, async () => {
-        const env = { SOURCE_DATE_EPOCH: String(context.plan.sourceDateEpoch) };
-        await run(aptUpdateArgv(layer), { emit, signal, env });
-        await run(aptInstallArgv(layer, context.plan.recipe.packages.install), { emit, signal, env }).catch(explainAptFailure);
-        await run(['chroot', layer, 'apt-get', 'clean'], { emit, signal });
-      });
-      await run(tarCreateArgv(layer, tmp), { emit, signal });
-    } finally {
-      await removeTree(layer);
-    }
+  const entry = context.cache.entry('packages', context.plan.keys.packages);
+  const { path: layer, outcome } = await cachedStep(entry, { useCache: context.options.useCache, private_: path.join(context.work, 'packages') }, async (target) => {
+    await mkdir(target);
+    await run(tarExtractArgv(context.layers.bootstrap!, target), { emit, signal });
+    await withChroot(target, { emit, stage: 'packages', network: true }, async () => {
+      const env = { SOURCE_DATE_EPOCH: String(context.plan.sourceDateEpoch) };
+      await run(aptUpdateArgv(target), { emit, signal, env });
+      await run(aptInstallArgv(target, context.plan.recipe.packages.install), { emit, signal, env }).catch(explainAptFailure);
+      await run(['chroot', target, 'apt-get', 'clean'], { emit, signal });
+    });
   });
+  context.layers.packages = layer;
   context.cacheOutcomes.packages = outcome;
-  return outcome === 'hit' ? { skipped: `cached layer ${path.basename(file)}` } : `${context.plan.recipe.packages.install.length} packages requested`;
+  return outcome === 'hit' ? { skipped: `cached layer ${path.basename(layer)}` } : `${context.plan.recipe.packages.install.length} packages requested`;
 }
 
-async function unpack(context: BuildContext, { emit, signal }: { emit: Emit; signal: AbortSignal }) {
-  await mkdir(context.root);
-  await run(tarExtractArgv(context.cache.file('packages', context.plan.keys.packages), context.root), { emit, signal });
+/**
+ * The work root is an overlay: the package layer below (never written), this build's
+ * changes above. Nothing is copied, so an overlay-only rebuild starts at once.
+ */
+async function mountRoot(context: BuildContext, { emit, signal }: { emit: Emit; signal: AbortSignal }) {
+  const upper = path.join(context.work, 'upper');
+  const scratch = path.join(context.work, 'overlay-work');
+  for (const dir of [context.root, upper, scratch]) await mkdir(dir, { recursive: true });
+  await run(overlayMountArgv(context.layers.packages!, upper, scratch, context.root), { emit, signal });
+  return `over ${path.basename(context.layers.packages!)}`;
 }
 
 async function applyOverlays(context: BuildContext, { emit }: { emit: Emit; signal: AbortSignal }) {
@@ -206,9 +213,9 @@ async function kernel(context: BuildContext, tools: { emit: Emit; signal: AbortS
   context.kernelVersion = version;
   await copyKernel(context.root, version, path.join(context.staged, 'vmlinuz'));
   if (recipe.output.format !== 'squashfs') return `kernel ${version}; the root itself is the initramfs`;
-  const file = context.cache.file('initrd', await initrdCacheKey(context.root, version));
-  const outcome = await cachedFile(file, context.options.useCache, (tmp) =>
-    withChroot(context.root, { emit: tools.emit, stage: 'kernel' }, () => buildNetbootInitrd(context.root, version, tmp, tools)),
+  const entry = context.cache.entry('initrd', await initrdCacheKey(context.root, version));
+  const { path: file, outcome } = await cachedStep(entry, { useCache: context.options.useCache, private_: path.join(context.work, 'initrd.img') }, (target) =>
+    withChroot(context.root, { emit: tools.emit, stage: 'kernel' }, () => buildNetbootInitrd(context.root, version, target, tools)),
   );
   context.cacheOutcomes.initrd = outcome;
   await copyFile(file, path.join(context.staged, 'initrd.img'));

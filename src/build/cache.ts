@@ -1,38 +1,48 @@
-import { mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import lockfile from 'proper-lockfile';
 
+import { removeTree } from './mounts.js';
+
 export type CacheOutcome = 'hit' | 'miss' | 'off';
 
 /**
- * The step cache: files named by the content hash of exactly what produced them. A key is
- * locked while it is produced, so a second build needing it waits and then hits; a file
- * appears only complete (written aside, then renamed).
+ * The step cache: entries (files, or directories for the unpacked package layer) named by
+ * the content hash of exactly what produced them. A key is locked while it is produced, so
+ * a second build needing it waits and then hits; an entry appears only complete (produced
+ * aside, then renamed). Entries are never modified once in place.
  */
 export interface StepCache {
   dir: string;
-  file(kind: 'bootstrap' | 'packages' | 'initrd', key: string): string;
+  entry(kind: 'bootstrap' | 'packages' | 'initrd', key: string): string;
 }
+
+const suffix = { bootstrap: '.tar', packages: '', initrd: '.img' } as const;
 
 export function stepCache(dir: string): StepCache {
   return {
     dir,
-    file: (kind, key) => path.join(dir, kind === 'initrd' ? 'initrd' : 'layers', `${kind}-${key.slice(0, 32)}.${kind === 'initrd' ? 'img' : 'tar'}`),
+    entry: (kind, key) => path.join(dir, kind === 'initrd' ? 'initrd' : 'layers', `${kind}-${key.slice(0, 32)}${suffix[kind]}`),
   };
 }
 
 /**
- * Returns `file`, producing it with `produce(tmp)` unless it is cached (and `useCache`).
- * With the cache off the file is produced again and replaces the cached one.
+ * Returns where the step's result is: the cached `entry` (produced now unless present), or
+ * with the cache off `private_`, produced for this build only; the cache is then neither
+ * read nor written.
  */
-export async function cachedFile(
-  file: string,
-  useCache: boolean,
-  produce: (tmp: string) => Promise<void>,
-): Promise<CacheOutcome> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const lockTarget = `${file}.key`;
+export async function cachedStep(
+  entry: string,
+  options: { useCache: boolean; private_: string },
+  produce: (target: string) => Promise<void>,
+): Promise<{ path: string; outcome: CacheOutcome }> {
+  if (!options.useCache) {
+    await produce(options.private_);
+    return { path: options.private_, outcome: 'off' };
+  }
+  await mkdir(path.dirname(entry), { recursive: true });
+  const lockTarget = `${entry}.key`;
   await writeFile(lockTarget, '', { flag: 'a' });
   const release = await lockfile.lock(lockTarget, {
     stale: 30_000,
@@ -41,19 +51,19 @@ export async function cachedFile(
     retries: { forever: true, minTimeout: 200, maxTimeout: 2_000 },
   });
   try {
-    if (useCache && (await stat(file).then((info) => info.isFile(), () => false))) {
+    if (await stat(entry).then(() => true, () => false)) {
       const now = new Date();
-      await utimes(file, now, now);
-      return 'hit';
+      await utimes(entry, now, now);
+      return { path: entry, outcome: 'hit' };
     }
-    const tmp = `${file}.tmp-${process.pid}`;
+    const tmp = `${entry}.tmp-${process.pid}`;
     try {
       await produce(tmp);
-      await rename(tmp, file);
+      await rename(tmp, entry);
     } finally {
-      await rm(tmp, { force: true });
+      await removeTree(tmp);
     }
-    return useCache ? 'miss' : 'off';
+    return { path: entry, outcome: 'miss' };
   } finally {
     await release();
   }

@@ -1,4 +1,4 @@
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import lockfile from 'proper-lockfile';
@@ -13,6 +13,8 @@ export async function pruneCache(cacheDir: string, olderThanDays: number, dryRun
   const cutoff = Date.now() - olderThanDays * 24 * 3600 * 1000;
   const removed: string[] = [];
   let freedBytes = 0;
+  // A package layer under a running build's work root must stay.
+  const mountTable = await readFile('/proc/self/mountinfo', 'utf8');
   for (const sub of ['layers', 'initrd']) {
     const dir = path.join(cacheDir, sub);
     for (const name of await readdir(dir).catch(() => [] as string[])) {
@@ -22,9 +24,10 @@ export async function pruneCache(cacheDir: string, olderThanDays: number, dryRun
       if (info === undefined || info.mtimeMs > cutoff) continue;
       const key = /\.tmp-\d+$/.test(name) ? undefined : `${file}.key`;
       if (key !== undefined && (await lockfile.check(key, { realpath: false, stale: 30_000 }).catch(() => false))) continue;
-      if (!dryRun) await rm(file, { force: true });
+      if (mountTable.includes(`lowerdir=${file},`) || mountTable.includes(`lowerdir=${file} `)) continue;
+      freedBytes += info.isDirectory() ? await treeSize(file) : info.size;
+      if (!dryRun) await rm(file, { recursive: true, force: true });
       removed.push(path.join(sub, name));
-      freedBytes += info.size;
     }
   }
   for (const name of await readdir(path.join(cacheDir, 'work')).catch(() => [] as string[])) {
@@ -35,4 +38,12 @@ export async function pruneCache(cacheDir: string, olderThanDays: number, dryRun
     removed.push(path.join('work', name));
   }
   return { removed, freedBytes };
+}
+
+async function treeSize(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) total += (await stat(path.join(entry.parentPath, entry.name)).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
 }

@@ -3,7 +3,9 @@ import path from 'node:path';
 import { Command } from 'commander';
 
 import { buildImage } from '../build/build.js';
-import { ExitCode, UserError } from '../errors/user-error.js';
+import { lockRecipe } from '../build/locked.js';
+import { ExitCode, invalidInput, UserError } from '../errors/user-error.js';
+import { readManifest, resolveVersion } from '../store/store.js';
 import { chooseReporter, createReporter } from '../pipeline/reporter.js';
 import { seconds } from '../pipeline/plain-reporter.js';
 import { loadRecipe } from '../recipe/load.js';
@@ -19,9 +21,10 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
         'under <store>/images/<name>/<version>/. Steps whose inputs did not change come from the cache.',
     )
     .argument('<recipes...>', 'recipe files')
-    .option('--no-cache', 'rebuild every step (the results still refresh the cache)')
+    .option('--no-cache', 'rebuild every step, neither reading nor writing the cache')
+    .option('--locked <image>', 'install exactly the package versions of this earlier version (name@version)')
     .option('--executor <executor>', 'where the build runs: local', 'local')
-    .action(async (files: string[], options: { cache: boolean; executor: string }) => {
+    .action(async (files: string[], options: { cache: boolean; executor: string; locked?: string }) => {
       const { io } = context;
       if (options.executor !== 'local') {
         throw new UserError('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, { hint: 'use --executor local', exitCode: ExitCode.invalidInput });
@@ -30,6 +33,11 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
       const recipes = [];
       for (const file of files) recipes.push(await loadRecipe(repo, path.resolve(io.cwd, file)));
       const site = await requireSiteConfig(repo);
+      if (options.locked !== undefined) {
+        if (recipes.length !== 1) throw invalidInput('LOCK_MISMATCH', '--locked takes exactly one recipe');
+        const manifest = await readManifest((await resolveVersion(site.store, options.locked)).dir);
+        recipes[0] = lockRecipe(recipes[0]!, manifest);
+      }
       if (process.getuid?.() !== 0) {
         throw new UserError('NEEDS_ROOT', 'building an image needs root (it mounts /proc, /sys and /dev into the image root and chroots)', {
           hint: 'run pxeforge build as root on the admin host',

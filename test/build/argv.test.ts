@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { aptInstallArgv, compressorArgv, cpioArgv, dracutArgv, mksquashfsArgv, mmdebstrapArgv, tarCreateArgv, tarExtractArgv } from '../../src/build/argv.js';
+import { aptInstallArgv, compressorArgv, cpioArgv, dracutArgv, mksquashfsArgv, mmdebstrapArgv, overlayMountArgv, tarExtractArgv } from '../../src/build/argv.js';
 
 describe('argv builders', () => {
   it('mmdebstrap', () => {
@@ -53,8 +53,14 @@ describe('argv builders', () => {
     expect(argv).toContain('--no-install-recommends');
   });
 
-  it('tar layers keep owners, xattrs and ACLs', () => {
-    expect(tarCreateArgv('/r', '/l.tar')).toEqual(expect.arrayContaining(['--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls', '--sort=name']));
+  it('the work root is an overlay over the package layer', () => {
+    expect(overlayMountArgv('/c/layers/packages-1', '/w/upper', '/w/ow', '/w/root')).toEqual([
+      'mount', '-t', 'overlay', 'overlay', '-o', 'lowerdir=/c/layers/packages-1,upperdir=/w/upper,workdir=/w/ow,metacopy=on', '/w/root',
+    ]);
+    expect(() => overlayMountArgv('/c/a,b', '/u', '/w', '/r')).toThrow(/comma, colon or backslash/);
+  });
+
+  it('tar layers unpack with owners, xattrs and ACLs', () => {
     expect(tarExtractArgv('/l.tar', '/r')).toEqual(expect.arrayContaining(['--numeric-owner', '--preserve-permissions', '--xattrs', '--acls']));
   });
 
