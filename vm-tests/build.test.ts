@@ -173,6 +173,36 @@ describe('build faults', () => {
     expect(again.stdout).toContain('[packages] skipped: cached layer');
   });
 
+  it('bootstrap interrupted by SIGINT: mmdebstrap and its mounts are gone, no cache entry, no version', async () => {
+    const site = await repo.read('pxeforge.yaml');
+    const cold = path.join(path.dirname(repo.cache), 'cold-cache');
+    await repo.write('pxeforge.yaml', site.replace(/^cache: .*$/m, `cache: ${cold}`));
+    try {
+      const before = await readdir(path.join(repo.store, 'images/tiny')).catch(() => [] as string[]);
+      const child = repo.pxeforge(['build', 'recipes/tiny.yaml']);
+      let seen = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (chunk: Buffer) => {
+          seen += chunk.toString();
+          if (seen.includes('[bootstrap] I: ')) resolve();
+        });
+        void child.then(() => reject(new Error(`build ended before bootstrap:\n${seen}`)));
+      });
+      child.kill('SIGINT');
+      const result = await child;
+      expect(result.exitCode).toBe(130);
+      expect(await mountsUnder(cold)).toEqual([]);
+      expect(await mountsUnder('/tmp/mmdebstrap')).toEqual([]);
+      expect((await execa('ps', ['-eo', 'args'])).stdout).not.toMatch(/^mmdebstrap|\/mmdebstrap /m);
+      expect((await readdir(path.join(cold, 'layers'))).filter((n) => !n.endsWith('.key'))).toEqual([]);
+      expect(await readdir(path.join(cold, 'work'))).toEqual([]);
+      expect(await readdir(path.join(repo.store, 'images/tiny')).catch(() => [] as string[])).toEqual(before);
+    } finally {
+      await repo.write('pxeforge.yaml', site);
+      await rm(cold, { recursive: true, force: true });
+    }
+  });
+
   it('two builds of one recipe at once both complete as distinct versions', async () => {
     const [a, b] = await Promise.all([repo.pxeforge(['build', 'recipes/tiny.yaml']), repo.pxeforge(['build', 'recipes/tiny.yaml'])]);
     expect([a.exitCode, b.exitCode]).toEqual([0, 0]);

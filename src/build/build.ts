@@ -145,7 +145,9 @@ async function bootstrap(context: BuildContext, { emit, signal }: { emit: Emit; 
     const sourcesFile = path.join(context.work, 'sources.list');
     await writeFile(sourcesFile, context.plan.sourcesList);
     const argv = mmdebstrapArgv({ release: recipe.base.release, arch: recipe.base.arch, variant: recipe.base.variant, target, sourcesList: sourcesFile });
-    await run(argv, { emit, signal, env: { SOURCE_DATE_EPOCH: String(context.plan.sourceDateEpoch) } });
+    // mmdebstrap's own temporary root (and its mounts) stays inside the work tree, which the
+    // build always unmounts and removes, even if mmdebstrap is killed before its cleanup.
+    await run(argv, { emit, signal, env: { SOURCE_DATE_EPOCH: String(context.plan.sourceDateEpoch), TMPDIR: context.work } });
   });
   context.layers.bootstrap = layer;
   context.cacheOutcomes.bootstrap = outcome;
