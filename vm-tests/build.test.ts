@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { hygieneViolations } from '../src/build/hygiene.js';
 import type { Manifest } from '../src/store/manifest.js';
-import { mountsUnder, tempRecipeRepo, type TempRepo } from './helpers/recipe-repo.js';
+import { mountsUnder, tempRecipeRepo, waitForOutput, type TempRepo } from './helpers/recipe-repo.js';
 
 let repo: TempRepo;
 const versions: string[] = [];
@@ -149,14 +149,7 @@ describe('build faults', () => {
     await repo.write('recipes/slow.yaml', recipe);
     const before = await readdir(path.join(repo.store, 'images/slow')).catch(() => [] as string[]);
     const child = repo.pxeforge(['build', 'recipes/slow.yaml']);
-    let seen = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (chunk: Buffer) => {
-        seen += chunk.toString();
-        if (seen.includes(marker)) resolve();
-      });
-      void child.then(() => reject(new Error(`build ended before ${marker}:\n${seen}`)));
-    });
+    await waitForOutput(child, marker);
     child.kill(signal as NodeJS.Signals);
     const result = await child;
     expect(result.exitCode).toBe(130);
@@ -180,14 +173,7 @@ describe('build faults', () => {
     try {
       const before = await readdir(path.join(repo.store, 'images/tiny')).catch(() => [] as string[]);
       const child = repo.pxeforge(['build', 'recipes/tiny.yaml']);
-      let seen = '';
-      await new Promise<void>((resolve, reject) => {
-        child.stdout!.on('data', (chunk: Buffer) => {
-          seen += chunk.toString();
-          if (seen.includes('[bootstrap] I: ')) resolve();
-        });
-        void child.then(() => reject(new Error(`build ended before bootstrap:\n${seen}`)));
-      });
+      await waitForOutput(child, '[bootstrap] I: ');
       child.kill('SIGINT');
       const result = await child;
       expect(result.exitCode).toBe(130);

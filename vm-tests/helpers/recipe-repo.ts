@@ -51,3 +51,15 @@ export async function mountsUnder(dir: string): Promise<string[]> {
   const table = await readFile('/proc/self/mountinfo', 'utf8');
   return table.split('\n').map((line) => line.split(' ')[4] ?? '').filter((point) => point.startsWith(dir));
 }
+
+/** Resolves once the running command has printed `marker`; rejects if it ends first. */
+export function waitForOutput(child: ResultPromise, marker: string): Promise<void> {
+  let seen = '';
+  return new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes(marker)) resolve();
+    });
+    void child.then(() => reject(new Error(`the command ended before printing ${marker}:\n${seen}`)));
+  });
+}
