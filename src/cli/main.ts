@@ -4,6 +4,7 @@ import { ExitCode } from '../errors/user-error.js';
 import { buildCommand } from './build.js';
 import { diffCommand, imagesCommand, showCommand } from './images.js';
 import { cacheCommand } from './cache.js';
+import { testCommand } from './test.js';
 import { commandContext, type GlobalOptions } from './context.js';
 import { doctorCommand } from './doctor.js';
 import type { CliIo } from './io.js';
@@ -31,7 +32,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       writeErr: (text) => io.stderr.write(text),
     });
   const context = commandContext(io, () => program.opts<GlobalOptions>());
-  for (const make of [validateCommand, buildCommand, imagesCommand, showCommand, diffCommand, cacheCommand, schemaCommand, doctorCommand]) {
+  for (const make of [validateCommand, buildCommand, testCommand, imagesCommand, showCommand, diffCommand, cacheCommand, schemaCommand, doctorCommand]) {
     program.addCommand(make(context, setExit));
   }
   // Every command, nested ones included, reports through main() instead of exiting.

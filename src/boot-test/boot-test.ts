@@ -1,0 +1,253 @@
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import ssh2 from 'ssh2';
+
+import { fileSha256 } from '../build/digest.js';
+import { UserError } from '../errors/user-error.js';
+import type { Emit } from '../events/events.js';
+import { run } from '../exec/run.js';
+import { start, type Started } from '../exec/start.js';
+import { runStages, type Stage } from '../pipeline/stages.js';
+import { rootfsUrlPlaceholder, type Artifact, type Manifest } from '../store/manifest.js';
+import { readManifest, resolveVersion } from '../store/store.js';
+import { serveArtifacts, type ArtifactServer } from './artifact-server.js';
+import { builtinChecks, runCheck, type CheckResult, type CheckSpec } from './checks.js';
+import { consoleTail, readConsole, readNew, stuckIn, type ConsoleState } from './console-watch.js';
+import { ipxeScript } from './ipxe.js';
+import { guestHostAddress, qemuArgv, type BootSource } from './qemu-argv.js';
+import { earlierHostKeys, writeReport, type TestReport } from './report.js';
+import { connectSsh, type SshSession } from './ssh.js';
+
+export interface BootTestOptions {
+  store: string;
+  /** name@version, or name for the latest version. */
+  image: string;
+  via: 'direct' | 'pxe';
+  emit: Emit;
+  signal: AbortSignal;
+}
+
+interface TestContext {
+  options: BootTestOptions;
+  dir: string;
+  manifest: Manifest;
+  artifacts: Record<string, Artifact>;
+  run: string;
+  consoleFile: string;
+  key: { private: string; public: string };
+  accel: 'kvm' | 'tcg';
+  server?: ArtifactServer;
+  vm?: Started;
+  argv: string[];
+  console: ConsoleState;
+  ssh?: SshSession;
+  checks: CheckResult[];
+  startedAt: number;
+  failure?: TestReport['failure'];
+}
+
+type Tools = { emit: Emit; signal: AbortSignal };
+
+const stages: Stage<TestContext>[] = [
+  { id: 'verify', title: 'Verify the artifacts against the manifest', run: verifyArtifacts },
+  { id: 'serve', title: 'Serve the artifacts on loopback', run: serve },
+  { id: 'boot', title: 'Boot in QEMU until SSH answers', run: boot },
+  { id: 'checks', title: 'Run the checks over SSH', run: checks },
+];
+
+/**
+ * Boots the exact artifacts of an image version in QEMU and runs its checks over SSH. The
+ * VM, the HTTP server and the temporary directory are always stopped and removed. The
+ * report (bound to the artifact digests) is written whether the test passes or not.
+ */
+export async function testImage(options: BootTestOptions): Promise<TestReport> {
+  const { dir } = await resolveVersion(options.store, options.image);
+  const manifest = await readManifest(dir);
+  const runDir = await mkdtemp(path.join(tmpdir(), 'pxeforge-test-'));
+  const key = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'pxeforge boot test' });
+  const context: TestContext = {
+    options,
+    dir,
+    manifest,
+    artifacts: {},
+    run: runDir,
+    consoleFile: path.join(runDir, 'console.log'),
+    key,
+    accel: (await access('/dev/kvm').then(() => true, () => false)) ? 'kvm' : 'tcg',
+    argv: [],
+    console: { phases: {}, fatal: undefined },
+    checks: [],
+    startedAt: Date.now(),
+  };
+  let stageError: unknown;
+  try {
+    await runStages(stages, context, { emit: options.emit, signal: options.signal }).catch((error: unknown) => {
+      stageError = error;
+    });
+  } finally {
+    context.ssh?.close();
+    await context.vm?.stop();
+    await context.server?.close();
+  }
+  try {
+    if (stageError !== undefined && (Object.keys(context.artifacts).length === 0 || (stageError as { code?: string }).code === 'INTERRUPTED')) {
+      throw stageError;
+    }
+    const report = await makeReport(context);
+    await writeReport(dir, report, context.consoleFile);
+    return report;
+  } finally {
+    await rm(runDir, { recursive: true, force: true });
+  }
+}
+
+async function verifyArtifacts(context: TestContext) {
+  for (const [name, expected] of Object.entries(context.manifest.artifacts)) {
+    const file = path.join(context.dir, name);
+    const sha256 = await fileSha256(file).catch(() => undefined);
+    if (sha256 !== expected.sha256) {
+      throw new UserError('ARTIFACT_TAMPERED', `${context.manifest.name}@${context.manifest.version}: ${name} ${sha256 === undefined ? 'is missing' : 'does not match its manifest digest'}`, {
+        hint: 'versions are immutable; rebuild the image instead of changing its files',
+      });
+    }
+    context.artifacts[name] = expected;
+  }
+  return `${Object.keys(context.artifacts).length} artifacts match their sha256`;
+}
+
+async function serve(context: TestContext, { emit }: Tools) {
+  const files: Record<string, string> = {};
+  for (const name of Object.keys(context.artifacts)) files[`/${name}`] = path.join(context.dir, name);
+  context.server = await serveArtifacts(files, emit, 'boot');
+  return context.server.url;
+}
+
+function guestUrl(context: TestContext, name: string): string {
+  return `http://${guestHostAddress}:${context.server!.port}/${name}`;
+}
+
+async function boot(context: TestContext, tools: Tools) {
+  const { manifest } = context;
+  const cmdline = manifest.kernel.cmdline.replace(rootfsUrlPlaceholder, guestUrl(context, 'rootfs.squashfs'));
+  let source: BootSource = { kind: 'direct', kernel: path.join(context.dir, 'vmlinuz'), initrd: path.join(context.dir, 'initrd.img'), cmdline };
+  if (context.options.via === 'pxe') {
+    const tftpDir = path.join(context.run, 'tftp');
+    await mkdir(tftpDir);
+    await writeFile(path.join(tftpDir, 'boot.ipxe'), ipxeScript({ kernel: guestUrl(context, 'vmlinuz'), initrd: guestUrl(context, 'initrd.img'), cmdline }));
+    source = { kind: 'pxe', tftpDir, bootfile: 'boot.ipxe' };
+  }
+  const { memory, cpus, timeout } = manifest.recipe.tests.boot;
+  const started = Date.now();
+  for (let attempt = 1; ; attempt += 1) {
+    const sshPort = await freePort();
+    context.argv = qemuArgv({ accel: context.accel, memoryMiB: memory, cpus, boot: source, sshPort, authorizedKey: context.key.public, consoleLog: context.consoleFile });
+    context.vm = start(context.argv, { emit: tools.emit, stage: 'boot' });
+    const outcome = await watchBoot(context, sshPort, started + timeout * 1000, tools);
+    if (outcome === 'port taken' && attempt < 3) continue;
+    if (outcome.startsWith('QEMU exited') && context.accel === 'kvm' && /kvm/i.test(outcome)) {
+      // /dev/kvm exists but does not work (nested virtualisation without the CPU features QEMU needs).
+      tools.emit({ type: 'warning', message: `KVM failed (${outcome}); booting with TCG instead` });
+      context.accel = 'tcg';
+      continue;
+    }
+    if (outcome !== 'ssh') {
+      const tail = await consoleTail(context.consoleFile);
+      const phase = stuckIn(context.console);
+      context.failure = { phase, reason: outcome, consoleTail: tail };
+      throw new UserError('BOOT_FAILED', `${manifest.name}@${manifest.version} did not boot: ${outcome} (stuck in: ${phase})\nlast console lines:\n${tail.map((line) => `  | ${line}`).join('\n')}`, {
+        hint: `the whole console is kept in ${path.join(context.dir, 'console.log')}`,
+      });
+    }
+    return `SSH after ${((Date.now() - started) / 1000).toFixed(0)} s (${context.accel})`;
+  }
+}
+
+/** Watches the console and tries SSH until one of them decides. */
+async function watchBoot(context: TestContext, sshPort: number, deadline: number, tools: Tools): Promise<string> {
+  let offset = 0;
+  let window = '';
+  const vmStarted = Date.now();
+  let exited = false;
+  void context.vm!.exited.then(() => (exited = true));
+  while (Date.now() < deadline) {
+    tools.signal.throwIfAborted();
+    const fresh = await readNew(context.consoleFile, offset);
+    offset = fresh.offset;
+    window = (window + fresh.text).slice(-8192);
+    context.console = readConsole(window, Date.now() - vmStarted, context.console);
+    if (context.console.fatal !== undefined) return `${context.console.fatal.reason}: ${context.console.fatal.line}`;
+    if (exited) {
+      const { tail } = await context.vm!.exited;
+      return tail.some((line) => /host forwarding rule|Could not set up host forwarding/.test(line)) ? 'port taken' : `QEMU exited: ${tail.at(-1) ?? 'no message'}`;
+    }
+    if (context.console.phases['root mounted'] !== undefined || Date.now() - vmStarted > 20_000) {
+      const session = await connectSsh({ port: sshPort, privateKey: context.key.private, deadline: Date.now() + 1500, signal: tools.signal });
+      if (session !== undefined) {
+        context.ssh = session;
+        context.console.phases['ssh up'] = Date.now() - vmStarted;
+        return 'ssh';
+      }
+    }
+    await sleep(500, undefined, { signal: tools.signal });
+  }
+  return `no SSH after ${Math.round((deadline - vmStarted) / 1000)} s`;
+}
+
+async function checks(context: TestContext, tools: Tools) {
+  const { recipe } = context.manifest;
+  const session = context.ssh!;
+  const specs: CheckSpec[] = [
+    ...(recipe.tests.boot.builtinChecks ? builtinChecks(recipe.output.format, session, await earlierHostKeys(context.dir)) : []),
+    ...recipe.tests.checks,
+  ];
+  for (const spec of specs) {
+    const result = await runCheck(session, spec);
+    context.checks.push(result);
+    tools.emit({ type: result.passed ? 'info' : 'warning', message: `${result.passed ? 'pass' : 'FAIL'}: ${result.name}${result.reason ? ` — ${result.reason}` : ''}` });
+  }
+  const failed = context.checks.filter((check) => !check.passed);
+  if (failed.length > 0) {
+    throw new UserError('CHECKS_FAILED', `${failed.length} of ${context.checks.length} checks failed: ${failed.map((check) => `${check.name} (${check.reason})`).join('; ')}`);
+  }
+  return `${context.checks.length} checks passed`;
+}
+
+async function makeReport(context: TestContext): Promise<TestReport> {
+  const qemuVersion = await run(['qemu-system-x86_64', '--version'], { capture: true }).then((r) => r.stdout.split('\n')[0] ?? '', () => 'unknown');
+  const { recipe } = context.manifest;
+  const passed = context.failure === undefined && context.ssh !== undefined && context.checks.length > 0 && context.checks.every((check) => check.passed);
+  return {
+    schemaVersion: 1,
+    name: context.manifest.name,
+    version: context.manifest.version,
+    via: context.options.via,
+    passed,
+    startedAt: new Date(context.startedAt).toISOString(),
+    durationMs: Date.now() - context.startedAt,
+    artifacts: context.artifacts,
+    kernel: context.manifest.kernel.version,
+    qemu: { version: qemuVersion, accel: context.accel, memoryMiB: recipe.tests.boot.memory, cpus: recipe.tests.boot.cpus, argv: context.argv },
+    phases: context.console.phases,
+    ...(context.failure === undefined ? {} : { failure: context.failure }),
+    checks: context.checks,
+    hostKey: context.ssh?.hostKey,
+    fetched: context.server?.fetched ?? [],
+    consoleLog: 'console.log',
+  };
+}
+
+/** A loopback port nobody listens on now (QEMU may still lose a race; boot retries). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}

@@ -1,0 +1,75 @@
+import type { RecipeCheck } from '../recipe/schema.js';
+import type { OutputFormat } from '../recipe/recipe.js';
+import type { SshSession } from './ssh.js';
+
+export interface CheckResult {
+  name: string;
+  builtin: boolean;
+  command: string;
+  passed: boolean;
+  exitCode: number | null;
+  output: string;
+  durationMs: number;
+  /** Why it failed, in words. */
+  reason?: string;
+}
+
+export interface CheckSpec extends RecipeCheck {
+  builtin?: boolean;
+  /** For built-in checks: judge the output beyond exit code and expect/match. */
+  judge?: (output: string) => string | undefined;
+}
+
+/**
+ * The checks every image gets unless the recipe opts out (`tests.boot.builtinChecks: false`).
+ * `otherHostKeys` are the SSH host keys seen in earlier boots of the same version.
+ */
+export function builtinChecks(format: OutputFormat, session: SshSession, otherHostKeys: readonly string[]): CheckSpec[] {
+  return [
+    {
+      builtin: true,
+      name: 'built-in: systemd reached multi-user.target with no failed units',
+      run: 'systemctl is-system-running --wait >/dev/null; systemctl is-active multi-user.target; systemctl --failed --no-legend --plain --no-pager',
+      timeout: 120,
+      judge: (output) => {
+        const [target, ...failed] = output.trim().split('\n').filter((line) => line.trim() !== '');
+        if (target !== 'active') return `multi-user.target is ${target ?? 'unknown'}`;
+        return failed.length > 0 ? `failed units: ${failed.map((line) => line.trim().split(/\s+/)[0]).join(', ')}` : undefined;
+      },
+    },
+    format === 'squashfs'
+      ? { builtin: true, name: 'built-in: root is an overlay over the squashfs image', run: 'findmnt -no FSTYPE /; findmnt -no FSTYPE /run/rootfsbase', expect: 'overlay\nsquashfs' }
+      : { builtin: true, name: 'built-in: root is in RAM', run: 'findmnt -no FSTYPE /', match: '^(rootfs|tmpfs)$' },
+    {
+      builtin: true,
+      name: 'built-in: this node made its own identity at boot',
+      run: 'cat /etc/machine-id; ls /etc/ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_rsa_key',
+      judge: (output) => {
+        const [machineId] = output.trim().split('\n');
+        if (!/^[0-9a-f]{32}$/.test(machineId ?? '')) return `machine-id is \`${machineId ?? ''}\`, not one made at boot`;
+        if (otherHostKeys.includes(session.hostKey)) return `SSH host key ${session.hostKey} was already seen in another boot of this image`;
+        return undefined;
+      },
+    },
+  ];
+}
+
+export async function runCheck(session: SshSession, check: CheckSpec): Promise<CheckResult> {
+  const started = performance.now();
+  const timeoutMs = (check.timeout ?? 60) * 1000;
+  const result = await session.exec(check.run, timeoutMs);
+  const output = (result.stdout + (result.stderr === '' ? '' : `\n${result.stderr}`)).trim();
+  const base = { name: check.name, builtin: check.builtin === true, command: check.run, exitCode: result.exitCode, output, durationMs: Math.round(performance.now() - started) };
+  const reason = failure(check, result, output);
+  return reason === undefined ? { ...base, passed: true } : { ...base, passed: false, reason };
+}
+
+function failure(check: CheckSpec, result: { stdout: string; exitCode: number | null; timedOut: boolean }, output: string): string | undefined {
+  if (result.timedOut) return `no result within ${check.timeout ?? 60} s`;
+  const expectedExit = check.exit ?? 0;
+  if (check.judge === undefined && result.exitCode !== expectedExit) return `exit status ${result.exitCode ?? 'none (killed)'}, expected ${expectedExit}`;
+  const stdout = result.stdout.trim();
+  if (check.expect !== undefined && stdout !== check.expect.trim()) return `output \`${stdout}\`, expected \`${check.expect.trim()}\``;
+  if (check.match !== undefined && !new RegExp(check.match, 'm').test(stdout)) return `output \`${stdout}\` does not match /${check.match}/`;
+  return check.judge?.(output);
+}

@@ -1,0 +1,83 @@
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import type { Artifact } from '../store/manifest.js';
+import type { FetchRecord } from './artifact-server.js';
+import type { CheckResult } from './checks.js';
+import type { BootPhase } from './console-watch.js';
+
+/** test-report.json: what was booted (by digest), how, and what every check found. */
+export interface TestReport {
+  schemaVersion: 1;
+  name: string;
+  version: string;
+  via: 'direct' | 'pxe';
+  passed: boolean;
+  startedAt: string;
+  durationMs: number;
+  /** sha256 of the artifacts as booted: promotion compares these with the artifacts it places. */
+  artifacts: Record<string, Artifact>;
+  kernel: string;
+  qemu: { version: string; accel: 'kvm' | 'tcg'; memoryMiB: number; cpus: number; argv: string[] };
+  /** Milliseconds from QEMU start to each boot phase reached. */
+  phases: Partial<Record<BootPhase, number>>;
+  failure?: { phase: BootPhase; reason: string; consoleTail: string[] };
+  checks: CheckResult[];
+  hostKey: string | undefined;
+  fetched: FetchRecord[];
+  consoleLog: string;
+}
+
+/**
+ * Writes the report into the version directory: test-report.json (the latest run),
+ * junit.xml, console.log, and a copy under test-reports/ that later boots compare against.
+ */
+export async function writeReport(versionDir: string, report: TestReport, consoleFile: string): Promise<void> {
+  const history = path.join(versionDir, 'test-reports');
+  await mkdir(history, { recursive: true });
+  const stamp = report.startedAt.replace(/[-:.]/g, '');
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  await writeFile(path.join(history, `${stamp}-${report.via}.json`), json);
+  await replace(path.join(versionDir, 'test-report.json'), json);
+  await replace(path.join(versionDir, 'junit.xml'), junitXml(report));
+  await replace(path.join(versionDir, 'console.log'), await readFile(consoleFile).catch(() => Buffer.alloc(0)));
+}
+
+/** SSH host keys of earlier boots of this version. */
+export async function earlierHostKeys(versionDir: string): Promise<string[]> {
+  const dir = path.join(versionDir, 'test-reports');
+  const keys: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const report = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as Partial<TestReport>;
+    if (report.hostKey) keys.push(report.hostKey);
+  }
+  return keys;
+}
+
+async function replace(file: string, content: string | Buffer): Promise<void> {
+  await writeFile(`${file}.tmp`, content);
+  await rename(`${file}.tmp`, file);
+}
+
+export function junitXml(report: TestReport): string {
+  const escape = (text: string) =>
+    text.replace(/[<>&"']/g, (ch) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[ch]!).replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '');
+  const suite = `${report.name}@${report.version} (${report.via})`;
+  const cases = report.checks.map((check) => {
+    const body = check.passed ? '' : `<failure message="${escape(check.reason ?? 'failed')}">${escape(check.output)}</failure>`;
+    return `    <testcase classname="${escape(suite)}" name="${escape(check.name)}" time="${(check.durationMs / 1000).toFixed(3)}">${body}</testcase>`;
+  });
+  if (report.failure !== undefined) {
+    cases.unshift(
+      `    <testcase classname="${escape(suite)}" name="boot" time="${(report.durationMs / 1000).toFixed(3)}"><failure message="${escape(report.failure.reason)}">${escape(report.failure.consoleTail.join('\n'))}</failure></testcase>`,
+    );
+  }
+  const failures = report.checks.filter((c) => !c.passed).length + (report.failure ? 1 : 0);
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+  <testsuite name="${escape(suite)}" tests="${cases.length}" failures="${failures}" time="${(report.durationMs / 1000).toFixed(3)}">
+${cases.join('\n')}
+  </testsuite>
+</testsuites>
+`;
+}

@@ -1,0 +1,67 @@
+import { Command } from 'commander';
+
+import { testImage } from '../boot-test/boot-test.js';
+import type { TestReport } from '../boot-test/report.js';
+import { ExitCode, invalidInput, isUserError } from '../errors/user-error.js';
+import type { Emit } from '../events/events.js';
+import { chooseReporter, createReporter } from '../pipeline/reporter.js';
+import { seconds } from '../pipeline/plain-reporter.js';
+import type { CommandContext } from './context.js';
+import { writeLines } from './io.js';
+import { requireSiteConfig } from './load-site.js';
+
+export function testCommand(context: CommandContext, setExit: (code: number) => void): Command {
+  return new Command('test')
+    .summary('boot image versions in QEMU and run their checks over SSH')
+    .description(
+      'Boots the exact artifacts of each image version (name@version, or name for the latest) in QEMU\n' +
+        '(KVM when /dev/kvm exists, TCG otherwise) with a fresh SSH key injected as a systemd credential,\n' +
+        'then runs the built-in checks and the recipe\'s checks. Writes test-report.json, junit.xml and\n' +
+        'console.log into the version directory. Exit code 1 when any boot or check fails.',
+    )
+    .argument('<images...>', 'name@version or name')
+    .option('--via <path>', 'direct (kernel and initrd handed to QEMU) or pxe (iPXE from the NIC over TFTP/HTTP)', 'direct')
+    .option('--parallel <n>', 'boot up to n VMs at once', '1')
+    .action(async (images: string[], options: { via: string; parallel: string }) => {
+      if (options.via !== 'direct' && options.via !== 'pxe') throw invalidInput('BAD_OPTION', `--via takes direct or pxe, got \`${options.via}\``);
+      const parallel = Number(options.parallel);
+      if (!Number.isInteger(parallel) || parallel < 1) throw invalidInput('BAD_OPTION', `--parallel takes a whole number ≥ 1, got \`${options.parallel}\``);
+      const { io } = context;
+      const site = await requireSiteConfig(await context.repo());
+      const json = context.globals().json === true;
+      const several = images.length > 1;
+      const reporter = createReporter(several && !json ? 'plain' : chooseReporter({ json, stream: io.stdout }), io.stdout);
+      const outcomes: { image: string; report?: TestReport; error?: unknown }[] = [];
+      const queue = [...images];
+      const worker = async () => {
+        for (let image = queue.shift(); image !== undefined; image = queue.shift()) {
+          // With several images, each event's stage names its image.
+          const emit: Emit = several ? (event) => reporter.onEvent('stage' in event && event.stage !== undefined ? { ...event, stage: `${image}:${event.stage}` } : event) : reporter.onEvent;
+          try {
+            outcomes.push({ image, report: await testImage({ store: site.store, image, via: options.via as 'direct' | 'pxe', emit, signal: io.signal }) });
+          } catch (error) {
+            if (!isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;
+            outcomes.push({ image, error });
+          }
+        }
+      };
+      try {
+        await Promise.all(Array.from({ length: Math.min(parallel, images.length) }, worker));
+      } finally {
+        await reporter.close();
+      }
+      const lines = outcomes.map(({ image, report, error }) => {
+        if (report === undefined) return `${image}: ERROR ${(error as Error).message.split('\n')[0]}`;
+        const failed = report.checks.filter((check) => !check.passed);
+        const verdict = report.passed ? 'PASSED' : 'FAILED';
+        const why = report.failure ? `: ${report.failure.reason} (stuck in ${report.failure.phase})` : failed.length > 0 ? `: ${failed.map((c) => `${c.name} — ${c.reason}`).join('; ')}` : '';
+        return `${report.name}@${report.version} via ${report.via}: ${verdict} in ${seconds(report.durationMs)} (${report.checks.filter((c) => c.passed).length}/${report.checks.length} checks)${why}`;
+      });
+      if (json) io.stdout.write(`${JSON.stringify({ type: 'result', results: outcomes.map((o) => o.report ?? { image: o.image, error: (o.error as Error).message }) })}\n`);
+      else writeLines(io.stdout, lines);
+      for (const { report } of outcomes) {
+        if (report?.failure !== undefined && !json) writeLines(io.stderr, [`${report.name}@${report.version}: last console lines:`, ...report.failure.consoleTail.map((line) => `  | ${line}`)]);
+      }
+      setExit(outcomes.every((o) => o.report?.passed === true) ? ExitCode.ok : ExitCode.failure);
+    });
+}
