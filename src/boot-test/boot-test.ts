@@ -5,6 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import ssh2 from 'ssh2';
+import which from 'which';
 
 import { fileSha256 } from '../build/digest.js';
 import { UserError } from '../errors/user-error.js';
@@ -42,6 +43,7 @@ interface TestContext {
   accel: 'kvm' | 'tcg';
   server?: ArtifactServer;
   vm?: Started;
+  consoleWatch?: { stop(): Promise<void> };
   argv: string[];
   console: ConsoleState;
   ssh?: SshSession;
@@ -67,7 +69,7 @@ const stages: Stage<TestContext>[] = [
 export async function testImage(options: BootTestOptions): Promise<TestReport> {
   const { dir } = await resolveVersion(options.store, options.image);
   const manifest = await readManifest(dir);
-  const runDir = await mkdtemp(path.join(tmpdir(), 'pxeforge-test-'));
+  const runDir = await mkdtemp(path.join(tmpdir(), 'pxeforge-boot-'));
   const key = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'pxeforge boot test' });
   const context: TestContext = {
     options,
@@ -91,10 +93,13 @@ export async function testImage(options: BootTestOptions): Promise<TestReport> {
   } finally {
     context.ssh?.close();
     await context.vm?.stop();
+    await context.consoleWatch?.stop();
     await context.server?.close();
   }
   try {
-    if (stageError !== undefined && (Object.keys(context.artifacts).length === 0 || (stageError as { code?: string }).code === 'INTERRUPTED')) {
+    // A report says how a boot went: without a VM started (bad version, tampered artifact,
+    // no QEMU) or when interrupted, there is nothing to report and the error stands alone.
+    if (stageError !== undefined && (context.vm === undefined || (stageError as { code?: string }).code === 'INTERRUPTED')) {
       throw stageError;
     }
     const report = await makeReport(context);
@@ -141,10 +146,16 @@ async function boot(context: TestContext, tools: Tools) {
     source = { kind: 'pxe', tftpDir, bootfile: 'boot.ipxe' };
   }
   const { memory, cpus, timeout } = manifest.recipe.tests.boot;
+  if ((await which('qemu-system-x86_64', { nothrow: true })) === null) {
+    throw new UserError('TOOL_MISSING', '`qemu-system-x86_64` is not installed (or not on PATH)', {
+      hint: 'run `pxeforge doctor` to see what is missing and how to install it',
+    });
+  }
   const started = Date.now();
   for (let attempt = 1; ; attempt += 1) {
     const sshPort = await freePort();
     context.argv = qemuArgv({ accel: context.accel, memoryMiB: memory, cpus, boot: source, sshPort, authorizedKey: context.key.public, consoleLog: context.consoleFile });
+    await context.consoleWatch?.stop();
     context.vm = start(context.argv, { emit: tools.emit, stage: 'boot' });
     const outcome = await watchBoot(context, sshPort, started + timeout * 1000, tools);
     if (outcome === 'port taken' && attempt < 3) continue;
@@ -166,19 +177,45 @@ async function boot(context: TestContext, tools: Tools) {
   }
 }
 
-/** Watches the console and tries SSH until one of them decides. */
-async function watchBoot(context: TestContext, sshPort: number, deadline: number, tools: Tools): Promise<string> {
+/**
+ * Reads the console while the VM runs (through the checks too, so phases reached after SSH
+ * answered are still timed). Markers are matched on each new piece plus a little of the
+ * previous one, so none is lost at a boundary.
+ */
+function watchConsole(context: TestContext, vmStarted: number): { stop(): Promise<void> } {
   let offset = 0;
-  let window = '';
+  let overlap = '';
+  let running = true;
+  const step = async () => {
+    const fresh = await readNew(context.consoleFile, offset);
+    offset = fresh.offset;
+    const scan = overlap + fresh.text;
+    overlap = scan.slice(-512);
+    context.console = readConsole(scan, Date.now() - vmStarted, context.console);
+  };
+  const loop = (async () => {
+    while (running) {
+      await step();
+      await sleep(250);
+    }
+    await step();
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** Tries SSH until it answers, the console shows a fatal line, QEMU exits, or time runs out. */
+async function watchBoot(context: TestContext, sshPort: number, deadline: number, tools: Tools): Promise<string> {
   const vmStarted = Date.now();
+  context.consoleWatch = watchConsole(context, vmStarted);
   let exited = false;
   void context.vm!.exited.then(() => (exited = true));
   while (Date.now() < deadline) {
     tools.signal.throwIfAborted();
-    const fresh = await readNew(context.consoleFile, offset);
-    offset = fresh.offset;
-    window = (window + fresh.text).slice(-8192);
-    context.console = readConsole(window, Date.now() - vmStarted, context.console);
     if (context.console.fatal !== undefined) return `${context.console.fatal.reason}: ${context.console.fatal.line}`;
     if (exited) {
       const { tail } = await context.vm!.exited;
@@ -194,7 +231,7 @@ async function watchBoot(context: TestContext, sshPort: number, deadline: number
     }
     await sleep(500, undefined, { signal: tools.signal });
   }
-  return `no SSH after ${Math.round((deadline - vmStarted) / 1000)} s`;
+  return `no SSH after ${context.manifest.recipe.tests.boot.timeout} s`;
 }
 
 async function checks(context: TestContext, tools: Tools) {

@@ -69,7 +69,14 @@ function failure(check: CheckSpec, result: { stdout: string; exitCode: number | 
   const expectedExit = check.exit ?? 0;
   if (check.judge === undefined && result.exitCode !== expectedExit) return `exit status ${result.exitCode ?? 'none (killed)'}, expected ${expectedExit}`;
   const stdout = result.stdout.trim();
-  if (check.expect !== undefined && stdout !== check.expect.trim()) return `output \`${stdout}\`, expected \`${check.expect.trim()}\``;
-  if (check.match !== undefined && !new RegExp(check.match, 'm').test(stdout)) return `output \`${stdout}\` does not match /${check.match}/`;
+  if (check.expect !== undefined && stdout !== check.expect.trim()) return `output \`${excerpt(stdout)}\`, expected \`${check.expect.trim()}\``;
+  if (check.match !== undefined && !new RegExp(check.match, 'm').test(stdout)) return `output \`${excerpt(stdout)}\` does not match /${check.match}/`;
   return check.judge?.(output);
+}
+
+/** One line of output for a reason; the whole output is in the report. */
+function excerpt(text: string): string {
+  const [first = ''] = text.split('\n');
+  const more = text.includes('\n') ? ' …' : '';
+  return first.length > 80 ? `${first.slice(0, 77)}...` : `${first}${more}`;
 }
