@@ -1,10 +1,13 @@
+import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { testImage } from '../src/boot-test/boot-test.js';
 import type { TestReport } from '../src/boot-test/report.js';
 import { fileSha256 } from '../src/build/digest.js';
 import type { Manifest } from '../src/store/manifest.js';
@@ -25,6 +28,14 @@ function versionDir(name: string): string {
 
 async function report(name: string): Promise<TestReport> {
   return JSON.parse(await readFile(path.join(versionDir(name), 'test-report.json'), 'utf8')) as TestReport;
+}
+
+async function freeLoopbackPort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  return port;
 }
 
 /** Nothing a boot test starts may outlive it. */
@@ -90,6 +101,30 @@ describe('boot-test failures name their reason', () => {
     expect(tested.failure?.reason).toMatch(/^kernel panic/);
     expect(tested.durationMs).toBeLessThan(90_000);
     expect(result.stderr).toContain('last console lines:');
+    await expectNothingLeft();
+  });
+
+  it('a taken SSH port: QEMU cannot forward it, the test retries on another port', async () => {
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    const taken = (blocker.address() as AddressInfo).port;
+    const ports = [taken];
+    try {
+      const events: string[] = [];
+      const tested = await testImage({
+        store: repo.store,
+        image: 'panic',
+        via: 'direct',
+        emit: (event) => void (event.type === 'command' && events.push(event.command)),
+        signal: new AbortController().signal,
+        pickPort: async () => ports.shift() ?? freeLoopbackPort(),
+      });
+      expect(events.filter((command) => command.startsWith('qemu-system'))[0]).toContain(`hostfwd=tcp:127.0.0.1:${taken}-:22`);
+      expect(tested.failure?.reason).toMatch(/^kernel panic/);
+      expect(tested.qemu.argv.join(' ')).not.toContain(`:${taken}-:22`);
+    } finally {
+      blocker.close();
+    }
     await expectNothingLeft();
   });
 

@@ -30,6 +30,8 @@ export interface BootTestOptions {
   via: 'direct' | 'pxe';
   emit: Emit;
   signal: AbortSignal;
+  /** Where the SSH host-forward listens; default: a free loopback port (tests pass their own). */
+  pickPort?: () => Promise<number>;
 }
 
 interface TestContext {
@@ -153,7 +155,7 @@ async function boot(context: TestContext, tools: Tools) {
   }
   const started = Date.now();
   for (let attempt = 1; ; attempt += 1) {
-    const sshPort = await freePort();
+    const sshPort = await (context.options.pickPort ?? freePort)();
     context.argv = qemuArgv({ accel: context.accel, memoryMiB: memory, cpus, boot: source, sshPort, authorizedKey: context.key.public, consoleLog: context.consoleFile });
     await context.consoleWatch?.stop();
     context.vm = start(context.argv, { emit: tools.emit, stage: 'boot' });
@@ -246,11 +248,25 @@ async function checks(context: TestContext, tools: Tools) {
     context.checks.push(result);
     tools.emit({ type: result.passed ? 'info' : 'warning', message: `${result.passed ? 'pass' : 'FAIL'}: ${result.name}${result.reason ? ` — ${result.reason}` : ''}` });
   }
+  await multiUserFromGuest(context, session);
   const failed = context.checks.filter((check) => !check.passed);
   if (failed.length > 0) {
     throw new UserError('CHECKS_FAILED', `${failed.length} of ${context.checks.length} checks failed: ${failed.map((check) => `${check.name} (${check.reason})`).join('; ')}`);
   }
   return `${context.checks.length} checks passed`;
+}
+
+/**
+ * The serial console (115200 baud) can lag behind a node under TCG, so "Reached target
+ * multi-user" may not be printed yet when the checks end. Then the guest's own clock says
+ * when it got there: microseconds since its kernel started, which the console timed.
+ */
+async function multiUserFromGuest(context: TestContext, session: SshSession): Promise<void> {
+  const { phases } = context.console;
+  if (phases['multi-user'] !== undefined || phases.kernel === undefined) return;
+  const result = await session.exec('systemctl show -P ActiveEnterTimestampMonotonic multi-user.target', 10_000);
+  const micros = Number(result.stdout.trim());
+  if (result.exitCode === 0 && micros > 0) phases['multi-user'] = phases.kernel + Math.round(micros / 1000);
 }
 
 async function makeReport(context: TestContext): Promise<TestReport> {
