@@ -262,11 +262,12 @@ async function checks(context: TestContext, tools: Tools) {
  * when it got there: microseconds since its kernel started, which the console timed.
  */
 async function multiUserFromGuest(context: TestContext, session: SshSession): Promise<void> {
-  const { phases } = context.console;
-  if (phases['multi-user'] !== undefined || phases.kernel === undefined) return;
+  if (context.console.phases['multi-user'] !== undefined || context.console.phases.kernel === undefined) return;
   const result = await session.exec('systemctl show -P ActiveEnterTimestampMonotonic multi-user.target', 10_000);
   const micros = Number(result.stdout.trim());
-  if (result.exitCode === 0 && micros > 0) phases['multi-user'] = phases.kernel + Math.round(micros / 1000);
+  // The console watcher replaces its state while we wait: write into the current one.
+  const { phases } = context.console;
+  if (result.exitCode === 0 && micros > 0 && phases['multi-user'] === undefined) phases['multi-user'] = phases.kernel! + Math.round(micros / 1000);
 }
 
 async function makeReport(context: TestContext): Promise<TestReport> {

@@ -6,8 +6,10 @@ export type BootPhase = (typeof bootPhases)[number];
 
 const phaseMarkers: [Exclude<BootPhase, 'ssh up'>, RegExp][] = [
   ['kernel', /Linux version \d/],
-  ['initramfs', /Run \/init as init process|Unpacking initramfs|dracut-cmdline/],
-  ['root mounted', /Switching root|systemd\[1\]: .*(Detected|Hostname set)|Welcome to .*Debian/],
+  ['initramfs', /Run \/init as init process|Unpacking initramfs/],
+  // A netboot initrd switches to the real root; a whole-root initramfs has no switch, so
+  // systemd's welcome (not the initrd's, which says "Initramfs") marks the root.
+  ['root mounted', /Switching root|Welcome to (?![^\n]*Initramfs)/],
   ['multi-user', /Reached target .*(Multi-User System|multi-user\.target)/],
 ];
 

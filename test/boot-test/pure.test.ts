@@ -65,10 +65,12 @@ describe('reading the console', () => {
 
   it('follows the phases of a good boot', () => {
     let state = readConsole('[    0.000000] Linux version 6.1.0-56-cloud-amd64 (debian-kernel@lists.debian.org)\n', 100, empty);
-    state = readConsole('[    1.2] Run /init as init process\n[    2.0] systemd[1]: Hostname set to <localhost>.\n', 2000, state);
+    state = readConsole('[    1.2] Run /init as init process\nWelcome to \x1b[1mDebian GNU/Linux 12 (bookworm) dracut-059-4 (Initramfs)\x1b[0m!\n', 1500, state);
+    expect(state.phases['root mounted']).toBeUndefined();
+    state = readConsole('[   30.1] systemd[1]: Switching root.\n', 2000, state);
     expect(stuckIn(state)).toBe('multi-user');
     state = readConsole('[  OK  ] Reached target \x1b[0;1;39mmulti-user.target\x1b[0m - Multi-User System.\n', 9000, state);
-    expect(state.phases).toEqual({ kernel: 100, initramfs: 2000, 'root mounted': 2000, 'multi-user': 9000 });
+    expect(state.phases).toEqual({ kernel: 100, initramfs: 1500, 'root mounted': 2000, 'multi-user': 9000 });
     expect(stuckIn(state)).toBe('ssh up');
     expect(state.fatal).toBeUndefined();
   });
