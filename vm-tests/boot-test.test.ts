@@ -75,6 +75,7 @@ describe('boot-testing recipes/tiny.yaml', () => {
     expect(tested.hostKey).toMatch(/^SHA256:/);
     expect(await readFile(path.join(versionDir('tiny'), 'junit.xml'), 'utf8')).toContain('failures="0"');
     expect(await readFile(path.join(versionDir('tiny'), 'console.log'), 'utf8')).toContain('Linux version');
+    expect((await repo.pxeforge(['show', 'tiny'])).stdout).toMatch(/^boot test: passed via direct at \S+ \(5\/5 checks, (tcg|kvm)\)$/m);
     await expectNothingLeft();
   });
 

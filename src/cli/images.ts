@@ -1,7 +1,13 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
 import { Command } from 'commander';
+
+import type { TestReport } from '../boot-test/report.js';
 
 import { ExitCode } from '../errors/user-error.js';
 import { diffManifests } from '../store/diff.js';
+import type { Manifest } from '../store/manifest.js';
 import { listImages, listVersions, readManifest, resolveVersion, versionDir } from '../store/store.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
@@ -38,8 +44,9 @@ export function showCommand(context: CommandContext, setExit: (code: number) => 
       const site = await requireSiteConfig(await context.repo());
       const { dir } = await resolveVersion(site.store, reference);
       const m = await readManifest(dir);
+      const test = await readTestReport(dir);
       if (context.globals().json) {
-        context.io.stdout.write(`${JSON.stringify(m)}\n`);
+        context.io.stdout.write(`${JSON.stringify({ ...m, test: test ?? null })}\n`);
       } else {
         writeLines(context.io.stdout, [
           `${m.name}@${m.version}  (${m.format}, built ${m.createdAt} by the ${m.executor} executor)`,
@@ -53,11 +60,26 @@ export function showCommand(context: CommandContext, setExit: (code: number) => 
           `stages: ${Object.entries(m.durations).map(([stage, ms]) => `${stage} ${(ms / 1000).toFixed(1)} s`).join(', ')}`,
           `cache: ${Object.entries(m.cache).map(([step, outcome]) => `${step} ${outcome}`).join(', ') || '-'}`,
           `hygiene: SSH host keys ${m.hygiene.sshHostKeys}, machine-id ${m.hygiene.machineId}, ${m.hygiene.removed.length} paths removed`,
+          `boot test: ${testStatus(m, test)}`,
           `directory: ${dir}`,
         ]);
       }
       setExit(ExitCode.ok);
     });
+}
+
+/** The latest boot test of a version, in words; stale when the digests it booted differ from the manifest's. */
+function testStatus(manifest: Manifest, report: TestReport | undefined): string {
+  if (report === undefined) return 'not tested';
+  const current = Object.entries(manifest.artifacts).every(([name, a]) => report.artifacts[name]?.sha256 === a.sha256);
+  const passed = report.checks.filter((c) => c.passed).length;
+  const verdict = report.passed ? 'passed' : `FAILED${report.failure ? ` (${report.failure.reason})` : ''}`;
+  return `${verdict} via ${report.via} at ${report.startedAt} (${passed}/${report.checks.length} checks, ${report.qemu.accel})${current ? '' : ' — for other artifact digests'}`;
+}
+
+async function readTestReport(dir: string): Promise<TestReport | undefined> {
+  const text = await readFile(path.join(dir, 'test-report.json'), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as TestReport);
 }
 
 export function diffCommand(context: CommandContext, setExit: (code: number) => void): Command {
