@@ -4,7 +4,7 @@ import path from 'node:path';
 import { UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
-import { ToolError } from '../exec/tool-error.js';
+import { describeExit, ToolError } from '../exec/tool-error.js';
 import type { Recipe } from '../recipe/recipe.js';
 
 /** Runs the recipe's hook scripts inside the image root, in order (within withChroot). */
@@ -27,7 +27,7 @@ export async function runHooks(
     } catch (error) {
       if (!(error instanceof ToolError)) throw error;
       const tail = error.tail.length > 0 ? `\nlast output:\n${error.tail.map((line) => `  | ${line}`).join('\n')}` : '';
-      throw new UserError('HOOK_FAILED', `hook ${hook} failed (${error.message.split(':')[0]?.replace('command failed (', '').replace(')', '')})${tail}`, {
+      throw new UserError('HOOK_FAILED', `hook ${hook} failed (${describeExit(error.exitCode_, error.signal)})${tail}`, {
         hint: `the hook runs as root inside the image with /bin/sh; try it there: chroot <root> /bin/sh ${hook}`,
         cause: error,
       });
