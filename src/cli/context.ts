@@ -27,6 +27,3 @@ export function commandContext(io: CliIo, globals: () => GlobalOptions): Command
     },
   };
 }
-
-/** A verb's action returns its exit code; errors go to the one reporter in main.ts. */
-export type Action = () => Promise<number>;

@@ -18,6 +18,3 @@ export type PxeEvent =
   | { type: 'warning'; stage?: string; message: string };
 
 export type Emit = (event: PxeEvent) => void;
-
-/** For callers that do not render anything (tests, library use). */
-export const ignoreEvents: Emit = () => {};

@@ -57,4 +57,3 @@ export const siteConfigSchema = z
   .describe('pxeforge site config: where images and the PXE tree live, channels and node groups.');
 
 export type SiteConfigFile = z.output<typeof siteConfigSchema>;
-export type NodeGroupFile = z.output<typeof nodeGroup>;
