@@ -1,8 +1,6 @@
 import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import ssh2 from 'ssh2';
 import which from 'which';
@@ -17,11 +15,12 @@ import { rootfsUrlPlaceholder, type Artifact, type Manifest } from '../store/man
 import { readManifest, resolveVersion } from '../store/store.js';
 import { serveArtifacts, type ArtifactServer } from './artifact-server.js';
 import { builtinChecks, runCheck, type CheckResult, type CheckSpec } from './checks.js';
-import { consoleTail, readConsole, readNew, stuckIn, type ConsoleState } from './console-watch.js';
+import { consoleTail, stuckIn, type ConsoleState } from './console-watch.js';
 import { ipxeScript } from './ipxe.js';
 import { guestHostAddress, qemuArgv, type BootSource } from './qemu-argv.js';
 import { earlierHostKeys, writeReport, type TestReport } from './report.js';
-import { connectSsh, type SshSession } from './ssh.js';
+import type { SshSession } from './ssh.js';
+import { freePort, watchBoot } from './watch-boot.js';
 
 export interface BootTestOptions {
   store: string;
@@ -34,7 +33,7 @@ export interface BootTestOptions {
   pickPort?: () => Promise<number>;
 }
 
-interface TestContext {
+export interface TestContext {
   options: BootTestOptions;
   dir: string;
   manifest: Manifest;
@@ -54,7 +53,7 @@ interface TestContext {
   failure?: TestReport['failure'];
 }
 
-type Tools = { emit: Emit; signal: AbortSignal };
+export type Tools = { emit: Emit; signal: AbortSignal };
 
 const stages: Stage<TestContext>[] = [
   { id: 'verify', title: 'Verify the artifacts against the manifest', run: verifyArtifacts },
@@ -179,63 +178,6 @@ async function boot(context: TestContext, tools: Tools) {
   }
 }
 
-/**
- * Reads the console while the VM runs (through the checks too, so phases reached after SSH
- * answered are still timed). Markers are matched on each new piece plus a little of the
- * previous one, so none is lost at a boundary.
- */
-function watchConsole(context: TestContext, vmStarted: number): { stop(): Promise<void> } {
-  let offset = 0;
-  let overlap = '';
-  let running = true;
-  const step = async () => {
-    const fresh = await readNew(context.consoleFile, offset);
-    offset = fresh.offset;
-    const scan = overlap + fresh.text;
-    overlap = scan.slice(-512);
-    context.console = readConsole(scan, Date.now() - vmStarted, context.console);
-  };
-  const loop = (async () => {
-    while (running) {
-      await step();
-      await sleep(250);
-    }
-    await step();
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-    },
-  };
-}
-
-/** Tries SSH until it answers, the console shows a fatal line, QEMU exits, or time runs out. */
-async function watchBoot(context: TestContext, sshPort: number, deadline: number, tools: Tools): Promise<string> {
-  const vmStarted = Date.now();
-  context.consoleWatch = watchConsole(context, vmStarted);
-  let exited = false;
-  void context.vm!.exited.then(() => (exited = true));
-  while (Date.now() < deadline) {
-    tools.signal.throwIfAborted();
-    if (context.console.fatal !== undefined) return `${context.console.fatal.reason}: ${context.console.fatal.line}`;
-    if (exited) {
-      const { tail } = await context.vm!.exited;
-      return tail.some((line) => /host forwarding rule|Could not set up host forwarding/.test(line)) ? 'port taken' : `QEMU exited: ${tail.at(-1) ?? 'no message'}`;
-    }
-    if (context.console.phases['root mounted'] !== undefined || Date.now() - vmStarted > 20_000) {
-      const session = await connectSsh({ port: sshPort, privateKey: context.key.private, deadline: Date.now() + 1500, signal: tools.signal });
-      if (session !== undefined) {
-        context.ssh = session;
-        context.console.phases['ssh up'] = Date.now() - vmStarted;
-        return 'ssh';
-      }
-    }
-    await sleep(500, undefined, { signal: tools.signal });
-  }
-  return `no SSH after ${context.manifest.recipe.tests.boot.timeout} s`;
-}
-
 async function checks(context: TestContext, tools: Tools) {
   const { recipe } = context.manifest;
   const session = context.ssh!;
@@ -292,16 +234,4 @@ async function makeReport(context: TestContext): Promise<TestReport> {
     fetched: context.server?.fetched ?? [],
     consoleLog: 'console.log',
   };
-}
-
-/** A loopback port nobody listens on now (QEMU may still lose a race; boot retries). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }
