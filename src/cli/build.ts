@@ -47,14 +47,14 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
       for (const recipe of recipes) {
         const reporter = createReporter(chooseReporter({ json, stream: io.stdout }), io.stdout);
         const started = performance.now();
+        let result;
         try {
-          const result = await buildImage({ recipe, repo, site, useCache: options.cache, emit: reporter.onEvent, signal: io.signal });
-          await reporter.close();
-          if (json) io.stdout.write(`${JSON.stringify({ type: 'result', name: result.name, version: result.version, dir: result.dir })}\n`);
-          else writeLines(io.stdout, [`built ${result.name}@${result.version} in ${seconds(performance.now() - started)}: ${result.dir}`]);
+          result = await buildImage({ recipe, repo, site, useCache: options.cache, emit: reporter.onEvent, signal: io.signal });
         } finally {
           await reporter.close();
         }
+        if (json) io.stdout.write(`${JSON.stringify({ type: 'result', name: result.name, version: result.version, dir: result.dir })}\n`);
+        else writeLines(io.stdout, [`built ${result.name}@${result.version} in ${seconds(performance.now() - started)}: ${result.dir}`]);
       }
       setExit(ExitCode.ok);
     });

@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import type { Emit } from '../events/events.js';
 import { InterruptedError, UserError } from '../errors/user-error.js';
 import { killGroup, trackGroup } from './children.js';
+import { outputLines } from './output-lines.js';
 import { quoteCommand } from './quote.js';
 import { ToolError } from './tool-error.js';
 
@@ -48,16 +49,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   if (signal?.aborted) throw new InterruptedError(quoteCommand(argv));
   emit?.({ type: 'command', stage, command: quoteCommand(argv) });
 
-  const limit = options.tailLines ?? 20;
-  const tail: string[] = [];
-  const lineHandler = (stream: 'stdout' | 'stderr', keep: boolean) =>
-    function* (line: unknown) {
-      const text = String(line);
-      tail.push(text);
-      if (tail.length > limit) tail.shift();
-      emit?.({ type: 'output', stage, stream, line: text });
-      if (keep) yield text;
-    };
+  const { tail, handler: lineHandler } = outputLines({ emit, stage, limit: options.tailLines ?? 20 });
 
   const child = execa(file, args, {
     cwd: options.cwd,

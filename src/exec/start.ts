@@ -2,6 +2,7 @@ import { execa } from 'execa';
 
 import type { Emit } from '../events/events.js';
 import { killGroup, trackGroup } from './children.js';
+import { outputLines } from './output-lines.js';
 import { quoteCommand } from './quote.js';
 
 export interface Started {
@@ -20,17 +21,11 @@ export function start(argv: readonly string[], options: { emit?: Emit; stage?: s
   const [file, ...args] = argv;
   if (file === undefined) throw new Error('start() needs a program');
   options.emit?.({ type: 'command', stage: options.stage, command: quoteCommand(argv) });
-  const tail: string[] = [];
-  const onLine = (stream: 'stdout' | 'stderr') =>
-    function* (line: unknown) {
-      tail.push(String(line));
-      if (tail.length > 20) tail.shift();
-      options.emit?.({ type: 'output', stage: options.stage, stream, line: String(line) });
-    };
+  const { tail, handler } = outputLines({ emit: options.emit, stage: options.stage, limit: 20 });
   const child = execa(file, args, {
     stdin: 'ignore',
-    stdout: onLine('stdout'),
-    stderr: onLine('stderr'),
+    stdout: handler('stdout', false),
+    stderr: handler('stderr', false),
     buffer: false,
     detached: true,
     cleanup: false,

@@ -17,6 +17,8 @@ export interface LoadedRecipes {
   problems: Problem[];
   /** The recipe files that were checked, as shown in messages. */
   files: string[];
+  /** Every recipe name under recipes/ (what node groups may name). */
+  names: string[];
 }
 
 /**
@@ -34,7 +36,12 @@ export async function loadRecipes(repo: RecipeRepo, files: readonly string[] = [
     problems.push(...result.problems);
     if (result.recipe !== undefined) recipes.push(result.recipe);
   }
-  return { recipes, problems: dedupe(problems), files: targets.map((absolute) => displayPath(repo, absolute)) };
+  return {
+    recipes,
+    problems: dedupe(problems),
+    files: targets.map((absolute) => displayPath(repo, absolute)),
+    names: [...catalog.byName.keys()],
+  };
 }
 
 /** One recipe, or a ValidationError listing every problem. */

@@ -2,7 +2,6 @@ import type { Problem } from '../errors/problems.js';
 import { loadRecipes } from '../recipe/load.js';
 import type { Recipe } from '../recipe/recipe.js';
 import type { RecipeRepo } from '../recipe/repo.js';
-import { openCatalog } from '../recipe/catalog.js';
 import { loadSiteConfig, type SiteConfig } from './site-config.js';
 
 export interface RepoValidation {
@@ -15,7 +14,7 @@ export interface RepoValidation {
 
 /** Checks the given recipes (or all of them) and the site config, collecting every problem. */
 export async function validateRepo(repo: RecipeRepo, files: readonly string[] = []): Promise<RepoValidation> {
-  const [loaded, catalog] = await Promise.all([loadRecipes(repo, files), openCatalog(repo)]);
-  const { site, problems } = await loadSiteConfig(repo, [...catalog.byName.keys()]);
+  const loaded = await loadRecipes(repo, files);
+  const { site, problems } = await loadSiteConfig(repo, loaded.names);
   return { recipes: loaded.recipes, site, files: loaded.files, problems: [...loaded.problems, ...problems] };
 }
