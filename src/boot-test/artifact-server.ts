@@ -24,7 +24,7 @@ export interface ArtifactServer {
  * Serves exactly the named files (URL path → file) on 127.0.0.1, with Range requests (send),
  * and records what the guest fetched. Nothing else is reachable through it.
  */
-export async function serveArtifacts(files: Record<string, string>, emit: Emit, stage = 'serve'): Promise<ArtifactServer> {
+export async function serveArtifacts(files: Record<string, string>, emit: Emit, stage = 'serve', port = 0): Promise<ArtifactServer> {
   const fetched: FetchRecord[] = [];
   const server: Server = createServer((req, res) => {
     const urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -48,12 +48,12 @@ export async function serveArtifacts(files: Record<string, string>, emit: Emit, 
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(port, '127.0.0.1', () => resolve());
   });
-  const { port } = server.address() as AddressInfo;
+  const address = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: `http://127.0.0.1:${address.port}`,
+    port: address.port,
     fetched,
     close: () =>
       new Promise<void>((resolve) => {

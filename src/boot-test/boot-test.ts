@@ -31,6 +31,23 @@ export interface BootTestOptions {
   signal: AbortSignal;
   /** Where the SSH host-forward listens; default: a free loopback port (tests pass their own). */
   pickPort?: () => Promise<number>;
+  /** Boot from the rendered PXE tree as a member of a node group does (`--channel`). */
+  tree?: TreeBoot;
+}
+
+/** A boot through the promoted PXE tree: QEMU's NIC gets a node's MAC and loads `entry` from the TFTP root. */
+export interface TreeBoot {
+  tftpRoot: string;
+  channel: string;
+  generation: number;
+  group: string;
+  mac: string;
+  /** boot.ipxe (iPXE) or pxelinux.0 (the site's pxelinux, BIOS). */
+  entry: string;
+  /** The tree-relative directory of the placed version: the files a node loads. */
+  placed: string;
+  /** Set when nodes fetch squashfs roots from QEMU's view of this host (10.0.2.2): the test serves them. */
+  httpPort: number | undefined;
 }
 
 export interface TestContext {
@@ -112,8 +129,10 @@ export async function testImage(options: BootTestOptions): Promise<TestReport> {
 }
 
 async function verifyArtifacts(context: TestContext) {
+  const { tree } = context.options;
+  const from = tree === undefined ? context.dir : path.join(tree.tftpRoot, tree.placed);
   for (const [name, expected] of Object.entries(context.manifest.artifacts)) {
-    const file = path.join(context.dir, name);
+    const file = path.join(from, name);
     const sha256 = await fileSha256(file).catch(() => undefined);
     if (sha256 !== expected.sha256) {
       throw new UserError('ARTIFACT_TAMPERED', `${context.manifest.name}@${context.manifest.version}: ${name} ${sha256 === undefined ? 'is missing' : 'does not match its manifest digest'}`, {
@@ -127,6 +146,14 @@ async function verifyArtifacts(context: TestContext) {
 
 async function serve(context: TestContext, { emit }: Tools) {
   const files: Record<string, string> = {};
+  const { tree } = context.options;
+  if (tree !== undefined) {
+    // The node's configs name the site's HTTP server; the test plays it only when that is this host as QEMU sees it.
+    if (tree.httpPort === undefined) return 'nothing to serve: the node loads from the TFTP root and the site\'s HTTP server';
+    for (const name of Object.keys(context.artifacts)) files[`/${tree.placed}/${name}`] = path.join(tree.tftpRoot, tree.placed, name);
+    context.server = await serveArtifacts(files, emit, 'boot', tree.httpPort);
+    return `${context.server.url}/${tree.placed}/`;
+  }
   for (const name of Object.keys(context.artifacts)) files[`/${name}`] = path.join(context.dir, name);
   context.server = await serveArtifacts(files, emit, 'boot');
   return context.server.url;
@@ -138,9 +165,12 @@ function guestUrl(context: TestContext, name: string): string {
 
 async function boot(context: TestContext, tools: Tools) {
   const { manifest } = context;
-  const cmdline = manifest.kernel.cmdline.replace(rootfsUrlPlaceholder, guestUrl(context, 'rootfs.squashfs'));
+  const { tree } = context.options;
+  const cmdline = tree !== undefined ? '' : manifest.kernel.cmdline.replace(rootfsUrlPlaceholder, guestUrl(context, 'rootfs.squashfs'));
   let source: BootSource = { kind: 'direct', kernel: path.join(context.dir, 'vmlinuz'), initrd: path.join(context.dir, 'initrd.img'), cmdline };
-  if (context.options.via === 'pxe') {
+  if (tree !== undefined) {
+    source = { kind: 'pxe', tftpDir: tree.tftpRoot, bootfile: tree.entry };
+  } else if (context.options.via === 'pxe') {
     const tftpDir = path.join(context.run, 'tftp');
     await mkdir(tftpDir);
     await writeFile(path.join(tftpDir, 'boot.ipxe'), ipxeScript({ kernel: guestUrl(context, 'vmlinuz'), initrd: guestUrl(context, 'initrd.img'), cmdline }));
@@ -155,7 +185,7 @@ async function boot(context: TestContext, tools: Tools) {
   const started = Date.now();
   for (let attempt = 1; ; attempt += 1) {
     const sshPort = await (context.options.pickPort ?? freePort)();
-    context.argv = qemuArgv({ accel: context.accel, memoryMiB: memory, cpus, boot: source, sshPort, authorizedKey: context.key.public, consoleLog: context.consoleFile });
+    context.argv = qemuArgv({ accel: context.accel, memoryMiB: memory, cpus, boot: source, sshPort, authorizedKey: context.key.public, consoleLog: context.consoleFile, mac: tree?.mac });
     await context.consoleWatch?.stop();
     context.vm = start(context.argv, { emit: tools.emit, stage: 'boot' });
     const outcome = await watchBoot(context, sshPort, started + timeout * 1000, tools);
@@ -221,6 +251,7 @@ async function makeReport(context: TestContext): Promise<TestReport> {
     name: context.manifest.name,
     version: context.manifest.version,
     via: context.options.via,
+    ...(context.options.tree === undefined ? {} : { tree: treeRecord(context.options.tree) }),
     passed,
     startedAt: new Date(context.startedAt).toISOString(),
     durationMs: Date.now() - context.startedAt,
@@ -234,4 +265,8 @@ async function makeReport(context: TestContext): Promise<TestReport> {
     fetched: context.server?.fetched ?? [],
     consoleLog: 'console.log',
   };
+}
+
+function treeRecord(tree: TreeBoot): NonNullable<TestReport['tree']> {
+  return { channel: tree.channel, generation: tree.generation, group: tree.group, mac: tree.mac, entry: tree.entry };
 }

@@ -12,6 +12,8 @@ export interface TestReport {
   name: string;
   version: string;
   via: 'direct' | 'pxe';
+  /** Set when the node booted from the promoted PXE tree (`test --via pxe --channel`). */
+  tree?: { channel: string; generation: number; group: string; mac: string; entry: string };
   passed: boolean;
   startedAt: string;
   durationMs: number;
@@ -41,6 +43,12 @@ export async function writeReport(versionDir: string, report: TestReport, consol
   await replace(path.join(versionDir, 'test-report.json'), json);
   await replace(path.join(versionDir, 'junit.xml'), junitXml(report));
   await replace(path.join(versionDir, 'console.log'), await readFile(consoleFile).catch(() => Buffer.alloc(0)));
+}
+
+/** The latest boot test's report of a version directory, if it was tested. */
+export async function readTestReport(versionDir: string): Promise<TestReport | undefined> {
+  const text = await readFile(path.join(versionDir, 'test-report.json'), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as TestReport);
 }
 
 /** SSH host keys of earlier boots of this version. */

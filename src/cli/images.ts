@@ -3,7 +3,7 @@ import path from 'node:path';
 
 import { Command } from 'commander';
 
-import type { TestReport } from '../boot-test/report.js';
+import { readTestReport, type TestReport } from '../boot-test/report.js';
 
 import { ExitCode } from '../errors/user-error.js';
 import { diffManifests } from '../store/diff.js';
@@ -75,11 +75,6 @@ function testStatus(manifest: Manifest, report: TestReport | undefined): string 
   const passed = report.checks.filter((c) => c.passed).length;
   const verdict = report.passed ? 'passed' : `FAILED${report.failure ? ` (${report.failure.reason})` : ''}`;
   return `${verdict} via ${report.via} at ${report.startedAt} (${passed}/${report.checks.length} checks, ${report.qemu.accel})${current ? '' : ' — for other artifact digests'}`;
-}
-
-async function readTestReport(dir: string): Promise<TestReport | undefined> {
-  const text = await readFile(path.join(dir, 'test-report.json'), 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : (JSON.parse(text) as TestReport);
 }
 
 export function diffCommand(context: CommandContext, setExit: (code: number) => void): Command {

@@ -5,6 +5,8 @@ import { buildCommand } from './build.js';
 import { diffCommand, imagesCommand, showCommand } from './images.js';
 import { cacheCommand } from './cache.js';
 import { testCommand } from './test.js';
+import { promoteCommand, refreshCommand, rollbackCommand } from './promote.js';
+import { gcCommand, historyCommand, statusCommand, unlockCommand, verifyCommand } from './tree.js';
 import { commandContext, type GlobalOptions } from './context.js';
 import { doctorCommand } from './doctor.js';
 import type { CliIo } from './io.js';
@@ -32,7 +34,10 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       writeErr: (text) => io.stderr.write(text),
     });
   const context = commandContext(io, () => program.opts<GlobalOptions>());
-  for (const make of [validateCommand, buildCommand, testCommand, imagesCommand, showCommand, diffCommand, cacheCommand, schemaCommand, doctorCommand]) {
+  for (const make of [
+    validateCommand, buildCommand, testCommand, promoteCommand, rollbackCommand, statusCommand, historyCommand, verifyCommand, gcCommand,
+    refreshCommand, unlockCommand, imagesCommand, showCommand, diffCommand, cacheCommand, schemaCommand, doctorCommand,
+  ]) {
     program.addCommand(make(context, setExit));
   }
   // Every command, nested ones included, reports through main() instead of exiting.

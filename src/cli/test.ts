@@ -9,6 +9,7 @@ import { seconds } from '../pipeline/plain-reporter.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
 import { requireSiteConfig } from './load-site.js';
+import { treeBootFor } from '../promote/tree-boot.js';
 
 export function testCommand(context: CommandContext, setExit: (code: number) => void): Command {
   return new Command('test')
@@ -22,10 +23,14 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
     .argument('<images...>', 'name@version or name')
     .option('--via <path>', 'direct (kernel and initrd handed to QEMU) or pxe (iPXE from the NIC over TFTP/HTTP)', 'direct')
     .option('--parallel <n>', 'boot up to n VMs at once', '1')
-    .action(async (images: string[], options: { via: string; parallel: string }) => {
+    .option('--channel <channel>', 'with --via pxe: boot from the promoted PXE tree as a node of a group following this channel')
+    .option('--entry <file>', 'with --channel: what the node\'s firmware loads from the TFTP root (boot.ipxe, or the site\'s pxelinux.0)', 'boot.ipxe')
+    .option('--group <name>', 'with --channel: boot as a member of this node group')
+    .action(async (images: string[], options: { via: string; parallel: string; channel?: string; entry: string; group?: string }) => {
       if (options.via !== 'direct' && options.via !== 'pxe') throw invalidInput('BAD_OPTION', `--via takes direct or pxe, got \`${options.via}\``);
       const parallel = Number(options.parallel);
       if (!Number.isInteger(parallel) || parallel < 1) throw invalidInput('BAD_OPTION', `--parallel takes a whole number ≥ 1, got \`${options.parallel}\``);
+      if (options.channel !== undefined && options.via !== 'pxe') throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree: it needs --via pxe');
       const { io } = context;
       const site = await requireSiteConfig(await context.repo());
       const json = context.globals().json === true;
@@ -38,7 +43,8 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
           // With several images, each event's stage names its image.
           const emit: Emit = several ? (event) => reporter.onEvent('stage' in event && event.stage !== undefined ? { ...event, stage: `${image}:${event.stage}` } : event) : reporter.onEvent;
           try {
-            outcomes.push({ image, report: await testImage({ store: site.store, image, via: options.via as 'direct' | 'pxe', emit, signal: io.signal }) });
+            const tree = options.channel === undefined ? undefined : (await treeBootFor(site, image, { channel: options.channel, entry: options.entry, group: options.group })).tree;
+            outcomes.push({ image, report: await testImage({ store: site.store, image, via: options.via as 'direct' | 'pxe', emit, signal: io.signal, tree }) });
           } catch (error) {
             if (!isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;
             outcomes.push({ image, error });
@@ -55,7 +61,8 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
         const failed = report.checks.filter((check) => !check.passed);
         const verdict = report.passed ? 'PASSED' : 'FAILED';
         const why = report.failure ? `: ${report.failure.reason} (stuck in ${report.failure.phase})` : failed.length > 0 ? `: ${failed.map((c) => `${c.name} — ${c.reason}`).join('; ')}` : '';
-        return `${report.name}@${report.version} via ${report.via}: ${verdict} in ${seconds(report.durationMs)} (${report.checks.filter((c) => c.passed).length}/${report.checks.length} checks)${why}`;
+        const via = report.tree === undefined ? report.via : `${report.via} (${report.tree.entry} from the ${report.tree.channel} tree, generation ${report.tree.generation}, as ${report.tree.group} ${report.tree.mac})`;
+        return `${report.name}@${report.version} via ${via}: ${verdict} in ${seconds(report.durationMs)} (${report.checks.filter((c) => c.passed).length}/${report.checks.length} checks)${why}`;
       });
       if (json) io.stdout.write(`${JSON.stringify({ type: 'result', results: outcomes.map((o) => o.report ?? { image: o.image, error: (o.error as Error).message }) })}\n`);
       else writeLines(io.stdout, lines);

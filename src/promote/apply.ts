@@ -1,0 +1,185 @@
+import { appendFile, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+import { UserError } from '../errors/user-error.js';
+import type { Emit } from '../events/events.js';
+import type { SiteConfig } from '../site/site-config.js';
+import type { Manifest } from '../store/manifest.js';
+import { fsyncPath } from '../store/store.js';
+import { acquireTreeLock, currentUser, removeLockLeftovers } from './lock.js';
+import { renderGeneration, versionKey, type VersionInfo } from './render.js';
+import { readCurrent, readHistory, type HistoryEntry, type TreePaths, type TreeState } from './tree.js';
+import {
+  conflictError,
+  createEntries,
+  listGenerations,
+  planEntries,
+  removeEntries,
+  staleEntries,
+  switchCurrent,
+  writeGeneration,
+} from './write-generation.js';
+import { readdir } from 'node:fs/promises';
+
+export interface TreeTools {
+  site: SiteConfig;
+  paths: TreePaths;
+  emit: Emit;
+  signal: AbortSignal;
+  /** How long to wait for another promotion holding the tree lock. */
+  waitMs: number;
+}
+
+/** What a change asks of the tree, decided under the lock from the current state. */
+export interface ChangeDecision {
+  /** The new channels state; undefined: nothing to do (with `nothing` saying why). */
+  channels?: TreeState['channels'];
+  change?: Omit<HistoryEntry, 'generation' | 'at' | 'user' | 'host'>;
+  nothing?: string;
+}
+
+export interface ChangeResult {
+  generation: number | undefined;
+  previousGeneration: number | undefined;
+  entry: HistoryEntry | undefined;
+  nothing?: string;
+  /** Node groups whose image has never been promoted to their channel (they boot as unknown nodes). */
+  waiting: TreeState['groups'];
+  siteOwned: string[];
+  timings: Record<string, number>;
+}
+
+/**
+ * Runs one change of the tree under the tree lock: decide from the current state, render a
+ * complete new generation, check entry points against the site's own files, write the
+ * generation, flip `current`, append history. Until the flip nothing a node reads has
+ * changed; a process killed at any point leaves the old or the new generation current.
+ */
+export async function applyChange(
+  tools: TreeTools,
+  command: string,
+  decide: (current: TreeState | undefined, history: HistoryEntry[]) => Promise<ChangeDecision>,
+): Promise<ChangeResult> {
+  const { paths, emit } = tools;
+  const timings: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = Math.round((now - mark) * 10) / 10;
+    mark = now;
+  };
+  const lock = await acquireTreeLock(paths.lock, { command, waitMs: tools.waitMs, emit, signal: tools.signal });
+  lap('lock');
+  try {
+    await removeLeftovers(paths);
+    const current = await readCurrent(paths);
+    const history = await reconcileHistory(paths, current?.state);
+    const decision = await decide(current?.state, history);
+    lap('decide');
+    if (decision.channels === undefined || decision.change === undefined) {
+      return { generation: current?.generation, previousGeneration: current?.generation, entry: undefined, nothing: decision.nothing, waiting: [], siteOwned: [], timings };
+    }
+    const existing = await listGenerations(paths);
+    const generation = Math.max(0, current?.generation ?? 0, ...existing) + 1;
+    const versions = await readVersionInfos(paths, decision.channels);
+    const rendering = renderGeneration({ generation, channels: decision.channels, versions, site: tools.site });
+    lap('render');
+    const entries = await planEntries(paths, rendering);
+    if (entries.conflicts.length > 0) throw conflictError(entries.conflicts, paths.root);
+    for (const entry of entries.siteOwned) rendering.entries.delete(entry);
+    lap('check entries');
+    const entry: HistoryEntry = { generation, at: new Date().toISOString(), user: currentUser(), host: os.hostname(), ...decision.change };
+    const state: TreeState = {
+      schemaVersion: 1,
+      generation,
+      createdAt: entry.at,
+      channels: decision.channels,
+      change: entry,
+      groups: rendering.groups,
+      files: rendering.referenced,
+      entries: Object.fromEntries(rendering.entries),
+    };
+    await writeGeneration(paths, generation, rendering, state);
+    lap('write generation');
+    await createEntries(paths, entries);
+    lap('entries');
+    await switchCurrent(paths, generation);
+    lap('switch');
+    await appendHistory(paths, entry);
+    lap('history');
+    await removeEntries(paths, await staleEntries(paths, rendering.entries));
+    lap('stale entries');
+    return {
+      generation,
+      previousGeneration: current?.generation,
+      entry,
+      waiting: rendering.groups.filter((group) => group.version === null),
+      siteOwned: entries.siteOwned,
+      timings,
+    };
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Versions the new state serves → what rendering needs from their placed manifests. */
+async function readVersionInfos(paths: TreePaths, channels: TreeState['channels']): Promise<Map<string, VersionInfo>> {
+  const versions = new Map<string, VersionInfo>();
+  for (const images of Object.values(channels)) {
+    for (const [image, served] of Object.entries(images)) {
+      const key = versionKey(image, served.version);
+      if (versions.has(key)) continue;
+      const manifest = await readPlacedManifest(paths, image, served.version);
+      versions.set(key, { format: manifest.format, cmdline: manifest.kernel.cmdline, artifacts: manifest.artifacts });
+    }
+  }
+  return versions;
+}
+
+export async function readPlacedManifest(paths: TreePaths, image: string, version: string): Promise<Manifest> {
+  const file = path.join(paths.images, image, version, 'manifest.json');
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) {
+    throw new UserError('VERSION_NOT_PLACED', `${image}@${version} is not in the PXE tree any more (${file} is missing)`, {
+      hint: 'it was removed by `pxeforge gc` or by hand; promote it again from the store',
+    });
+  }
+  return JSON.parse(text) as Manifest;
+}
+
+/**
+ * A promotion killed between the switch and the history append leaves `current` without
+ * its history line: the next change under the lock appends it (with its original time).
+ */
+async function reconcileHistory(paths: TreePaths, current: TreeState | undefined): Promise<HistoryEntry[]> {
+  const history = await readHistory(paths);
+  if (current !== undefined && !history.some((entry) => entry.generation === current.generation)) {
+    await appendHistory(paths, current.change);
+    history.push(current.change);
+  }
+  return history;
+}
+
+async function appendHistory(paths: TreePaths, entry: HistoryEntry): Promise<void> {
+  // One write of one line: appends from one writer at a time (the lock) never interleave.
+  await appendFile(paths.history, `${JSON.stringify(entry)}\n`);
+  await fsyncPath(paths.history);
+}
+
+/** Half-written generations, placements and links of interrupted promotions (we hold the lock). */
+async function removeLeftovers(paths: TreePaths): Promise<void> {
+  await removeLockLeftovers(paths.lock);
+  for (const name of await readdir(paths.generations).catch(() => [] as string[])) {
+    if (name.startsWith('.tmp-')) await rm(path.join(paths.generations, name), { recursive: true, force: true });
+  }
+  for (const image of await readdir(paths.images).catch(() => [] as string[])) {
+    for (const name of await readdir(path.join(paths.images, image)).catch(() => [] as string[])) {
+      if (name.startsWith('.tmp-')) await rm(path.join(paths.images, image, name), { recursive: true, force: true });
+    }
+  }
+  await rm(`${paths.current}.tmp-${process.pid}`, { force: true });
+  for (const name of await readdir(paths.base).catch(() => [] as string[])) {
+    if (name.startsWith('current.tmp-')) await rm(path.join(paths.base, name), { force: true });
+  }
+}

@@ -1,0 +1,66 @@
+import { readdir, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+import { acquireTreeLock } from './lock.js';
+import { listGenerations } from './write-generation.js';
+import { readCurrent, stateFile, type TreePaths, type TreeState } from './tree.js';
+
+export interface GcResult {
+  keptGenerations: number[];
+  removedGenerations: number[];
+  keptVersions: string[];
+  removedVersions: string[];
+}
+
+/**
+ * `pxeforge gc --keep N`: keeps `current` and the N-1 generations before it, and every image
+ * version that a kept generation serves or that a channel could roll back to within its last
+ * N versions. Everything else under generations/ and images/ goes: generations written but
+ * never switched to, versions no longer named. Runs under the tree lock.
+ */
+export async function collectGarbage(paths: TreePaths, options: { keep: number; dryRun: boolean; waitMs: number; signal?: AbortSignal }): Promise<GcResult> {
+  const lock = await acquireTreeLock(paths.lock, { command: `gc --keep ${options.keep}`, waitMs: options.waitMs, signal: options.signal });
+  try {
+    const current = await readCurrent(paths);
+    const all = await listGenerations(paths);
+    const kept = current === undefined ? [] : all.filter((n) => n <= current.generation).slice(-options.keep);
+    if (current !== undefined && !kept.includes(current.generation)) kept.push(current.generation);
+    const removedGenerations = all.filter((n) => !kept.includes(n));
+
+    const referenced = new Set<string>();
+    for (const n of kept) {
+      const state = JSON.parse(await readFile(path.join(paths.generations, String(n), stateFile), 'utf8')) as TreeState;
+      for (const images of Object.values(state.channels)) {
+        for (const [image, served] of Object.entries(images)) {
+          referenced.add(`${image}@${served.version}`);
+          for (const version of served.previous.slice(-options.keep)) referenced.add(`${image}@${version}`);
+        }
+      }
+    }
+    const keptVersions: string[] = [];
+    const removedVersions: string[] = [];
+    for (const image of (await readdir(paths.images).catch(() => [] as string[])).sort()) {
+      for (const version of (await readdir(path.join(paths.images, image))).sort()) {
+        if (version.startsWith('.')) continue;
+        (referenced.has(`${image}@${version}`) ? keptVersions : removedVersions).push(`${image}@${version}`);
+      }
+    }
+    if (!options.dryRun) {
+      // Renamed to a hidden name first: a removal cut short never leaves half a generation or version in view.
+      for (const n of removedGenerations) await removeTree(path.join(paths.generations, String(n)));
+      for (const reference of removedVersions) {
+        const [image, version] = reference.split('@') as [string, string];
+        await removeTree(path.join(paths.images, image, version));
+      }
+    }
+    return { keptGenerations: kept, removedGenerations, keptVersions, removedVersions };
+  } finally {
+    await lock.release();
+  }
+}
+
+async function removeTree(dir: string): Promise<void> {
+  const hidden = path.join(path.dirname(dir), `.tmp-gc-${path.basename(dir)}-${process.pid}`);
+  await rename(dir, hidden);
+  await rm(hidden, { recursive: true, force: true });
+}

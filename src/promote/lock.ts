@@ -1,0 +1,181 @@
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { InterruptedError, UserError } from '../errors/user-error.js';
+import type { Emit } from '../events/events.js';
+
+/**
+ * One writer per PXE tree, with a lock that works on NFS: the lock is a directory that
+ * appears with one rename (atomic on NFS, unlike O_EXCL on old clients) already holding
+ * its owner (host, pid, process start time, command). The holder refreshes the
+ * directory's mtime as a heartbeat.
+ *
+ * A lock whose owner is gone is reported, never silently taken: on the owner's host a dead
+ * pid (or a pid reused by another process) is certain, and `pxeforge unlock` removes it;
+ * from another host only a stopped heartbeat can be seen, and `pxeforge unlock --force`
+ * is the admin's decision.
+ */
+export interface LockOwner {
+  host: string;
+  pid: number;
+  /** Start time of the process (clock ticks since boot, /proc/<pid>/stat field 22): tells pid reuse apart. */
+  processStart: string | null;
+  user: string;
+  command: string;
+  since: string;
+}
+
+export interface LockStatus {
+  owner: LockOwner | undefined;
+  /** Seconds since the last heartbeat. */
+  heartbeatAgeS: number;
+  /** dead: the owner is certainly gone (same host); silent: no heartbeat for a while (other host); alive otherwise. */
+  state: 'alive' | 'dead' | 'silent';
+}
+
+export const heartbeatMs = 5_000;
+const silentAfterMs = 60_000;
+
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+export function currentUser(): string {
+  return process.env.SUDO_USER ?? safeUserName();
+}
+
+function safeUserName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
+}
+
+async function processStart(pid: number): Promise<string | null> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (text === undefined) return null;
+  // Field 2 (comm) may hold spaces and parentheses: count fields after its closing ")".
+  return text.slice(text.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+}
+
+export async function readLock(lockDir: string): Promise<LockStatus | undefined> {
+  const info = await stat(lockDir).catch(() => undefined);
+  if (info === undefined) return undefined;
+  const owner = await readFile(path.join(lockDir, 'owner.json'), 'utf8').then((text) => JSON.parse(text) as LockOwner, () => undefined);
+  const heartbeatAgeS = Math.max(0, (Date.now() - info.mtimeMs) / 1000);
+  let state: LockStatus['state'] = heartbeatAgeS * 1000 > silentAfterMs ? 'silent' : 'alive';
+  if (owner !== undefined && owner.host === os.hostname()) {
+    const start = await processStart(owner.pid);
+    state = start === null || (owner.processStart !== null && start !== owner.processStart) ? 'dead' : 'alive';
+  }
+  return { owner, heartbeatAgeS, state };
+}
+
+export function describeOwner(status: LockStatus): string {
+  const { owner } = status;
+  if (owner === undefined) return 'an unknown owner';
+  return `pid ${owner.pid} on ${owner.host} (${owner.user}: ${owner.command}, since ${owner.since})`;
+}
+
+/**
+ * Takes the tree lock, waiting up to `waitMs` for a live holder. A dead holder fails at
+ * once with how to clear it; nothing in the tree is touched before the lock is held.
+ */
+export async function acquireTreeLock(lockDir: string, options: { command: string; waitMs: number; emit?: Emit; signal?: AbortSignal }): Promise<HeldLock> {
+  await mkdir(path.dirname(lockDir), { recursive: true });
+  const owner: LockOwner = {
+    host: os.hostname(),
+    pid: process.pid,
+    processStart: await processStart(process.pid),
+    user: currentUser(),
+    command: options.command,
+    since: new Date().toISOString(),
+  };
+  const deadline = Date.now() + options.waitMs;
+  let announced = false;
+  for (let attempt = 0; ; attempt += 1) {
+    if (options.signal?.aborted) throw new InterruptedError('waiting for the tree lock');
+    const staged = `${lockDir}.tmp-${process.pid}-${attempt}`;
+    await mkdir(staged);
+    await writeFile(path.join(staged, 'owner.json'), `${JSON.stringify(owner)}\n`);
+    const taken = await rename(staged, lockDir).then(
+      () => true,
+      async (error: NodeJS.ErrnoException) => {
+        await rm(staged, { recursive: true, force: true });
+        if (error.code === 'ENOTEMPTY' || error.code === 'EEXIST' || error.code === 'EISDIR') return false;
+        throw error;
+      },
+    );
+    if (taken) return holdLock(lockDir);
+
+    const status = await readLock(lockDir);
+    if (status === undefined) continue; // released meanwhile
+    if (status.state === 'dead') {
+      throw new UserError('STALE_LOCK', `the PXE tree is locked by ${describeOwner(status)}, which is no longer running`, {
+        hint: `nothing was changed. A promotion was interrupted; run \`pxeforge verify\`, then \`pxeforge unlock\` to remove the lock (${lockDir})`,
+      });
+    }
+    if (Date.now() >= deadline) {
+      const silent = status.state === 'silent' ? `; no heartbeat for ${Math.round(status.heartbeatAgeS)} s — if that host is down, \`pxeforge unlock --force\`` : '';
+      throw new UserError('TREE_LOCKED', `the PXE tree is locked by ${describeOwner(status)}${silent}`, {
+        hint: 'nothing was changed; try again when it finishes, or wait longer with --wait <seconds>',
+      });
+    }
+    if (!announced) {
+      options.emit?.({ type: 'info', message: `waiting for the PXE tree lock held by ${describeOwner(status)}` });
+      announced = true;
+    }
+    await sleep(25 + Math.random() * 75, undefined, { signal: options.signal }).catch(() => undefined);
+  }
+}
+
+function holdLock(lockDir: string): HeldLock {
+  const timer = setInterval(() => {
+    const now = new Date();
+    void utimes(lockDir, now, now).catch(() => undefined);
+  }, heartbeatMs);
+  timer.unref();
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      clearInterval(timer);
+      // Renamed away first so that no one ever sees a half-removed lock directory.
+      const gone = `${lockDir}.released-${process.pid}-${Date.now()}`;
+      await rename(lockDir, gone);
+      await rm(gone, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Lock directories being acquired or released by processes that died meanwhile. */
+export async function removeLockLeftovers(lockDir: string): Promise<void> {
+  const dir = path.dirname(lockDir);
+  const prefix = `${path.basename(lockDir)}.`;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(/^(?:tmp|released)-(\d+)-/.exec(name.slice(prefix.length))?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid || (await processStart(pid)) !== null) continue;
+    await rm(path.join(dir, name), { recursive: true, force: true });
+  }
+}
+
+/** `pxeforge unlock`: removes the lock of a dead owner, or any lock with `force`. */
+export async function breakTreeLock(lockDir: string, force: boolean): Promise<LockStatus | undefined> {
+  const status = await readLock(lockDir);
+  if (status === undefined) return undefined;
+  if (status.state !== 'dead' && !force) {
+    const why = status.state === 'silent' ? `it has had no heartbeat for ${Math.round(status.heartbeatAgeS)} s but its host cannot be checked from here` : 'it is still running';
+    throw new UserError('LOCK_HELD', `the PXE tree lock is held by ${describeOwner(status)}; ${why}`, {
+      hint: status.state === 'silent' ? 'if that host is down, pass --force' : 'wait for it to finish (or stop it)',
+    });
+  }
+  const gone = `${lockDir}.released-${process.pid}-${Date.now()}`;
+  await rename(lockDir, gone);
+  await rm(gone, { recursive: true, force: true });
+  return status;
+}

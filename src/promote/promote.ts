@@ -1,0 +1,201 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { readTestReport } from '../boot-test/report.js';
+import { fileSha256, sha256 } from '../build/digest.js';
+import { invalidInput, UserError } from '../errors/user-error.js';
+import { didYouMean } from '../source/suggest.js';
+import type { Manifest } from '../store/manifest.js';
+import { readManifest, resolveVersion } from '../store/store.js';
+import { applyChange, readPlacedManifest, type ChangeResult, type TreeTools } from './apply.js';
+import { placeVersion } from './place.js';
+import { currentUser } from './lock.js';
+import type { Served, TreeState } from './tree.js';
+
+export interface PromoteOptions {
+  /** name@version (or name for the latest version in the store). */
+  image: string;
+  channel: string;
+  reason?: string;
+  force?: boolean;
+  allowDirty?: boolean;
+}
+
+function requireChannel(tools: TreeTools, channel: string): void {
+  const names = Object.keys(tools.site.channels);
+  if (!names.includes(channel)) {
+    throw invalidInput('UNKNOWN_CHANNEL', `no channel \`${channel}\` in pxeforge.yaml`, didYouMean(channel, names) ?? `channels: ${names.join(', ')}`);
+  }
+}
+
+/** What a protected channel asks of a version: a passing boot test of exactly these artifacts. */
+async function testVerdict(dir: string, manifest: Manifest): Promise<{ ok: boolean; why: string; digest: string | null; passed: boolean | null }> {
+  const report = await readTestReport(dir);
+  if (report === undefined) return { ok: false, why: 'it has no boot-test report', digest: null, passed: null };
+  const digest = sha256(await readFile(path.join(dir, 'test-report.json')));
+  if (!report.passed) return { ok: false, why: `its latest boot test (${report.startedAt}, via ${report.via}) failed`, digest, passed: false };
+  const mismatched = Object.entries(manifest.artifacts).filter(([name, artifact]) => report.artifacts[name]?.sha256 !== artifact.sha256);
+  if (mismatched.length > 0) {
+    return { ok: false, why: `its boot test tested other artifacts (${mismatched.map(([name]) => name).join(', ')} differ)`, digest, passed: true };
+  }
+  return { ok: true, why: 'passed', digest, passed: true };
+}
+
+/**
+ * `pxeforge promote name@version --channel c`: the version's artifacts are checked against
+ * its manifest, placed in the tree, and the channel switches to it in a new generation.
+ */
+export async function promote(tools: TreeTools, options: PromoteOptions): Promise<ChangeResult & { placed?: string }> {
+  const { site, emit } = tools;
+  requireChannel(tools, options.channel);
+  if (options.force && !options.reason) throw invalidInput('REASON_REQUIRED', '--force needs --reason "<why>" (it is recorded in the history)');
+  const { name, version, dir } = await resolveVersion(site.store, options.image);
+  const manifest = await readManifest(dir);
+  const channel = site.channels[options.channel]!;
+
+  if (manifest.format === 'squashfs' && site.httpBaseUrl === undefined) {
+    throw invalidInput('NO_HTTP_BASE_URL', `${name}@${version} is a squashfs image: nodes fetch its root over HTTP, and pxeforge.yaml has no httpBaseUrl`,
+      'set `httpBaseUrl:` to the URL under which a web server serves the TFTP root');
+  }
+  for (const [file, artifact] of Object.entries(manifest.artifacts)) {
+    const actual = await fileSha256(path.join(dir, file)).catch(() => undefined);
+    if (actual !== artifact.sha256) {
+      throw new UserError('ARTIFACT_TAMPERED', `${name}@${version}: ${file} ${actual === undefined ? 'is missing from the store' : 'does not match the sha256 in its manifest'}`, {
+        hint: 'nothing was changed. Versions are immutable: rebuild the image instead of repairing its files',
+      });
+    }
+  }
+  const verdict = await testVerdict(dir, manifest);
+  if (channel.protected && !verdict.ok && !options.force) {
+    throw new UserError('NOT_TESTED', `channel \`${options.channel}\` is protected and ${name}@${version} cannot go there: ${verdict.why}`, {
+      hint: `nothing was changed. Run \`pxeforge test ${name}@${version}\` first (or --force --reason "<why>", recorded as forced)`,
+      exitCode: 2,
+    });
+  }
+  if (channel.protected && manifest.git.dirty && !options.allowDirty) {
+    throw new UserError('DIRTY_BUILD', `${name}@${version} was built from uncommitted recipe changes (commit ${manifest.git.commit ?? 'none'}); channel \`${options.channel}\` is protected`, {
+      hint: 'nothing was changed. Commit the recipe change and build again, or pass --allow-dirty (recorded in the history)',
+      exitCode: 2,
+    });
+  }
+  if (channel.protected && !verdict.ok) emit({ type: 'warning', message: `forced into protected channel ${options.channel}: ${verdict.why}` });
+
+  let placed: string | undefined;
+  const result = await applyChange(tools, `promote ${name}@${version} --channel ${options.channel}`, async (current) => {
+    const served = current?.channels[options.channel]?.[name];
+    if (served?.version === version) return { nothing: `channel ${options.channel} already serves ${name}@${version}` };
+    placed = await placeVersion(tools.paths, manifest, dir);
+    const next: Served = {
+      version,
+      since: new Date().toISOString(),
+      by: currentUser(),
+      previous: served === undefined ? [] : [...served.previous.filter((v) => v !== version), served.version],
+      forced: options.force === true && !verdict.ok,
+      testReport: verdict.digest,
+      testPassed: verdict.passed,
+      commit: manifest.git.commit,
+      dirty: manifest.git.dirty,
+    };
+    return {
+      channels: withServed(current?.channels ?? {}, options.channel, name, next),
+      change: {
+        action: 'promote',
+        channel: options.channel,
+        image: name,
+        from: served?.version ?? null,
+        to: version,
+        reason: options.reason ?? null,
+        forced: next.forced,
+        allowDirty: options.allowDirty === true && manifest.git.dirty,
+        commit: manifest.git.commit,
+        dirty: manifest.git.dirty,
+        testReport: verdict.digest,
+      },
+    };
+  });
+  return { ...result, placed };
+}
+
+export interface RollbackOptions {
+  image: string;
+  channel: string;
+  to?: string;
+  reason?: string;
+}
+
+/**
+ * `pxeforge rollback name --channel c [--to version]`: the channel goes back to the version it
+ * served before (or to an earlier one it served), already in the tree: nothing is copied.
+ */
+export async function rollback(tools: TreeTools, options: RollbackOptions): Promise<ChangeResult> {
+  requireChannel(tools, options.channel);
+  if (options.image.includes('@')) throw invalidInput('BAD_ARGUMENT', `rollback takes an image name, not \`${options.image}\``, 'pick the version with --to <version>');
+  const name = options.image;
+  return applyChange(tools, `rollback ${name} --channel ${options.channel}`, async (current) => {
+    const served = current?.channels[options.channel]?.[name];
+    if (served === undefined) {
+      throw invalidInput('NOTHING_TO_ROLL_BACK', `channel \`${options.channel}\` serves no version of \`${name}\``, `channels serving ${name}: ${servingChannels(current, name)}`);
+    }
+    if (served.previous.length === 0) {
+      throw invalidInput('NO_EARLIER_VERSION', `channel \`${options.channel}\` has served only ${name}@${served.version}: there is no earlier version to roll back to`,
+        'nothing was changed; promote another version instead');
+    }
+    const to = options.to ?? served.previous.at(-1)!;
+    const index = served.previous.lastIndexOf(to);
+    if (index < 0) {
+      throw invalidInput('NOT_SERVED_BEFORE', `channel \`${options.channel}\` never served ${name}@${to}`,
+        `it served (most recent last): ${served.previous.join(', ')}; to serve another version, promote it`);
+    }
+    const manifest = await readPlacedManifest(tools.paths, name, to);
+    const next: Served = {
+      version: to,
+      since: new Date().toISOString(),
+      by: currentUser(),
+      previous: served.previous.slice(0, index),
+      forced: false,
+      testReport: null,
+      testPassed: null,
+      commit: manifest.git.commit,
+      dirty: manifest.git.dirty,
+    };
+    return {
+      channels: withServed(current!.channels, options.channel, name, next),
+      change: {
+        action: 'rollback',
+        channel: options.channel,
+        image: name,
+        from: served.version,
+        to,
+        reason: options.reason ?? null,
+        forced: false,
+        allowDirty: false,
+        commit: manifest.git.commit,
+        dirty: manifest.git.dirty,
+        testReport: null,
+      },
+    };
+  });
+}
+
+/**
+ * `pxeforge refresh`: renders a new generation from pxeforge.yaml as it is now (node groups
+ * changed) with every channel unchanged.
+ */
+export async function refresh(tools: TreeTools, reason: string | undefined): Promise<ChangeResult> {
+  return applyChange(tools, 'refresh', async (current) => {
+    if (current === undefined) return { nothing: 'nothing has been promoted yet' };
+    return {
+      channels: current.channels,
+      change: { action: 'refresh', channel: null, image: null, from: null, to: null, reason: reason ?? null, forced: false, allowDirty: false, commit: null, dirty: false, testReport: null },
+    };
+  });
+}
+
+function servingChannels(current: TreeState | undefined, name: string): string {
+  const channels = Object.entries(current?.channels ?? {}).filter(([, images]) => images[name] !== undefined).map(([channel]) => channel);
+  return channels.length === 0 ? 'none' : channels.join(', ');
+}
+
+function withServed(channels: TreeState['channels'], channel: string, image: string, served: Served): TreeState['channels'] {
+  return { ...channels, [channel]: { ...channels[channel], [image]: served } };
+}

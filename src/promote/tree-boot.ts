@@ -1,0 +1,64 @@
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+
+import type { TreeBoot } from '../boot-test/boot-test.js';
+import { guestHostAddress } from '../boot-test/qemu-argv.js';
+import { invalidInput } from '../errors/user-error.js';
+import type { SiteConfig } from '../site/site-config.js';
+import { resolveVersion } from '../store/store.js';
+import { placedDir, readCurrent, treePaths } from './tree.js';
+
+/**
+ * How `pxeforge test name@version --via pxe --channel c` boots: as the first member of a node
+ * group that follows that image in that channel, from the TFTP root, through the entry file a
+ * node's firmware loads. The channel must serve exactly that version now.
+ */
+export async function treeBootFor(site: SiteConfig, reference: string, options: { channel: string; entry: string; group?: string }): Promise<{ image: string; tree: TreeBoot }> {
+  const { name, version } = await resolveVersion(site.store, reference);
+  if (site.channels[options.channel] === undefined) {
+    throw invalidInput('UNKNOWN_CHANNEL', `no channel \`${options.channel}\` in pxeforge.yaml`, `channels: ${Object.keys(site.channels).join(', ')}`);
+  }
+  const paths = treePaths(site.tftpRoot);
+  const current = await readCurrent(paths);
+  const served = current?.state.channels[options.channel]?.[name];
+  if (current === undefined || served === undefined) {
+    throw invalidInput('NOT_PROMOTED', `channel \`${options.channel}\` serves no version of ${name}`, `promote it first: pxeforge promote ${name}@${version} --channel ${options.channel}`);
+  }
+  if (served.version !== version) {
+    throw invalidInput('NOT_SERVED', `channel \`${options.channel}\` serves ${name}@${served.version}, not ${version}`, `test that version, or promote ${name}@${version} --channel ${options.channel} first`);
+  }
+  const groups = site.nodeGroups.filter((g) => g.image === name && g.channel === options.channel && (options.group === undefined || g.name === options.group));
+  const group = groups.find((g) => g.members.length > 0);
+  if (group === undefined) {
+    throw invalidInput('NO_NODE_GROUP', `no node group${options.group === undefined ? '' : ` named ${options.group}`} with members follows ${name} in ${options.channel}: no node would boot it from the tree`,
+      'add a node group for it to pxeforge.yaml (the test boots as its first member), then `pxeforge refresh`');
+  }
+  if (!current.state.groups.some((g) => g.name === group.name && g.version === version)) {
+    throw invalidInput('GROUP_NOT_RENDERED', `node group ${group.name} is not in generation ${current.generation} of the tree`, 'run `pxeforge refresh` to render the node groups of pxeforge.yaml');
+  }
+  if (options.entry !== 'boot.ipxe') {
+    if (group.firmware !== 'bios') throw invalidInput('BAD_OPTION', `--entry ${options.entry}: node group ${group.name} boots with UEFI; pxelinux is BIOS only`);
+    if (!(await access(path.join(site.tftpRoot, options.entry)).then(() => true, () => false))) {
+      throw invalidInput('NO_ENTRY_FILE', `${path.join(site.tftpRoot, options.entry)} does not exist`,
+        'the site provides its boot loader (e.g. pxelinux.0 and ldlinux.c32 from the Debian packages pxelinux and syslinux-common)');
+    }
+  }
+  let httpPort: number | undefined;
+  if (site.httpBaseUrl !== undefined) {
+    const url = new URL(site.httpBaseUrl);
+    if (url.hostname === guestHostAddress) httpPort = Number(url.port || 80);
+  }
+  return {
+    image: `${name}@${version}`,
+    tree: {
+      tftpRoot: site.tftpRoot,
+      channel: options.channel,
+      generation: current.generation,
+      group: group.name,
+      mac: group.members[0]!.mac,
+      entry: options.entry,
+      placed: placedDir(name, version),
+      httpPort,
+    },
+  };
+}

@@ -1,0 +1,233 @@
+import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import path from 'node:path';
+
+import which from 'which';
+
+import { fileSha256 } from '../build/digest.js';
+import { run } from '../exec/run.js';
+import { ToolError } from '../exec/tool-error.js';
+import { readLock, describeOwner } from './lock.js';
+import { entryTarget, listGenerations } from './write-generation.js';
+import { readCurrent, readHistory, stateFile, treeDirName, type TreePaths, type TreeState } from './tree.js';
+
+export interface VerifyReport {
+  ok: boolean;
+  generation: number | undefined;
+  /** Things that would make a node fail to boot or boot the wrong thing. */
+  problems: string[];
+  /** Harmless leftovers worth knowing about (an interrupted promotion, a stale lock). */
+  notes: string[];
+  counts: { configs: number; links: number; entries: number; artifacts: number; bytesHashed: number };
+}
+
+const ipxeCommands = new Set(['echo', 'kernel', 'initrd', 'boot', 'chain', 'exit', 'goto', 'menu', 'item', 'choose']);
+const pxelinuxKeywords = new Set(['DEFAULT', 'PROMPT', 'TIMEOUT', 'SAY', 'LABEL', 'MENU', 'KERNEL', 'INITRD', 'APPEND', 'LOCALBOOT']);
+
+/**
+ * `pxeforge verify`: `current` resolves to a complete generation; every config in it parses
+ * (GRUB configs with grub-script-check); every link resolves inside the generation; every
+ * artifact a config names exists with the sha256 it was promoted with; every entry point
+ * leads into `current`. Read-only: it takes no lock and changes nothing.
+ */
+export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: string } = {}): Promise<VerifyReport> {
+  const report: VerifyReport = { ok: true, generation: undefined, problems: [], notes: [], counts: { configs: 0, links: 0, entries: 0, artifacts: 0, bytesHashed: 0 } };
+  const problem = (message: string) => report.problems.push(message);
+
+  const lock = await readLock(paths.lock).catch(() => undefined);
+  if (lock?.state === 'dead') report.notes.push(`stale lock of ${describeOwner(lock)} (interrupted); \`pxeforge unlock\` removes it`);
+  else if (lock !== undefined) report.notes.push(`locked by ${describeOwner(lock)}: a change is in progress`);
+
+  let current: Awaited<ReturnType<typeof readCurrent>>;
+  try {
+    current = await readCurrent(paths);
+  } catch (error) {
+    problem(`${paths.current} does not resolve to a generation: ${(error as Error).message}`);
+    return finish(report);
+  }
+  if (current === undefined) {
+    report.notes.push('nothing has been promoted to this tree yet');
+    return finish(report);
+  }
+  report.generation = current.generation;
+  const { dir, state } = current;
+  if (state.generation !== current.generation) problem(`${path.join(dir, stateFile)} says generation ${state.generation}, but it is generation ${current.generation}`);
+
+  const referenced = new Map<string, string>(); // tree-relative artifact path → the config naming it
+  const grubFiles: string[] = [];
+  const httpBase = options.httpBaseUrl?.replace(/\/+$/, '');
+  const toTreePath = (reference: string): string | undefined => {
+    if (httpBase !== undefined && reference.startsWith(`${httpBase}/`)) return reference.slice(httpBase.length + 1);
+    if (reference.startsWith('/')) return reference.slice(1);
+    return undefined;
+  };
+  const refer = (reference: string, config: string) => {
+    const treePath = toTreePath(reference);
+    if (treePath === undefined) problem(`${config}: names ${reference}, which is not a path in the tree`);
+    else if (!treePath.startsWith(`${treeDirName}/images/`) && !treePath.startsWith(`${treeDirName}/generations/${current.generation}/`)) {
+      problem(`${config}: names ${reference}, outside this generation and the versioned images`);
+    } else referenced.set(treePath, config);
+  };
+
+  for (const relative of await walk(dir)) {
+    const file = path.join(dir, relative);
+    const info = await lstat(file);
+    if (info.isSymbolicLink()) {
+      report.counts.links += 1;
+      const target = await readlink(file);
+      const resolved = path.resolve(path.dirname(file), target);
+      if (!resolved.startsWith(`${dir}/`)) problem(`${relative}: links outside its generation (${target})`);
+      else if (!(await stat(resolved).then((s) => s.isFile(), () => false))) problem(`${relative}: links to ${target}, which does not exist`);
+      continue;
+    }
+    if (relative === stateFile) continue;
+    report.counts.configs += 1;
+    const text = await readFile(file, 'utf8');
+    for (const match of text.matchAll(/root=live:(\S+)/g)) refer(match[1]!, relative);
+    if (relative.endsWith('.ipxe')) checkIpxe(relative, text, refer, problem, current.generation);
+    else if (relative.startsWith('pxelinux')) checkPxelinux(relative, text, refer, problem);
+    else if (relative.startsWith('grub/')) {
+      grubFiles.push(relative);
+      for (const match of text.matchAll(/^\s*(?:linux|initrd)\s+(\S+)/gm)) refer(match[1]!, relative);
+    } else problem(`${relative}: not a file pxeforge renders`);
+  }
+  await checkGrub(dir, grubFiles, problem, report.notes);
+
+  // Artifacts: each exists with the digest it was promoted with.
+  for (const [treePath, config] of [...referenced].sort()) {
+    if (treePath.startsWith(`${treeDirName}/generations/`)) {
+      if (!(await stat(path.join(paths.root, treePath)).then(() => true, () => false))) problem(`${config}: names ${treePath}, which does not exist`);
+      continue;
+    }
+    report.counts.artifacts += 1;
+    const expected = state.files[treePath];
+    const file = path.join(paths.root, treePath);
+    const actual = await fileSha256(file).catch(() => undefined);
+    if (actual === undefined) problem(`${treePath} (named by ${config}) is missing`);
+    else if (expected === undefined) problem(`${treePath} (named by ${config}) has no recorded digest in ${stateFile}`);
+    else if (actual !== expected.sha256) problem(`${treePath} does not match the sha256 it was promoted with`);
+    else report.counts.bytesHashed += expected.size;
+  }
+  for (const treePath of Object.keys(state.files)) {
+    if (!referenced.has(treePath)) problem(`${stateFile} records ${treePath}, but no config names it`);
+  }
+
+  // Entry points lead into `current`.
+  await checkEntries(paths, state, problem, report);
+
+  // History and leftovers.
+  const history = await readHistory(paths).catch((error: Error) => {
+    problem(`${paths.history}: ${error.message}`);
+    return [];
+  });
+  if (!history.some((entry) => entry.generation === current.generation)) {
+    report.notes.push(`history.jsonl has no line for generation ${current.generation} yet (a promotion was interrupted after the switch); the next change appends it`);
+  }
+  const newer = (await listGenerations(paths)).filter((n) => n > current.generation);
+  if (newer.length > 0) report.notes.push(`generation(s) ${newer.join(', ')} were written but never switched to (interrupted); \`pxeforge gc\` removes them`);
+  return finish(report);
+}
+
+function finish(report: VerifyReport): VerifyReport {
+  report.ok = report.problems.length === 0;
+  return report;
+}
+
+async function walk(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(path.join(dir, prefix), { withFileTypes: true })) {
+    const relative = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) out.push(...(await walk(dir, relative)));
+    else out.push(relative);
+  }
+  return out.sort();
+}
+
+function checkIpxe(config: string, text: string, refer: (reference: string, config: string) => void, problem: (message: string) => void, generation: number) {
+  const lines = text.split('\n');
+  if (lines[0] !== '#!ipxe') problem(`${config}: does not start with #!ipxe`);
+  for (const [index, raw] of lines.entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || /^:[A-Za-z0-9_]+$/.test(line)) continue;
+    const words = line.split(/\s+/);
+    const command = words[0]!;
+    if (!ipxeCommands.has(command)) {
+      problem(`${config}:${index + 1}: unknown iPXE command \`${command}\``);
+      continue;
+    }
+    // kernel <file> args…; initrd [--name n] <file>; chain [--autofree] <file>
+    const named = command === 'initrd' ? words.at(-1) : words.slice(1).find((word) => !word.startsWith('--'));
+    if (command === 'kernel' || command === 'initrd') {
+      if (named === undefined || words.length < 2) problem(`${config}:${index + 1}: \`${command}\` names no file`);
+      else refer(named, config);
+    }
+    if (command === 'chain') {
+      const target = named ?? '';
+      const expected = `/${treeDirName}/generations/${generation}/ipxe/`;
+      if (!target.startsWith(expected)) problem(`${config}:${index + 1}: chains ${target}, not a config of generation ${generation}`);
+      else if (!target.includes('${')) refer(target, config);
+    }
+  }
+}
+
+function checkPxelinux(file: string, text: string, refer: (reference: string, config: string) => void, problem: (message: string) => void) {
+  let labels = 0;
+  let defaultLabel: string | undefined;
+  const names = new Set<string>();
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const [keyword = '', ...rest] = line.split(/\s+/);
+    if (!pxelinuxKeywords.has(keyword.toUpperCase())) {
+      problem(`${file}:${index + 1}: unknown pxelinux keyword \`${keyword}\``);
+      continue;
+    }
+    const upper = keyword.toUpperCase();
+    if (upper === 'LABEL') {
+      labels += 1;
+      names.add(rest[0] ?? '');
+    }
+    if (upper === 'DEFAULT') defaultLabel = rest[0];
+    if (upper === 'KERNEL' || upper === 'INITRD') {
+      if (rest[0] === undefined) problem(`${file}:${index + 1}: ${upper} names no file`);
+      else refer(rest[0], file);
+    }
+  }
+  if (labels === 0) problem(`${file}: has no LABEL`);
+  if (defaultLabel === undefined || !names.has(defaultLabel)) problem(`${file}: DEFAULT ${defaultLabel ?? '(none)'} is not one of its labels`);
+}
+
+/** All GRUB configs go through grub-script-check in one run; one by one only to find a failing one. */
+async function checkGrub(dir: string, files: string[], problem: (message: string) => void, notes: string[]) {
+  if (files.length === 0) return;
+  if ((await which('grub-script-check', { nothrow: true })) === null) {
+    notes.push('grub-script-check is not installed (Debian package grub-common): GRUB configs were not parsed');
+    return;
+  }
+  const check = (input: string) => run(['grub-script-check'], { input, capture: true }).then(() => undefined, (error: unknown) => {
+    if (error instanceof ToolError) return error.message;
+    throw error;
+  });
+  const texts = await Promise.all(files.map((file) => readFile(path.join(dir, file), 'utf8')));
+  if ((await check(texts.join('\n'))) === undefined) return;
+  for (const [index, file] of files.entries()) {
+    const failure = await check(texts[index]!);
+    if (failure !== undefined) problem(`${file}: grub-script-check: ${failure.split('\n').slice(-3).join(' ')}`);
+  }
+}
+
+async function checkEntries(paths: TreePaths, state: TreeState, problem: (message: string) => void, report: VerifyReport) {
+  const entries = Object.entries(state.entries);
+  let next = 0;
+  const worker = async () => {
+    while (next < entries.length) {
+      const [entry, generationPath] = entries[next++]!;
+      report.counts.entries += 1;
+      const file = path.join(paths.root, entry);
+      const target = await readlink(file).catch(() => undefined);
+      if (target === undefined) problem(`entry point ${entry} is missing (or not a link)`);
+      else if (target !== entryTarget(entry, generationPath)) problem(`entry point ${entry} links to ${target}, not through current`);
+      else if (!(await stat(file).then((s) => s.isFile(), () => false))) problem(`entry point ${entry} does not resolve to a file`);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+}
