@@ -1,4 +1,4 @@
-import { appendFile, readFile, rm } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -20,7 +20,6 @@ import {
   switchCurrent,
   writeGeneration,
 } from './write-generation.js';
-import { readdir } from 'node:fs/promises';
 
 export interface TreeTools {
   site: SiteConfig;
@@ -37,6 +36,8 @@ export interface ChangeDecision {
   channels?: TreeState['channels'];
   change?: Omit<HistoryEntry, 'generation' | 'at' | 'user' | 'host'>;
   nothing?: string;
+  /** A version to place in the tree (from the store) once the change is known to be possible. */
+  place?: { manifest: Manifest; run: () => Promise<void> };
 }
 
 export interface ChangeResult {
@@ -69,6 +70,7 @@ export async function applyChange(
     timings[name] = Math.round((now - mark) * 10) / 10;
     mark = now;
   };
+  const fresh = !(await stat(paths.base).then(() => true, () => false));
   const lock = await acquireTreeLock(paths.lock, { command, waitMs: tools.waitMs, emit, signal: tools.signal });
   lap('lock');
   try {
@@ -82,13 +84,17 @@ export async function applyChange(
     }
     const existing = await listGenerations(paths);
     const generation = Math.max(0, current?.generation ?? 0, ...existing) + 1;
-    const versions = await readVersionInfos(paths, decision.channels);
+    const versions = await readVersionInfos(paths, decision.channels, decision.place?.manifest);
     const rendering = renderGeneration({ generation, channels: decision.channels, versions, site: tools.site });
     lap('render');
     const entries = await planEntries(paths, rendering);
     if (entries.conflicts.length > 0) throw conflictError(entries.conflicts, paths.root);
     for (const entry of entries.siteOwned) rendering.entries.delete(entry);
     lap('check entries');
+    if (decision.place !== undefined) {
+      await decision.place.run();
+      lap('place artifacts');
+    }
     const entry: HistoryEntry = { generation, at: new Date().toISOString(), user: currentUser(), host: os.hostname(), ...decision.change };
     const state: TreeState = {
       schemaVersion: 1,
@@ -120,12 +126,15 @@ export async function applyChange(
     };
   } finally {
     await lock.release();
+    // A first change that failed leaves no trace, not even the directory the lock needed.
+    if (fresh) await rmdir(paths.base).catch(() => undefined);
   }
 }
 
 /** Versions the new state serves → what rendering needs from their placed manifests. */
-async function readVersionInfos(paths: TreePaths, channels: TreeState['channels']): Promise<Map<string, VersionInfo>> {
+async function readVersionInfos(paths: TreePaths, channels: TreeState['channels'], placing: Manifest | undefined): Promise<Map<string, VersionInfo>> {
   const versions = new Map<string, VersionInfo>();
+  if (placing !== undefined) versions.set(versionKey(placing.name, placing.version), { format: placing.format, cmdline: placing.kernel.cmdline, artifacts: placing.artifacts });
   for (const images of Object.values(channels)) {
     for (const [image, served] of Object.entries(images)) {
       const key = versionKey(image, served.version);

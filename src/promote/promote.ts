@@ -84,7 +84,6 @@ export async function promote(tools: TreeTools, options: PromoteOptions): Promis
   const result = await applyChange(tools, `promote ${name}@${version} --channel ${options.channel}`, async (current) => {
     const served = current?.channels[options.channel]?.[name];
     if (served?.version === version) return { nothing: `channel ${options.channel} already serves ${name}@${version}` };
-    placed = await placeVersion(tools.paths, manifest, dir);
     const next: Served = {
       version,
       since: new Date().toISOString(),
@@ -97,6 +96,7 @@ export async function promote(tools: TreeTools, options: PromoteOptions): Promis
       dirty: manifest.git.dirty,
     };
     return {
+      place: { manifest, run: async () => void (placed = await placeVersion(tools.paths, manifest, dir)) },
       channels: withServed(current?.channels ?? {}, options.channel, name, next),
       change: {
         action: 'promote',
