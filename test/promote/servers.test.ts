@@ -1,0 +1,108 @@
+import { execFile, spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { runCli } from '../helpers/cli.js';
+import { makeTreeSite, makeVersion, type TreeSite } from '../helpers/tree-site.js';
+
+/**
+ * The rendered tree through real servers: Debian's tftpd-hpa on a loopback port and dnsmasq
+ * in a network namespace of its own, each asked by a real TFTP client (tftp-hpa) for the
+ * entry file, a node's config and a kernel, as a node's firmware asks for them.
+ */
+const execFileP = promisify(execFile);
+let site: TreeSite;
+const v1 = '20261125T100000Z-11111111';
+
+beforeAll(async () => {
+  site = await makeTreeSite();
+  await makeVersion(site.store, 'tiny', v1, { size: 300 * 1024 });
+  await makeVersion(site.store, 'compute', 'c1');
+  for (const [image, version] of [['tiny', v1], ['compute', 'c1']]) {
+    const result = await runCli(['promote', `${image}@${version}`, '--channel', 'staging'], site.repo);
+    expect(result.exitCode, result.stderr).toBe(0);
+  }
+});
+afterAll(async () => {
+  await site.remove();
+});
+
+async function freeUdpPortish(): Promise<number> {
+  // A free TCP port number is almost always a free UDP one on loopback; the server fails loudly otherwise.
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** What the node asks for, in order: entry file, its own config, the kernel that config names. */
+const requests = ['boot.ipxe', 'pxelinux.cfg/01-52-54-00-12-34-56', `/pxeforge/images/tiny/${v1}/vmlinuz`];
+
+async function fetchAll(argvPrefix: string[], out: string): Promise<void> {
+  for (const [index, file] of requests.entries()) {
+    await execFileP(argvPrefix[0]!, [...argvPrefix.slice(1), '-m', 'binary', '-c', 'get', file, path.join(out, String(index))]);
+  }
+}
+
+async function expectFetched(out: string) {
+  expect(await readFile(path.join(out, '0'), 'utf8')).toContain('chain --autofree /pxeforge/generations/2/ipxe/${netX/mac:hexhyp}.ipxe');
+  expect(await readFile(path.join(out, '1'), 'utf8')).toContain(`KERNEL /pxeforge/images/tiny/${v1}/vmlinuz`);
+  const kernel = await readFile(path.join(out, '2'));
+  expect(kernel.equals(await readFile(path.join(site.store, 'images/tiny', v1, 'vmlinuz')))).toBe(true);
+}
+
+describe('real TFTP servers serve the rendered tree', () => {
+  it('tftpd-hpa (secure mode, loopback port)', async () => {
+    const port = await freeUdpPortish();
+    const out = path.join(site.dir, 'got-tftpd');
+    await execFileP('mkdir', ['-p', out]);
+    const server = spawn('in.tftpd', ['--foreground', '--listen', '--address', `127.0.0.1:${port}`, '--secure', '--verbose', site.tftp], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    server.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(server.exitCode, log).toBeNull();
+      await fetchAll(['tftp', '127.0.0.1', String(port)], out);
+      await expectFetched(out);
+    } finally {
+      server.kill();
+      await new Promise((resolve) => (server.exitCode === null ? server.on('exit', resolve) : resolve(undefined)));
+    }
+  });
+
+  it('dnsmasq (TFTP on port 69 in a network namespace of its own)', async () => {
+    const out = path.join(site.dir, 'got-dnsmasq');
+    await execFileP('mkdir', ['-p', out]);
+    // One shell in a new network namespace: loopback up, dnsmasq in the background, the client,
+    // and dnsmasq stopped; the namespace goes with the last process in it.
+    const script = [
+      'set -e',
+      'ip link set lo up',
+      `dnsmasq --keep-in-foreground --port=0 --enable-tftp --tftp-root="$1" --listen-address=127.0.0.1 --bind-interfaces --user=root --pid-file= --log-facility=- &`,
+      'server=$!',
+      'trap \'kill $server 2>/dev/null; wait $server 2>/dev/null || true\' EXIT',
+      'sleep 0.3',
+      ...requests.map((file, index) => `tftp 127.0.0.1 -m binary -c get '${file}' "$2/${index}"`),
+    ].join('\n');
+    const result = await execFileP('unshare', ['--net', 'sh', '-c', script, 'sh', site.tftp, out]);
+    expect(result.stderr).toContain('dnsmasq-tftp');
+    await expectFetched(out);
+  });
+});
+
+describe('GRUB configs', () => {
+  it('every rendered GRUB config passes grub-script-check', async () => {
+    const dir = path.join(site.tftp, 'pxeforge/generations/2/grub');
+    const files = [path.join(dir, 'grub.cfg'), ...(await readdir(path.join(dir, 'groups'))).map((name) => path.join(dir, 'groups', name))];
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    for (const file of files) await expect(execFileP('grub-script-check', [file])).resolves.toBeDefined();
+    // The check can fail: a broken script is caught.
+    await expect(execFileP('sh', ['-c', 'printf "if true; then\\n" | grub-script-check'])).rejects.toThrow();
+    expect(await readFile(path.join(site.tftp, 'grub/grub.cfg-01-52-54-00-00-10-03'), 'utf8')).toContain("menuentry 'compute@c1 (staging)'");
+  });
+});
