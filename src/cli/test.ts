@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 
-import { testImage } from '../boot-test/boot-test.js';
+import { testImage, type TreeBoot } from '../boot-test/boot-test.js';
 import type { TestReport } from '../boot-test/report.js';
 import { ExitCode, invalidInput, isUserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
@@ -33,6 +33,11 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
       if (options.channel !== undefined && options.via !== 'pxe') throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree: it needs --via pxe');
       const { io } = context;
       const site = await requireSiteConfig(await context.repo());
+      // Booting from the tree: every image must be what its channel serves, checked before any VM starts.
+      const trees = new Map<string, TreeBoot>();
+      if (options.channel !== undefined) {
+        for (const image of images) trees.set(image, (await treeBootFor(site, image, { channel: options.channel, entry: options.entry, group: options.group })).tree);
+      }
       const json = context.globals().json === true;
       const several = images.length > 1;
       const reporter = createReporter(several && !json ? 'plain' : chooseReporter({ json, stream: io.stdout }), io.stdout);
@@ -43,7 +48,7 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
           // With several images, each event's stage names its image.
           const emit: Emit = several ? (event) => reporter.onEvent('stage' in event && event.stage !== undefined ? { ...event, stage: `${image}:${event.stage}` } : event) : reporter.onEvent;
           try {
-            const tree = options.channel === undefined ? undefined : (await treeBootFor(site, image, { channel: options.channel, entry: options.entry, group: options.group })).tree;
+            const tree = trees.get(image);
             outcomes.push({ image, report: await testImage({ store: site.store, image, via: options.via as 'direct' | 'pxe', emit, signal: io.signal, tree }) });
           } catch (error) {
             if (!isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;
