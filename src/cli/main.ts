@@ -6,6 +6,7 @@ import { diffCommand, imagesCommand, showCommand } from './images.js';
 import { cacheCommand } from './cache.js';
 import { testCommand } from './test.js';
 import { promoteCommand, refreshCommand, rollbackCommand } from './promote.js';
+import { changedCommand, pipelineCommand } from './pipeline.js';
 import { gcCommand, historyCommand, statusCommand, unlockCommand, verifyCommand } from './tree.js';
 import { commandContext, type GlobalOptions } from './context.js';
 import { doctorCommand } from './doctor.js';
@@ -36,7 +37,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
   const context = commandContext(io, () => program.opts<GlobalOptions>());
   for (const make of [
     validateCommand, buildCommand, testCommand, promoteCommand, rollbackCommand, statusCommand, historyCommand, verifyCommand, gcCommand,
-    refreshCommand, unlockCommand, imagesCommand, showCommand, diffCommand, cacheCommand, schemaCommand, doctorCommand,
+    refreshCommand, unlockCommand, changedCommand, pipelineCommand, imagesCommand, showCommand, diffCommand, cacheCommand, schemaCommand, doctorCommand,
   ]) {
     program.addCommand(make(context, setExit));
   }

@@ -4,7 +4,7 @@ import { testImage, type TreeBoot } from '../boot-test/boot-test.js';
 import type { TestReport } from '../boot-test/report.js';
 import { ExitCode, invalidInput, isUserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
-import { chooseReporter, createReporter } from '../pipeline/reporter.js';
+import { chooseReporter, createReporter, namedEmit } from '../pipeline/reporter.js';
 import { seconds } from '../pipeline/plain-reporter.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
@@ -46,7 +46,7 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
       const worker = async () => {
         for (let image = queue.shift(); image !== undefined; image = queue.shift()) {
           // With several images, each event's stage names its image.
-          const emit: Emit = several ? (event) => reporter.onEvent('stage' in event && event.stage !== undefined ? { ...event, stage: `${image}:${event.stage}` } : event) : reporter.onEvent;
+          const emit: Emit = several ? namedEmit(reporter.onEvent, image) : reporter.onEvent;
           try {
             const tree = trees.get(image);
             outcomes.push({ image, report: await testImage({ store: site.store, image, via: options.via as 'direct' | 'pxe', emit, signal: io.signal, tree }) });

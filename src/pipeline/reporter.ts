@@ -24,3 +24,8 @@ export function createReporter(kind: ReporterKind, stream: Writable): Reporter {
   if (kind === 'tty') return listrReporter(stream);
   return plainReporter(stream);
 }
+
+/** Events of one of several concurrent runs: each stage is named `<name>:<stage>`. */
+export function namedEmit(emit: (event: PxeEvent) => void, name: string): (event: PxeEvent) => void {
+  return (event) => emit('stage' in event && event.stage !== undefined ? { ...event, stage: `${name}:${event.stage}` } : event);
+}
