@@ -35,6 +35,10 @@ export interface BuildOptions {
   useCache: boolean;
   emit: Emit;
   signal: AbortSignal;
+  /** Provenance measured where the recipe repository is (a pod gets the files, not the git checkout). */
+  provenance?: { commit: string | null; dirty: boolean; commitTime: number | null };
+  /** Recorded in the manifest; `kubernetes` when the build runs in a pod. */
+  executor?: 'local' | 'kubernetes';
 }
 
 export interface BuildResult {
@@ -83,7 +87,7 @@ export const buildStages: Stage<BuildContext>[] = [
 /** Builds one recipe into a new image version in the store. Leaves nothing behind on failure. */
 export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const { recipe, repo, site } = options;
-  const git = await gitProvenance(repo.root, recipe.sources);
+  const git = options.provenance ?? (await gitProvenance(repo.root, recipe.sources));
   const sourceDateEpoch = Number(process.env.SOURCE_DATE_EPOCH ?? git.commitTime ?? Math.floor(Date.now() / 1000));
   if (git.commitTime === null && process.env.SOURCE_DATE_EPOCH === undefined) {
     options.emit({ type: 'warning', message: 'the recipe repository is not a git checkout: timestamps are the build time, so builds are not reproducible' });

@@ -32,7 +32,7 @@ export async function writeManifest(context: BuildContext): Promise<Manifest> {
     artifacts,
     kernel: { package: recipe.kernel.package, version: context.kernelVersion ?? '', cmdline: kernelCmdline(recipe) },
     packages: await installedPackages(context.root),
-    executor: 'local',
+    executor: context.options.executor ?? 'local',
     durations: context.durations,
     cache: context.cacheOutcomes,
     hygiene: context.hygiene!,

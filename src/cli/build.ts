@@ -4,13 +4,15 @@ import { Command } from 'commander';
 
 import { buildImage } from '../build/build.js';
 import { lockRecipe } from '../build/locked.js';
-import { ExitCode, invalidInput, UserError } from '../errors/user-error.js';
+import { ExitCode, invalidInput, isUserError, UserError } from '../errors/user-error.js';
 import { readManifest, resolveVersion } from '../store/store.js';
-import { chooseReporter, createReporter } from '../pipeline/reporter.js';
+import { chooseReporter, createReporter, namedEmit } from '../pipeline/reporter.js';
+import { buildInPod, newRunId } from '../executors/kubernetes/remote.js';
 import { seconds } from '../pipeline/plain-reporter.js';
 import { loadRecipe } from '../recipe/load.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
+import { kubernetesClient } from './kubernetes-client.js';
 import { requireSiteConfig } from './load-site.js';
 
 export function buildCommand(context: CommandContext, setExit: (code: number) => void): Command {
@@ -23,12 +25,15 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
     .argument('<recipes...>', 'recipe files')
     .option('--no-cache', 'rebuild every step, neither reading nor writing the cache')
     .option('--locked <image>', 'install exactly the package versions of this earlier version (name@version)')
-    .option('--executor <executor>', 'where the build runs: local', 'local')
-    .action(async (files: string[], options: { cache: boolean; executor: string; locked?: string }) => {
+    .option('--executor <executor>', 'where the build runs: local (this host) or kubernetes (privileged pods, see pxeforge.yaml)', 'local')
+    .option('--parallel <n>', 'build up to n recipes at once', '1')
+    .action(async (files: string[], options: { cache: boolean; executor: string; locked?: string; parallel: string }) => {
       const { io } = context;
-      if (options.executor !== 'local') {
-        throw new UserError('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, { hint: 'use --executor local', exitCode: ExitCode.invalidInput });
+      if (options.executor !== 'local' && options.executor !== 'kubernetes') {
+        throw new UserError('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, { hint: 'use --executor local or --executor kubernetes', exitCode: ExitCode.invalidInput });
       }
+      const parallel = Number(options.parallel);
+      if (!Number.isInteger(parallel) || parallel < 1) throw invalidInput('BAD_OPTION', `--parallel takes a whole number ≥ 1, got \`${options.parallel}\``);
       const repo = await context.repo();
       const recipes = [];
       for (const file of files) recipes.push(await loadRecipe(repo, path.resolve(io.cwd, file)));
@@ -38,24 +43,46 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
         const manifest = await readManifest((await resolveVersion(site.store, options.locked)).dir);
         recipes[0] = lockRecipe(recipes[0]!, manifest);
       }
-      if (process.getuid?.() !== 0) {
+      const client = options.executor === 'kubernetes' ? await kubernetesClient(site.kubernetes) : undefined;
+      if (client === undefined && process.getuid?.() !== 0) {
         throw new UserError('NEEDS_ROOT', 'building an image needs root (it mounts /proc, /sys and /dev into the image root and chroots)', {
           hint: 'run pxeforge build as root on the admin host',
         });
       }
       const json = context.globals().json === true;
-      for (const recipe of recipes) {
-        const reporter = createReporter(chooseReporter({ json, stream: io.stdout }), io.stdout);
-        const started = performance.now();
-        let result;
-        try {
-          result = await buildImage({ recipe, repo, site, useCache: options.cache, emit: reporter.onEvent, signal: io.signal });
-        } finally {
-          await reporter.close();
+      const several = recipes.length > 1 && parallel > 1;
+      const shared = several ? createReporter(json ? 'json' : 'plain', io.stdout) : undefined;
+      const runId = newRunId();
+      const failures: string[] = [];
+      const queue = [...recipes];
+      const worker = async () => {
+        for (let recipe = queue.shift(); recipe !== undefined; recipe = queue.shift()) {
+          const reporter = shared ?? createReporter(chooseReporter({ json, stream: io.stdout }), io.stdout);
+          const emit = shared === undefined ? reporter.onEvent : namedEmit(reporter.onEvent, recipe.name);
+          const started = performance.now();
+          let result;
+          try {
+            result = client === undefined
+              ? await buildImage({ recipe, repo, site, useCache: options.cache, emit, signal: io.signal })
+              : await buildInPod({ client, site, repo, recipe, useCache: options.cache, emit, signal: io.signal, runId });
+          } catch (error) {
+            // With several builds, one failure does not stop the others (Ctrl-C does).
+            if (!several || !isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;
+            failures.push(`${recipe.name}: ${error.message.split('\n')[0]}`);
+            continue;
+          } finally {
+            if (shared === undefined) await reporter.close();
+          }
+          if (json) io.stdout.write(`${JSON.stringify({ type: 'result', name: result.name, version: result.version, dir: result.dir })}\n`);
+          else writeLines(io.stdout, [`built ${result.name}@${result.version} in ${seconds(performance.now() - started)}: ${result.dir}`]);
         }
-        if (json) io.stdout.write(`${JSON.stringify({ type: 'result', name: result.name, version: result.version, dir: result.dir })}\n`);
-        else writeLines(io.stdout, [`built ${result.name}@${result.version} in ${seconds(performance.now() - started)}: ${result.dir}`]);
+      };
+      try {
+        await Promise.all(Array.from({ length: Math.min(parallel, recipes.length) }, worker));
+      } finally {
+        await shared?.close();
       }
-      setExit(ExitCode.ok);
+      if (failures.length > 0) writeLines(io.stderr, failures.map((line) => `FAILED ${line}`));
+      setExit(failures.length === 0 ? ExitCode.ok : ExitCode.failure);
     });
 }

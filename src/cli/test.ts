@@ -8,8 +8,16 @@ import { chooseReporter, createReporter, namedEmit } from '../pipeline/reporter.
 import { seconds } from '../pipeline/plain-reporter.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
+import { kubernetesClient } from './kubernetes-client.js';
 import { requireSiteConfig } from './load-site.js';
 import { treeBootFor } from '../promote/tree-boot.js';
+import { newRunId, testInPod } from '../executors/kubernetes/remote.js';
+import { resolveVersion } from '../store/store.js';
+
+async function exactVersion(store: string, reference: string): Promise<string> {
+  const { name, version } = await resolveVersion(store, reference);
+  return `${name}@${version}`;
+}
 
 export function testCommand(context: CommandContext, setExit: (code: number) => void): Command {
   return new Command('test')
@@ -26,10 +34,13 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
     .option('--channel <channel>', 'with --via pxe: boot from the promoted PXE tree as a node of a group following this channel')
     .option('--entry <file>', 'with --channel: what the node\'s firmware loads from the TFTP root (boot.ipxe, or the site\'s pxelinux.0)', 'boot.ipxe')
     .option('--group <name>', 'with --channel: boot as a member of this node group')
-    .action(async (images: string[], options: { via: string; parallel: string; channel?: string; entry: string; group?: string }) => {
+    .option('--executor <executor>', 'where QEMU runs: local (this host) or kubernetes (a pod, with KVM when configured)', 'local')
+    .action(async (images: string[], options: { via: string; parallel: string; channel?: string; entry: string; group?: string; executor: string }) => {
       if (options.via !== 'direct' && options.via !== 'pxe') throw invalidInput('BAD_OPTION', `--via takes direct or pxe, got \`${options.via}\``);
       const parallel = Number(options.parallel);
       if (!Number.isInteger(parallel) || parallel < 1) throw invalidInput('BAD_OPTION', `--parallel takes a whole number ≥ 1, got \`${options.parallel}\``);
+      if (options.executor !== 'local' && options.executor !== 'kubernetes') throw invalidInput('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, 'use --executor local or --executor kubernetes');
+      if (options.executor === 'kubernetes' && options.channel !== undefined) throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree on this host: use --executor local');
       if (options.channel !== undefined && options.via !== 'pxe') throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree: it needs --via pxe');
       const { io } = context;
       const site = await requireSiteConfig(await context.repo());
@@ -38,6 +49,8 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
       if (options.channel !== undefined) {
         for (const image of images) trees.set(image, (await treeBootFor(site, image, { channel: options.channel, entry: options.entry, group: options.group })).tree);
       }
+      const client = options.executor === 'kubernetes' ? await kubernetesClient(site.kubernetes) : undefined;
+      const runId = newRunId();
       const json = context.globals().json === true;
       const several = images.length > 1;
       const reporter = createReporter(several && !json ? 'plain' : chooseReporter({ json, stream: io.stdout }), io.stdout);
@@ -49,7 +62,11 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
           const emit: Emit = several ? namedEmit(reporter.onEvent, image) : reporter.onEvent;
           try {
             const tree = trees.get(image);
-            outcomes.push({ image, report: await testImage({ store: site.store, image, via: options.via as 'direct' | 'pxe', emit, signal: io.signal, tree }) });
+            const via = options.via as 'direct' | 'pxe';
+            const report = client === undefined
+              ? await testImage({ store: site.store, image, via, emit, signal: io.signal, tree })
+              : await testInPod({ client, site, image: await exactVersion(site.store, image), via, emit, signal: io.signal, runId });
+            outcomes.push({ image, report });
           } catch (error) {
             if (!isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;
             outcomes.push({ image, error });

@@ -9,7 +9,7 @@ import { didYouMean } from '../source/suggest.js';
 import { checkSchema } from '../source/zod-problems.js';
 import { loadYamlDocument, type YamlDocument } from '../source/yaml-document.js';
 import { expandHostlist } from './hostlist.js';
-import { siteConfigSchema, type SiteConfigFile } from './schema.js';
+import { siteConfigSchema, type KubernetesConfig, type SiteConfigFile } from './schema.js';
 
 export const siteConfigName = 'pxeforge.yaml';
 
@@ -33,6 +33,7 @@ export interface SiteConfig {
   channels: Record<string, { protected: boolean; description: string | undefined }>;
   nodeGroups: NodeGroup[];
   unknownNodes: { action: 'localboot' | 'menu' | 'group'; group: string | undefined };
+  kubernetes: KubernetesConfig | undefined;
 }
 
 /** The repository root: the nearest directory at or above `start` that holds pxeforge.yaml. */
@@ -140,6 +141,7 @@ function resolveSiteConfig(
       channels,
       nodeGroups,
       unknownNodes,
+      kubernetes: config.kubernetes,
     },
   };
 }

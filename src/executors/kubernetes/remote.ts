@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+
+import type { TestReport } from '../../boot-test/report.js';
+import { readTestReport } from '../../boot-test/report.js';
+import { gitProvenance } from '../../build/provenance.js';
+import { UserError } from '../../errors/user-error.js';
+import type { Emit, PxeEvent } from '../../events/events.js';
+import type { Recipe } from '../../recipe/recipe.js';
+import type { RecipeRepo } from '../../recipe/repo.js';
+import { siteConfigName, type SiteConfig } from '../../site/site-config.js';
+import { versionDir } from '../../store/store.js';
+import type { KubeClient } from './client.js';
+import { packInputs } from './inputs.js';
+import { podManifest } from './pod-manifest.js';
+import { runPod } from './run-pod.js';
+
+const eventTypes = new Set<PxeEvent['type']>(['plan', 'stage-start', 'stage-end', 'stage-skip', 'command', 'output', 'info', 'warning']);
+
+/**
+ * Turns the pod's output back into events: pxeforge in the pod prints JSON events (`--json`),
+ * which are rendered here exactly like a local run's; its final `result` line is returned.
+ * Anything else the container prints becomes an output line. Nothing is kept but the result.
+ */
+export function relayLines(emit: Emit): { onLine: (line: string) => void; result: () => Record<string, unknown> | undefined } {
+  let result: Record<string, unknown> | undefined;
+  return {
+    onLine(line) {
+      if (line.startsWith('{')) {
+        try {
+          const value = JSON.parse(line) as { type?: unknown };
+          if (value.type === 'result') {
+            result = value as Record<string, unknown>;
+            return;
+          }
+          if (typeof value.type === 'string' && eventTypes.has(value.type as PxeEvent['type'])) {
+            emit(value as PxeEvent);
+            return;
+          }
+        } catch {
+          // not an event: an ordinary line
+        }
+      }
+      emit({ type: 'output', stream: 'stdout', line });
+    },
+    result: () => result,
+  };
+}
+
+export interface RemoteOptions {
+  client: KubeClient;
+  site: SiteConfig;
+  emit: Emit;
+  signal: AbortSignal;
+  runId?: string;
+  pollMs?: number;
+}
+
+export const newRunId = () => randomBytes(6).toString('hex');
+
+/**
+ * `pxeforge build --executor kubernetes`: the recipe's inputs go to the shared store as a tar
+ * (checked by digest in the pod), a privileged pod runs `pxeforge build --executor local`
+ * against the shared store, and its events are rendered here live.
+ */
+export async function buildInPod(options: RemoteOptions & { repo: RecipeRepo; recipe: Recipe; useCache: boolean }): Promise<{ name: string; version: string; dir: string }> {
+  const { site, recipe } = options;
+  const config = site.kubernetes!;
+  const provenance = await gitProvenance(options.repo.root, recipe.sources);
+  const inputs = await packInputs(options.repo.root, [...recipe.sources, siteConfigName], path.join(site.store, '.inputs'));
+  options.emit({ type: 'info', message: `inputs: ${inputs.entries} files and directories, sha256 ${inputs.sha256.slice(0, 16)}…, in ${inputs.file}` });
+  const command = [
+    'pxeforge', '--json', 'k8s', 'run-build',
+    '--inputs', inputs.file,
+    '--sha256', inputs.sha256,
+    '--recipe', recipe.chain.at(-1)!,
+    '--store', site.store,
+    '--cache-dir', site.cache,
+    '--provenance', JSON.stringify(provenance),
+    ...(options.useCache ? [] : ['--no-cache']),
+  ];
+  const relay = relayLines(options.emit);
+  try {
+    await runPod(options.client, podManifest({ kind: 'build', image: recipe.name, runId: options.runId ?? newRunId(), command, config }), {
+      emit: options.emit,
+      signal: options.signal,
+      onLine: relay.onLine,
+      what: `build of ${recipe.name}`,
+      pollMs: options.pollMs,
+    });
+  } finally {
+    await rm(inputs.file, { force: true });
+  }
+  const result = relay.result();
+  if (typeof result?.version !== 'string') {
+    throw new UserError('POD_NO_RESULT', `build of ${recipe.name}: the pod ended without saying which version it built`, { hint: 'its log lines are above' });
+  }
+  return { name: recipe.name, version: result.version, dir: versionDir(site.store, recipe.name, result.version) };
+}
+
+/** `pxeforge test --executor kubernetes`: the same boot test in a pod (KVM through the device plugin when configured). */
+export async function testInPod(options: RemoteOptions & { image: string; via: 'direct' | 'pxe' }): Promise<TestReport> {
+  const { site } = options;
+  const [name = '', version = ''] = options.image.split('@');
+  const command = ['pxeforge', '--json', 'k8s', 'run-test', '--store', site.store, '--via', options.via, options.image];
+  const relay = relayLines(options.emit);
+  await runPod(options.client, podManifest({ kind: 'test', image: name, version, runId: options.runId ?? newRunId(), command, config: site.kubernetes! }), {
+    emit: options.emit,
+    signal: options.signal,
+    onLine: relay.onLine,
+    what: `boot test of ${options.image}`,
+    pollMs: options.pollMs,
+  });
+  const report = await readTestReport(versionDir(site.store, name, version));
+  if (report === undefined) throw new UserError('POD_NO_RESULT', `boot test of ${options.image}: the pod ended without a test report in the store`);
+  return report;
+}
