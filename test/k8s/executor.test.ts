@@ -21,7 +21,7 @@ let site: SiteConfig;
 
 const kubernetesSection = `kubernetes:
   namespace: pxeforge
-  image: registry.example/pxeforge-builder:0.1.0
+  image: pxeforge-builder:0.1.0
   storage: { pvc: pxeforge-shared, mountPath: /srv/pxeforge }
   resources: { build: { cpu: "2", memory: 6Gi } }
   deadlines: { buildSeconds: 1800 }
@@ -104,7 +104,7 @@ describe('the kubernetes executor against a fake API server', () => {
   it.each([
     ['OOMKilled, with the limit', { kind: 'oom' }, 'POD_OOM', /ran out of memory \(OOMKilled at its limit of 6Gi\)/],
     ['Evicted', { kind: 'evicted' }, 'POD_EVICTED', /was evicted: The node was low on resource: ephemeral-storage/],
-    ['an image that cannot be pulled', { kind: 'image-pull' }, 'POD_IMAGE_PULL', /cannot pull its image registry.example\/pxeforge-builder:0.1.0: ImagePullBackOff/],
+    ['an image that cannot be pulled', { kind: 'image-pull' }, 'POD_IMAGE_PULL', /cannot pull its image pxeforge-builder:0.1.0: ImagePullBackOff/],
     ['Unschedulable, with the scheduler\'s message', { kind: 'unschedulable' }, 'POD_UNSCHEDULABLE', /cannot be scheduled: 0\/3 nodes are available: 3 Insufficient memory/],
     ['deadline exceeded', { kind: 'deadline' }, 'POD_DEADLINE', /ran past its deadline of 1800 s/],
     ['a failing build', { kind: 'exit', code: 1 }, 'POD_FAILED', /failed: Error, exit code 1/],

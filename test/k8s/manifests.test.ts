@@ -1,0 +1,108 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { Workflow, WorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1';
+import { Namespace, PersistentVolumeClaim, Pod, ServiceAccount } from 'kubernetes-models/v1';
+import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments, parse } from 'yaml';
+
+import { podManifest } from '../../src/executors/kubernetes/pod-manifest.js';
+import { projectRoot, runCli } from '../helpers/cli.js';
+
+/** Every manifest pxeforge ships or renders, validated offline against the Kubernetes and Argo schemas. */
+const models: Record<string, new (data: never) => { validate(): void }> = {
+  'v1/Namespace': Namespace,
+  'v1/ServiceAccount': ServiceAccount,
+  'v1/PersistentVolumeClaim': PersistentVolumeClaim,
+  'v1/Pod': Pod,
+  'rbac.authorization.k8s.io/v1/Role': Role,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
+  'argoproj.io/v1alpha1/WorkflowTemplate': WorkflowTemplate,
+  'argoproj.io/v1alpha1/Workflow': Workflow,
+};
+
+function validate(document: { apiVersion: string; kind: string }): void {
+  const Model = models[`${document.apiVersion}/${document.kind}`];
+  if (Model === undefined) throw new Error(`no schema for ${document.apiVersion}/${document.kind}`);
+  new Model(document as never).validate();
+}
+
+async function documents(file: string): Promise<{ apiVersion: string; kind: string; [key: string]: unknown }[]> {
+  return parseAllDocuments(await readFile(path.join(projectRoot, file), 'utf8')).map((doc) => doc.toJS() as { apiVersion: string; kind: string });
+}
+
+describe('deploy/', () => {
+  it('namespace, RBAC and PVC validate; the namespace allows privileged pods; the Role is minimal', async () => {
+    const all = [...(await documents('deploy/namespace.yaml')), ...(await documents('deploy/rbac.yaml')), ...(await documents('deploy/pvc.yaml'))];
+    expect(all.map((d) => d.kind)).toEqual(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'PersistentVolumeClaim']);
+    for (const document of all) validate(document);
+    const namespace = all[0] as { metadata: { labels: Record<string, string> } };
+    expect(namespace.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('privileged');
+    const role = all[2] as { rules: { resources: string[]; verbs: string[] }[] };
+    expect(role.rules.map((r) => [r.resources.join(), r.verbs.join()])).toEqual([
+      ['pods', 'create,get,list,watch,delete'],
+      ['pods/log', 'get'],
+      ['pods/exec', 'create,get'],
+      ['events', 'list,watch'],
+    ]);
+  });
+
+  it('a broken manifest does not validate (the check can fail)', () => {
+    expect(() => validate({ apiVersion: 'v1', kind: 'Pod', spec: { containers: [{ name: 'x', image: 'y', securityContext: { privileged: 'yes' } }] } } as never)).toThrow(/privileged must be boolean/);
+  });
+
+  it('the Argo Events sensor submits a valid Workflow running the pipeline', async () => {
+    const [sensor] = await documents('deploy/argo/events-sensor.yaml');
+    expect(sensor!.kind).toBe('Sensor');
+    const trigger = (sensor as unknown as { spec: { triggers: { template: { argoWorkflow: { source: { resource: { spec: { templates: { container: { args: string[] } }[] } } } } } }[] } }).spec.triggers[0]!;
+    const workflow = trigger.template.argoWorkflow.source.resource;
+    validate(workflow as never);
+    expect(workflow.spec.templates[0]!.container.args.join(' ')).toContain('pxeforge pipeline --changed-since "{{inputs.parameters.before}}"');
+  });
+
+  it('the builder image installs every package `pxeforge doctor` checks for', async () => {
+    const containerfile = await readFile(path.join(projectRoot, 'deploy/Containerfile'), 'utf8');
+    const doctor = await runCli(['--json', 'doctor']);
+    const packages = new Set((JSON.parse(doctor.stdout) as { tools: { package: string }[] }).tools.map((t) => t.package));
+    for (const name of packages) expect(containerfile, name).toMatch(new RegExp(`\\s${name.replace(/[.+]/g, '\\$&')}(\\s|\\\\)`));
+    expect(containerfile).toMatch(/^FROM node:20-bookworm-slim$/m);
+  });
+
+  it('CI examples run the pipeline on what changed', async () => {
+    for (const file of ['deploy/ci/gitlab-ci.yml', 'deploy/ci/github-actions.yml']) {
+      const text = await readFile(path.join(projectRoot, file), 'utf8');
+      expect(() => parse(text)).not.toThrow();
+      expect(text).toContain('pxeforge pipeline --changed-since "$since" --promote-to staging');
+    }
+  });
+});
+
+describe('pxeforge render argo', () => {
+  it('renders a valid WorkflowTemplate: build → boot test → staging → approval → promote', async () => {
+    const result = await runCli(['render', 'argo', 'recipes/compute.yaml']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const template = parse(result.stdout) as { kind: string; spec: { templates: { name: string; dag?: { tasks: { name: string; dependencies?: string[] }[] }; suspend?: object; container?: { securityContext: object; resources?: { limits: Record<string, string> }; args: string[] } }[] } };
+    validate(template as never);
+    const [main, build, test, approve, promote] = template.spec.templates;
+    expect(main!.dag!.tasks.map((t) => [t.name, t.dependencies?.join() ?? ''])).toEqual([
+      ['build', ''], ['boot-test', 'build'], ['to-staging', 'boot-test'], ['approve', 'to-staging'], ['promote', 'approve'],
+    ]);
+    expect(build!.container!.securityContext).toEqual({ privileged: true });
+    expect(build!.container!.args[0]).toContain('pxeforge --json build recipes/compute.yaml');
+    expect(test!.container!.securityContext).toEqual({ privileged: false, allowPrivilegeEscalation: false });
+    expect(test!.container!.resources!.limits['devices.kubevirt.io/kvm']).toBe('1');
+    expect(approve).toEqual({ name: 'approve', suspend: {} });
+    expect(promote!.container!.args[0]).toContain('pxeforge promote compute@{{inputs.parameters.version}} --channel {{inputs.parameters.channel}}');
+  });
+
+  it('boot-test pods validate, ask for KVM only when configured, and are not privileged', () => {
+    const config = { namespace: 'pxeforge', image: 'pxeforge-builder:0.1.0', storage: { hostPath: '/srv/pxeforge', mountPath: '/srv/pxeforge' } };
+    const pod = podManifest({ kind: 'test', image: 'tiny', version: '20261125T120000Z-3fa9c1d2', runId: 'r', command: ['pxeforge'], config });
+    validate(pod as never);
+    expect(pod.spec!.containers[0]!.resources).toBeUndefined();
+    expect(pod.spec!.volumes).toEqual([{ name: 'shared', hostPath: { path: '/srv/pxeforge', type: 'Directory' } }]);
+    const kvm = podManifest({ kind: 'test', image: 'tiny', runId: 'r', command: ['pxeforge'], config: { ...config, kvm: true } });
+    expect(kvm.spec!.containers[0]!.resources!.limits).toEqual({ 'devices.kubevirt.io/kvm': '1' });
+  });
+});
