@@ -144,6 +144,7 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
       record.printed.push({ stamp: stamp(base + group, group * 7), line });
       for (const wake of record.lineWaiters) wake();
       if (scenario.lineDelayMs) await sleep(scenario.lineDelayMs);
+      else if (exit.kind === 'forever') await sleep(5);
       else if (i % 200 === 0) await sleep(0);
     }
     await sleep(10);
@@ -283,6 +284,8 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
     kubeConfig,
     close: () =>
       new Promise<void>((resolve) => {
+        // Every pod's life ends with the server.
+        for (const record of pods.values()) record.deleted = true;
         for (const watcher of watchers) watcher.res.end();
         server.closeAllConnections();
         server.close(() => resolve());

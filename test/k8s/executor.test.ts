@@ -1,4 +1,4 @@
-import { appendFile, readdir, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { Pod } from 'kubernetes-models/v1';
@@ -12,7 +12,7 @@ import { recipeRepo } from '../../src/recipe/repo.js';
 import { loadRecipe } from '../../src/recipe/load.js';
 import { requireSiteConfig } from '../../src/cli/load-site.js';
 import type { SiteConfig } from '../../src/site/site-config.js';
-import { copyFixtureRepo } from '../helpers/cli.js';
+import { copyFixtureRepo, runCli } from '../helpers/cli.js';
 import { startFakeKube, type FakeKube, type Scenario } from '../helpers/fake-kube.js';
 
 let fixture: Awaited<ReturnType<typeof copyFixtureRepo>>;
@@ -149,5 +149,59 @@ describe('log timestamps', () => {
     const stamps = ['2026-11-25T10:00:00Z', '2026-11-25T10:00:00.000000007Z', '2026-11-25T10:00:00.1Z', '2026-11-25T10:00:00.12Z', '2026-11-25T10:00:01Z'];
     const keys = stamps.map(stampKey);
     expect([...keys].sort()).toEqual(keys);
+  });
+});
+
+describe('the CLI with --executor kubernetes', () => {
+  async function withKubeconfig(scenario: Scenario) {
+    fake = await startFakeKube(scenario);
+    const kubeconfig = path.join(fixture.root, 'kubeconfig.yaml');
+    await writeFile(kubeconfig, fake.kubeConfig.exportConfig());
+    const text = await readFile(path.join(fixture.root, 'pxeforge.yaml'), 'utf8');
+    await writeFile(path.join(fixture.root, 'pxeforge.yaml'), text.replace('kubernetes:\n', `kubernetes:\n  kubeconfig: ${kubeconfig}\n`));
+    return fake;
+  }
+
+  it('builds several recipes in pods at once, one live view, one line per result', async () => {
+    await withKubeconfig({ lines: buildLines(3), end: { kind: 'succeeded' } });
+    const result = await runCli(['build', 'recipes/base.yaml', 'recipes/child.yaml', '--executor', 'kubernetes', '--parallel', '2'], fixture.root);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^\[base:bootstrap\] I: line 2$/m);
+    expect(result.stdout).toMatch(/^\[child:bootstrap\] I: line 0$/m);
+    expect(result.stdout).toMatch(/^built base@20261125T120000Z-3fa9c1d2 in /m);
+    expect(result.stdout).toMatch(/^built child@20261125T120000Z-3fa9c1d2 in /m);
+    expect(fake!.created.map((pod) => pod.metadata!.labels!['pxeforge.io/recipe']).sort()).toEqual(['base', 'child']);
+    // One run id for the whole command.
+    expect(new Set(fake!.created.map((pod) => pod.metadata!.labels!['pxeforge.io/run'])).size).toBe(1);
+    expect(fake!.deleted).toHaveLength(2);
+  });
+
+  it('one failed build of several does not stop the others; the exit code says it failed', async () => {
+    await withKubeconfig({ lines: (pod) => (pod.metadata?.labels?.['pxeforge.io/recipe'] === 'child' ? ['{"type":"warning","message":"apt failed"}'] : buildLines(1)(pod)), end: { kind: 'succeeded' } });
+    const result = await runCli(['build', 'recipes/base.yaml', 'recipes/child.yaml', '--executor', 'kubernetes', '--parallel', '2'], fixture.root);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toMatch(/^built base@/m);
+    expect(result.stderr).toContain('FAILED child: build of child: the pod ended without saying which version it built');
+  });
+
+  it('k8s cleanup deletes the pods pxeforge left behind, and only those', async () => {
+    const fakeKube = await withKubeconfig({ lines: () => [], end: { kind: 'forever' } });
+    const client = clientFromConfig(fakeKube.kubeConfig, 'pxeforge');
+    const pod = (labels: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'p-', labels }, spec: { containers: [{ name: 'c', image: 'i' }] } });
+    await client.core.createNamespacedPod({ namespace: 'pxeforge', body: pod({ 'app.kubernetes.io/name': 'pxeforge', 'pxeforge.io/run': 'a' }) });
+    await client.core.createNamespacedPod({ namespace: 'pxeforge', body: pod({ 'app.kubernetes.io/name': 'pxeforge', 'pxeforge.io/run': 'b' }) });
+    await client.core.createNamespacedPod({ namespace: 'pxeforge', body: pod({ app: 'something-else' }) });
+    let result = await runCli(['k8s', 'cleanup', '--run', 'a'], fixture.root);
+    expect(result.stdout).toMatch(/deleted 1 pod\(s\)/);
+    result = await runCli(['k8s', 'cleanup'], fixture.root);
+    expect(result.stdout).toMatch(/deleted 1 pod\(s\)/);
+    expect([...fakeKube.pods.values()].map((r) => r.pod.metadata!.labels)).toEqual([{ app: 'something-else' }]);
+  });
+
+  it('without a kubernetes section, says what to add', async () => {
+    await writeFile(path.join(fixture.root, 'pxeforge.yaml'), (await readFile(path.join(fixture.root, 'pxeforge.yaml'), 'utf8')).split('kubernetes:')[0]!);
+    const result = await runCli(['build', 'recipes/base.yaml', '--executor', 'kubernetes'], fixture.root);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('pxeforge.yaml has no `kubernetes` section');
   });
 });

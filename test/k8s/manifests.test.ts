@@ -37,9 +37,9 @@ describe('deploy/', () => {
     const all = [...(await documents('deploy/namespace.yaml')), ...(await documents('deploy/rbac.yaml')), ...(await documents('deploy/pvc.yaml'))];
     expect(all.map((d) => d.kind)).toEqual(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'PersistentVolumeClaim']);
     for (const document of all) validate(document);
-    const namespace = all[0] as { metadata: { labels: Record<string, string> } };
+    const namespace = all[0] as unknown as { metadata: { labels: Record<string, string> } };
     expect(namespace.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('privileged');
-    const role = all[2] as { rules: { resources: string[]; verbs: string[] }[] };
+    const role = all[2] as unknown as { rules: { resources: string[]; verbs: string[] }[] };
     expect(role.rules.map((r) => [r.resources.join(), r.verbs.join()])).toEqual([
       ['pods', 'create,get,list,watch,delete'],
       ['pods/log', 'get'],
