@@ -68,7 +68,7 @@ export async function changedRecipes(repo: RecipeRepo, since: string): Promise<C
     const reasons = files.filter((file) => dependsOn(recipe, file));
     for (const file of reasons) used.add(file);
     reasons.push(...siteReasons);
-    if (reasons.length > 0) affected.push({ name: recipe.name, file: recipe.chain.at(-1) ?? '', reasons });
+    if (reasons.length > 0) affected.push({ name: recipe.name, file: recipe.chain[0] ?? '', reasons });
   }
   if (siteReasons.length > 0) used.add(siteConfigName);
   return { since, commit, files, affected, unrelated: files.filter((file) => !used.has(file)) };

@@ -139,7 +139,9 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
     for (let i = 0; ; i += 1) {
       if (record.deleted) return;
       if (exit.kind !== 'forever' && i >= lines.length) break;
-      const line = lines[i % Math.max(lines.length, 1)] ?? `line ${i}`;
+      // `{now}` in a scripted line becomes the time it is printed (to measure event latency).
+      const scripted = lines[i % Math.max(lines.length, 1)] ?? `line ${i}`;
+      const line = scripted.includes('{now}') ? scripted.replace('{now}', String(Date.now())) : scripted;
       const group = Math.floor(i / perStamp);
       record.printed.push({ stamp: stamp(base + group, group * 7), line });
       for (const wake of record.lineWaiters) wake();

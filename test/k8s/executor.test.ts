@@ -171,6 +171,10 @@ describe('the CLI with --executor kubernetes', () => {
     expect(result.stdout).toMatch(/^built base@20261125T120000Z-3fa9c1d2 in /m);
     expect(result.stdout).toMatch(/^built child@20261125T120000Z-3fa9c1d2 in /m);
     expect(fake!.created.map((pod) => pod.metadata!.labels!['pxeforge.io/recipe']).sort()).toEqual(['base', 'child']);
+    // The pod builds the recipe named, not its parent.
+    const child = fake!.created.find((pod) => pod.metadata!.labels!['pxeforge.io/recipe'] === 'child')!;
+    const command = child.spec!.containers[0]!.command!;
+    expect(command[command.indexOf('--recipe') + 1]).toBe('recipes/child.yaml');
     // One run id for the whole command.
     expect(new Set(fake!.created.map((pod) => pod.metadata!.labels!['pxeforge.io/run'])).size).toBe(1);
     expect(fake!.deleted).toHaveLength(2);

@@ -41,6 +41,9 @@ describe('pxeforge changed', () => {
     expect(await changed('HEAD~1')).toEqual({ compute: ['overlays/compute/etc/chrony/conf.d/pxeforge.conf'] });
     const text = await cli('changed', '--since', 'HEAD~1');
     expect(text.stdout).toBe('compute: overlays/compute/etc/chrony/conf.d/pxeforge.conf\n');
+    // The recipe file is the recipe's own, not its parent's.
+    const json = JSON.parse((await cli('--json', 'changed', '--since', 'HEAD~1')).stdout) as { affected: { file: string }[] };
+    expect(json.affected[0]!.file).toBe('recipes/compute.yaml');
   });
 
   it('follows extends parents, package sets, shared overlays, overlay metadata and hooks', async () => {

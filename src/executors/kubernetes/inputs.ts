@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -29,7 +29,8 @@ export async function packInputs(repoRoot: string, sources: readonly string[], o
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
   await mkdir(outDir, { recursive: true });
-  const staged = path.join(outDir, `.incoming-${process.pid}-${Date.now()}.tar`);
+  // Unique per call: concurrent builds in one process pack at the same moment.
+  const staged = path.join(outDir, `.incoming-${process.pid}-${randomBytes(8).toString('hex')}.tar`);
   const pack = tar.pack();
   const hash = createHash('sha256');
   const written = pipeline(pack, async function* (source) {

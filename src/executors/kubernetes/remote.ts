@@ -74,7 +74,7 @@ export async function buildInPod(options: RemoteOptions & { repo: RecipeRepo; re
     'pxeforge', '--json', 'k8s', 'run-build',
     '--inputs', inputs.file,
     '--sha256', inputs.sha256,
-    '--recipe', recipe.chain.at(-1)!,
+    '--recipe', recipe.chain[0]!,
     '--store', site.store,
     '--cache-dir', site.cache,
     '--provenance', JSON.stringify(provenance),
