@@ -1,4 +1,4 @@
-import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { Pod } from 'kubernetes-models/v1';
@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import type { PxeEvent } from '../../src/events/events.js';
 import { clientFromConfig } from '../../src/executors/kubernetes/client.js';
-import { buildInPod } from '../../src/executors/kubernetes/remote.js';
+import { buildInPod, testInPod } from '../../src/executors/kubernetes/remote.js';
 import { stampKey } from '../../src/executors/kubernetes/run-pod.js';
 import { recipeRepo } from '../../src/recipe/repo.js';
 import { loadRecipe } from '../../src/recipe/load.js';
@@ -207,5 +207,28 @@ describe('the CLI with --executor kubernetes', () => {
     const result = await runCli(['build', 'recipes/base.yaml', '--executor', 'kubernetes'], fixture.root);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('pxeforge.yaml has no `kubernetes` section');
+  });
+});
+
+describe('boot tests in pods', () => {
+  it('runs the boot test in an unprivileged pod and returns the report the pod wrote to the store', async () => {
+    fake = await startFakeKube({
+      lines: () => [JSON.stringify({ type: 'stage-start', stage: 'boot', title: 'Boot' }), JSON.stringify({ type: 'result', passed: true })],
+      end: { kind: 'succeeded' },
+    });
+    // What the pod leaves in the shared store.
+    const dir = path.join(site.store, 'images/base/20261125T120000Z-3fa9c1d2');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'test-report.json'), JSON.stringify({ name: 'base', version: '20261125T120000Z-3fa9c1d2', passed: true, checks: [] }));
+    const events: PxeEvent[] = [];
+    const report = await testInPod({ client: clientFromConfig(fake.kubeConfig, 'pxeforge'), site, image: 'base@20261125T120000Z-3fa9c1d2', via: 'direct', emit: (e) => events.push(e), signal: new AbortController().signal, pollMs: 100 });
+    expect(report.passed).toBe(true);
+    const pod = fake.created[0]!;
+    expect(() => new Pod(pod as never).validate()).not.toThrow();
+    expect(pod.spec!.containers[0]!.securityContext).toEqual({ privileged: false, allowPrivilegeEscalation: false });
+    expect(pod.spec!.containers[0]!.resources!.limits).toEqual({ 'devices.kubevirt.io/kvm': '1' });
+    expect(pod.metadata!.labels!['pxeforge.io/version']).toBe('20261125T120000Z-3fa9c1d2');
+    expect(events.some((e) => e.type === 'stage-start')).toBe(true);
+    expect(fake.deleted).toHaveLength(1);
   });
 });

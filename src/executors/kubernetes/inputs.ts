@@ -70,12 +70,14 @@ export async function unpackInputs(file: string, sha256: string, dest: string): 
   await mkdir(dest, { recursive: true });
   const extract = tar.extract();
   let count = 0;
+  let unsafe: UserError | undefined;
   extract.on('entry', (header, stream, next) => {
     const name = path.posix.normalize(header.name);
     const target = path.join(dest, name);
-    if (path.isAbsolute(header.name) || name.startsWith('../') || !target.startsWith(`${dest}${path.sep}`)) {
-      stream.resume();
-      next(new UserError('INPUTS_UNSAFE', `the build inputs hold ${header.name}, outside the recipe repository`));
+    if (unsafe !== undefined || path.isAbsolute(header.name) || name.startsWith('../') || !target.startsWith(`${dest}${path.sep}`)) {
+      // Nothing more is written once one entry would leave the destination; the tar is refused after.
+      unsafe ??= new UserError('INPUTS_UNSAFE', `the build inputs hold ${header.name}, outside the recipe repository`);
+      stream.on('end', () => next()).resume();
       return;
     }
     count += 1;
@@ -99,6 +101,7 @@ export async function unpackInputs(file: string, sha256: string, dest: string): 
     }
   });
   await pipeline(createReadStream(file), extract);
+  if (unsafe !== undefined) throw unsafe;
   return count;
 }
 
