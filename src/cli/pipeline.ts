@@ -8,7 +8,10 @@ import { seconds } from '../pipeline/plain-reporter.js';
 import { chooseReporter, createReporter, namedEmit } from '../pipeline/reporter.js';
 import { loadRecipes } from '../recipe/load.js';
 import { changedRecipes, type Changes } from '../workflow/changed.js';
-import { runPipeline, type PipelineOutcome } from '../workflow/pipeline.js';
+import { runPipeline, type PipelineExecutor, type PipelineOutcome } from '../workflow/pipeline.js';
+import type { RecipeRepo } from '../recipe/repo.js';
+import type { SiteConfig } from '../site/site-config.js';
+import { kubernetesClient } from './kubernetes-client.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
 import { requireSiteConfig } from './load-site.js';
@@ -45,15 +48,15 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
     .argument('[recipes...]', 'recipe files (or --changed-since)')
     .option('--changed-since <ref>', 'the recipes affected by changes since this git commit (see `pxeforge changed`)')
     .option('--promote-to <channel>', 'promote each version that passed its boot test to this unprotected channel')
-    .option('--executor <executor>', 'where builds and boot tests run: local', 'local')
+    .option('--executor <executor>', 'where builds and boot tests run: local (this host) or kubernetes (pods)', 'local')
     .option('--via <path>', 'how the boot test boots: direct or pxe', 'direct')
     .option('--parallel <n>', 'run up to n recipes at once', '1')
     .option('--no-cache', 'rebuild every step')
     .option('--reason <text>', 'recorded in the promotion history (default: pxeforge pipeline)')
     .action(async (files: string[], options: { changedSince?: string; promoteTo?: string; executor: string; via: string; parallel: string; cache: boolean; reason?: string }) => {
       const { io } = context;
-      if (options.executor !== 'local') {
-        throw new UserError('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, { hint: 'use --executor local', exitCode: ExitCode.invalidInput });
+      if (options.executor !== 'local' && options.executor !== 'kubernetes') {
+        throw new UserError('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, { hint: 'use --executor local or --executor kubernetes', exitCode: ExitCode.invalidInput });
       }
       if (options.via !== 'direct' && options.via !== 'pxe') throw invalidInput('BAD_OPTION', `--via takes direct or pxe, got \`${options.via}\``);
       const parallel = Number(options.parallel);
@@ -76,7 +79,8 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
       const { recipes, problems } = await loadRecipes(repo, targets);
       if (problems.length > 0) throw new ValidationError(problems);
       const site = await requireSiteConfig(repo);
-      if (process.getuid?.() !== 0) {
+      const executor = options.executor === 'kubernetes' ? await kubernetesExecutor(repo, site, options.cache, options.via, io.signal) : undefined;
+      if (executor === undefined && process.getuid?.() !== 0) {
         throw new UserError('NEEDS_ROOT', 'building an image needs root (it mounts /proc, /sys and /dev into the image root and chroots)', { hint: 'run pxeforge pipeline as root on the admin host' });
       }
       const several = recipes.length > 1;
@@ -94,6 +98,7 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
           reason: options.reason,
           emit: (name) => (several ? namedEmit(reporter.onEvent, name) : reporter.onEvent),
           signal: io.signal,
+          executor,
         });
       } finally {
         await reporter.close();
@@ -102,6 +107,16 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
       else writeLines(io.stdout, summaryTable(outcomes));
       setExit(outcomes.every((o) => o.failure === null) ? ExitCode.ok : ExitCode.failure);
     });
+}
+
+async function kubernetesExecutor(repo: RecipeRepo, site: SiteConfig, useCache: boolean, via: 'direct' | 'pxe', signal: AbortSignal): Promise<PipelineExecutor> {
+  const client = await kubernetesClient(site.kubernetes);
+  const { buildInPod, testInPod, newRunId } = await import('../executors/kubernetes/remote.js');
+  const runId = newRunId();
+  return {
+    build: (recipe, emit) => buildInPod({ client, site, repo, recipe, useCache, emit, signal, runId }),
+    test: (image, emit) => testInPod({ client, site, image, via, emit, signal, runId }),
+  };
 }
 
 export function summaryTable(outcomes: readonly PipelineOutcome[]): string[] {

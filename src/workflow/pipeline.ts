@@ -1,4 +1,5 @@
 import { testImage } from '../boot-test/boot-test.js';
+import type { TestReport } from '../boot-test/report.js';
 import { buildImage } from '../build/build.js';
 import { ExitCode, isUserError, UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
@@ -20,6 +21,21 @@ export interface PipelineOptions {
   /** Events of one recipe (the pipeline names the recipe in each stage). */
   emit: (recipe: string) => Emit;
   signal: AbortSignal;
+  /** Where builds and boot tests run; default: this host. */
+  executor?: PipelineExecutor;
+}
+
+/** How a build and a boot test run: on this host, or elsewhere (kubernetes pods). */
+export interface PipelineExecutor {
+  build(recipe: Recipe, emit: Emit): Promise<{ version: string }>;
+  test(image: string, emit: Emit): Promise<TestReport>;
+}
+
+export function localExecutor(options: Pick<PipelineOptions, 'repo' | 'site' | 'useCache' | 'via' | 'signal'>): PipelineExecutor {
+  return {
+    build: (recipe, emit) => buildImage({ recipe, repo: options.repo, site: options.site, useCache: options.useCache, emit, signal: options.signal }),
+    test: (image, emit) => testImage({ store: options.site.store, image, via: options.via, emit, signal: options.signal }),
+  };
 }
 
 export interface PipelineOutcome {
@@ -61,6 +77,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineOut
 
 async function one(options: PipelineOptions, recipe: Recipe): Promise<PipelineOutcome> {
   const emit = options.emit(recipe.name);
+  const executor = options.executor ?? localExecutor(options);
   const outcome: PipelineOutcome = { recipe: recipe.name, version: null, buildMs: null, test: null, promotedTo: null, failure: null };
   const step = async (name: 'build' | 'test' | 'promote', work: () => Promise<void>): Promise<boolean> => {
     try {
@@ -77,14 +94,14 @@ async function one(options: PipelineOptions, recipe: Recipe): Promise<PipelineOu
 
   const started = performance.now();
   const built = await step('build', async () => {
-    const result = await buildImage({ recipe, repo: options.repo, site: options.site, useCache: options.useCache, emit, signal: options.signal });
+    const result = await executor.build(recipe, emit);
     outcome.version = result.version;
   });
   outcome.buildMs = Math.round(performance.now() - started);
   if (!built) return outcome;
 
   const tested = await step('test', async () => {
-    const report = await testImage({ store: options.site.store, image: `${recipe.name}@${outcome.version}`, via: options.via, emit, signal: options.signal });
+    const report = await executor.test(`${recipe.name}@${outcome.version}`, emit);
     const failed = report.checks.filter((check) => !check.passed).map((check) => check.name);
     outcome.test = { passed: report.passed, durationMs: report.durationMs, failed };
     if (!report.passed) throw new UserError('TEST_FAILED', report.failure ? `${report.failure.reason} (stuck in ${report.failure.phase})` : `checks failed: ${failed.join(', ')}`);

@@ -14,6 +14,7 @@ import { requireSiteConfig } from '../../src/cli/load-site.js';
 import type { SiteConfig } from '../../src/site/site-config.js';
 import { copyFixtureRepo, runCli } from '../helpers/cli.js';
 import { startFakeKube, type FakeKube, type Scenario } from '../helpers/fake-kube.js';
+import { makeVersion } from '../helpers/tree-site.js';
 
 let fixture: Awaited<ReturnType<typeof copyFixtureRepo>>;
 let fake: FakeKube | undefined;
@@ -186,6 +187,20 @@ describe('the CLI with --executor kubernetes', () => {
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/^built base@/m);
     expect(result.stderr).toContain('FAILED child: build of child: the pod ended without saying which version it built');
+  });
+
+  it('pipeline --executor kubernetes: build and boot test in pods, promotion here', async () => {
+    await withKubeconfig({
+      lines: (pod) => (pod.metadata?.labels?.['pxeforge.io/kind'] === 'test' ? [JSON.stringify({ type: 'result', passed: true })] : buildLines(1)(pod)),
+      end: { kind: 'succeeded' },
+    });
+    // What the build pod leaves in the shared store (the fake pod does not build), and its boot test's report.
+    await makeVersion(site.store, 'base', '20261125T120000Z-3fa9c1d2', { format: 'initramfs', tested: 'passed' });
+    const result = await runCli(['pipeline', 'recipes/base.yaml', '--executor', 'kubernetes', '--promote-to', 'staging'], fixture.root);
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^base +20261125T120000Z-3fa9c1d2 +\S+ s +PASSED \(\d+ s\) +staging$/m);
+    expect(fake!.created.map((pod) => pod.metadata!.labels!['pxeforge.io/kind'])).toEqual(['build', 'test']);
+    expect((await runCli(['status'], fixture.root)).stdout).toContain('base@20261125T120000Z-3fa9c1d2');
   });
 
   it('k8s cleanup deletes the pods pxeforge left behind, and only those', async () => {
