@@ -64,7 +64,7 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
           try {
             result = client === undefined
               ? await buildImage({ recipe, repo, site, useCache: options.cache, emit, signal: io.signal })
-              : await buildInPod({ client, site, repo, recipe, useCache: options.cache, emit, signal: io.signal, runId });
+              : await buildInPod({ client, site, repo, recipe, useCache: options.cache, emit, signal: io.signal, runId, output: io.stdout });
           } catch (error) {
             // With several builds, one failure does not stop the others (Ctrl-C does).
             if (!several || !isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;

@@ -13,7 +13,7 @@ import type { RecipeRepo } from '../recipe/repo.js';
 import type { SiteConfig } from '../site/site-config.js';
 import { kubernetesClient } from './kubernetes-client.js';
 import type { CommandContext } from './context.js';
-import { writeLines } from './io.js';
+import { writeLines, type CliIo } from './io.js';
 import { requireSiteConfig } from './load-site.js';
 
 export function changedCommand(context: CommandContext, setExit: (code: number) => void): Command {
@@ -79,7 +79,7 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
       const { recipes, problems } = await loadRecipes(repo, targets);
       if (problems.length > 0) throw new ValidationError(problems);
       const site = await requireSiteConfig(repo);
-      const executor = options.executor === 'kubernetes' ? await kubernetesExecutor(repo, site, options.cache, options.via, io.signal) : undefined;
+      const executor = options.executor === 'kubernetes' ? await kubernetesExecutor(repo, site, options.cache, options.via, io) : undefined;
       if (executor === undefined && process.getuid?.() !== 0) {
         throw new UserError('NEEDS_ROOT', 'building an image needs root (it mounts /proc, /sys and /dev into the image root and chroots)', { hint: 'run pxeforge pipeline as root on the admin host' });
       }
@@ -109,13 +109,14 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
     });
 }
 
-async function kubernetesExecutor(repo: RecipeRepo, site: SiteConfig, useCache: boolean, via: 'direct' | 'pxe', signal: AbortSignal): Promise<PipelineExecutor> {
+async function kubernetesExecutor(repo: RecipeRepo, site: SiteConfig, useCache: boolean, via: 'direct' | 'pxe', io: CliIo): Promise<PipelineExecutor> {
+  const { signal, stdout: output } = io;
   const client = await kubernetesClient(site.kubernetes);
   const { buildInPod, testInPod, newRunId } = await import('../executors/kubernetes/remote.js');
   const runId = newRunId();
   return {
-    build: (recipe, emit) => buildInPod({ client, site, repo, recipe, useCache, emit, signal, runId }),
-    test: (image, emit) => testInPod({ client, site, image, via, emit, signal, runId }),
+    build: (recipe, emit) => buildInPod({ client, site, repo, recipe, useCache, emit, signal, runId, output }),
+    test: (image, emit) => testInPod({ client, site, image, via, emit, signal, runId, output }),
   };
 }
 

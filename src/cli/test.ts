@@ -65,7 +65,7 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
             const via = options.via as 'direct' | 'pxe';
             const report = client === undefined
               ? await testImage({ store: site.store, image, via, emit, signal: io.signal, tree })
-              : await testInPod({ client, site, image: await exactVersion(site.store, image), via, emit, signal: io.signal, runId });
+              : await testInPod({ client, site, image: await exactVersion(site.store, image), via, emit, signal: io.signal, runId, output: io.stdout });
             outcomes.push({ image, report });
           } catch (error) {
             if (!isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -55,6 +57,13 @@ export interface RemoteOptions {
   signal: AbortSignal;
   runId?: string;
   pollMs?: number;
+  /** Where the events end up (stdout): read the pod's log no faster than this takes it. */
+  output?: Writable;
+}
+
+function congestion(output: Writable | undefined): (() => Promise<unknown> | undefined) | undefined {
+  if (output === undefined) return undefined;
+  return () => (output.writableNeedDrain ? once(output, 'drain') : undefined);
 }
 
 export const newRunId = () => randomBytes(6).toString('hex');
@@ -88,6 +97,7 @@ export async function buildInPod(options: RemoteOptions & { repo: RecipeRepo; re
       onLine: relay.onLine,
       what: `build of ${recipe.name}`,
       pollMs: options.pollMs,
+      congested: congestion(options.output),
     });
   } finally {
     await rm(inputs.file, { force: true });
@@ -111,6 +121,7 @@ export async function testInPod(options: RemoteOptions & { image: string; via: '
     onLine: relay.onLine,
     what: `boot test of ${options.image}`,
     pollMs: options.pollMs,
+    congested: congestion(options.output),
   });
   const report = await readTestReport(versionDir(site.store, name, version));
   if (report === undefined) throw new UserError('POD_NO_RESULT', `boot test of ${options.image}: the pod ended without a test report in the store`);

@@ -18,6 +18,8 @@ export interface RunPodOptions {
   what: string;
   /** How often the pod is polled besides the watch (ms). */
   pollMs?: number;
+  /** A promise while the output the lines go to is congested: the log is read no faster than it is written. */
+  congested?: () => Promise<unknown> | undefined;
 }
 
 /**
@@ -46,7 +48,7 @@ export async function runPod(client: KubeClient, manifest: V1Pod, options: RunPo
     const started = await tracker.until((pod) => podOutcome(pod, options.what).state !== 'pending' || pod.status?.containerStatuses?.[0]?.state?.running !== undefined);
     let outcome = podOutcome(started, options.what);
     if (outcome.state === 'failed' && started.status?.containerStatuses?.[0]?.state?.terminated === undefined) throw outcome.error;
-    const logs = followLog(client, namespace, name, manifest.spec!.containers[0]!.name, tracker, options.onLine, stop.signal);
+    const logs = followLog(client, namespace, name, manifest.spec!.containers[0]!.name, tracker, options.onLine, stop.signal, options.congested);
     const ended = await tracker.until((pod) => {
       const state = podOutcome(pod, options.what).state;
       return state === 'succeeded' || state === 'failed';
@@ -164,7 +166,16 @@ function trackPod(client: KubeClient, namespace: string, name: string, initial: 
  * runs, it reconnects with `sinceTime` of the last line and drops the lines it already had
  * (those with an earlier timestamp, and as many with the same one as it saw).
  */
-async function followLog(client: KubeClient, namespace: string, name: string, container: string, tracker: Tracker, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
+async function followLog(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  container: string,
+  tracker: Tracker,
+  onLine: (line: string) => void,
+  signal: AbortSignal,
+  congested: (() => Promise<unknown> | undefined) | undefined,
+): Promise<void> {
   let lastStamp = '';
   let lastRaw = '';
   let seenAtLast = 0;
@@ -172,6 +183,7 @@ async function followLog(client: KubeClient, namespace: string, name: string, co
   for (let attempt = 0; !signal.aborted; attempt += 1) {
     const stream = new PassThrough();
     let skipAtLast = seenAtLast;
+    let paused = false;
     const done = new Promise<void>((resolve) => {
       const lines = createInterface({ input: stream, crlfDelay: Infinity });
       lines.on('line', (raw) => {
@@ -192,6 +204,16 @@ async function followLog(client: KubeClient, namespace: string, name: string, co
           seenAtLast = 1;
         }
         onLine(line);
+        // Backpressure: stop reading (and so the HTTP stream, and the API server) until the output drains.
+        const wait = paused ? undefined : congested?.();
+        if (wait !== undefined) {
+          paused = true;
+          lines.pause();
+          void wait.then(() => {
+            paused = false;
+            lines.resume();
+          });
+        }
       });
       lines.on('close', resolve);
     });
