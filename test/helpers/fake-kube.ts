@@ -34,6 +34,11 @@ export interface Scenario {
   /** How the first log stream behaves: cut after half the lines while the pod runs. */
   log?: 'normal' | 'ends-early';
   forbidCreate?: boolean;
+  /**
+   * Runs the container's command on this host instead of printing `lines` (a fake kubelet):
+   * its stdout lines become the log, its exit status the pod's end.
+   */
+  execute?: (command: string[]) => { lines: AsyncIterable<string>; exit: Promise<number> };
 }
 
 interface PodRecord {
@@ -133,6 +138,21 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
         lines = [`{"type":"warning","message":"inputs ${inputs} have sha256 ${actual}, not ${digest}"}`];
         exit = { kind: 'exit', code: 1 };
       }
+    }
+    if (scenario.execute !== undefined && exit.kind === 'succeeded') {
+      const running = scenario.execute(command);
+      let lastMs = 0;
+      let nanos = 0;
+      for await (const line of running.lines) {
+        const now = Math.max(Date.now(), lastMs);
+        nanos = now === lastMs ? nanos + 1 : 0;
+        lastMs = now;
+        record.printed.push({ stamp: stamp(now, nanos), line });
+        for (const wake of record.lineWaiters) wake();
+      }
+      const code = await running.exit;
+      if (code !== 0) exit = { kind: 'exit', code };
+      lines = [];
     }
     const perStamp = scenario.linesPerStamp ?? 1;
     const base = Date.now();
