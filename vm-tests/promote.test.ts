@@ -1,6 +1,7 @@
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { TestReport } from '../src/boot-test/report.js';
@@ -20,6 +21,7 @@ const site = `channels:
   production: { protected: true }
 nodeGroups:
   canary: { image: story, channel: staging, macs: ["52:54:00:12:34:56"] }
+  efi: { image: story, channel: staging, macs: ["52:54:00:12:34:99"], firmware: uefi }
   compute: { image: story, channel: production, macs: ["52:54:00:00:10:01", "52:54:00:00:10:02"] }
 `;
 
@@ -29,8 +31,8 @@ async function build(): Promise<string> {
   return /built story@(\S+) in/.exec(result.stdout)![1]!;
 }
 
-async function testViaTree(version: string, channel: string, entry = 'boot.ipxe'): Promise<TestReport> {
-  const result = await repo.pxeforge(['test', `story@${version}`, '--via', 'pxe', '--channel', channel, '--entry', entry]);
+async function testViaTree(version: string, channel: string, entry = 'boot.ipxe', group?: string): Promise<TestReport> {
+  const result = await repo.pxeforge(['test', `story@${version}`, '--via', 'pxe', '--channel', channel, '--entry', entry, ...(group ? ['--group', group] : [])]);
   expect(result.exitCode, result.stdout + result.stderr).toBe(0);
   const report = JSON.parse(await readFile(path.join(repo.store, 'images/story', version, 'test-report.json'), 'utf8')) as TestReport;
   expect(report.passed).toBe(true);
@@ -52,6 +54,7 @@ beforeAll(async () => {
     'extends: tiny',
     'overlays: [common, story]',
     'tests:',
+    '  boot: { timeout: 400 }   # UEFI firmware and GRUB fetching the initrd over TFTP take a while under TCG',
     '  checks:',
     '    - { name: marker, run: "cat /etc/pxeforge-story" }',
     '    - { name: kernel command line, run: "cat /proc/cmdline" }',
@@ -65,6 +68,8 @@ beforeAll(async () => {
   await mkdir(tftp, { recursive: true });
   await copyFile('/usr/lib/PXELINUX/pxelinux.0', path.join(tftp, 'pxelinux.0'));
   await copyFile('/usr/lib/syslinux/modules/bios/ldlinux.c32', path.join(tftp, 'ldlinux.c32'));
+  // And its GRUB net image for UEFI nodes (grub/x86_64-efi/…); grub.cfg files are pxeforge's entry points.
+  await execa('grub-mknetdir', [`--net-directory=${tftp}`, '--subdir=grub', '-d', '/usr/lib/grub/x86_64-efi']);
 });
 afterAll(async () => {
   await repo?.remove();
@@ -93,6 +98,11 @@ describe('promotion with real images and PXE boots from the tree', () => {
     report = await testViaTree(second, 'staging', 'pxelinux.0');
     expect(output(report, 'marker')).toBe('second');
     expect(output(report, 'kernel command line')).toContain(`BOOT_IMAGE=/pxeforge/images/story/${second}/vmlinuz`);
+    // And as a UEFI node: OVMF loads the site's GRUB, which reads its grub.cfg-01-<mac> through `current`.
+    report = await testViaTree(second, 'staging', 'grub/x86_64-efi/core.efi', 'efi');
+    expect(report.tree).toMatchObject({ group: 'efi', mac: '52:54:00:12:34:99', entry: 'grub/x86_64-efi/core.efi' });
+    expect(output(report, 'marker')).toBe('second');
+    expect(output(report, 'kernel command line')).toContain(`/pxeforge/images/story/${second}/vmlinuz`);
     await promote(second, 'production');
 
     const rolled = await repo.pxeforge(['rollback', 'story', '--channel', 'production', '--reason', 'second misbehaves']);

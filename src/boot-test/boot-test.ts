@@ -1,4 +1,4 @@
-import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -48,6 +48,20 @@ export interface TreeBoot {
   placed: string;
   /** Set when nodes fetch squashfs roots from QEMU's view of this host (10.0.2.2): the test serves them. */
   httpPort: number | undefined;
+  /** Boot with UEFI firmware (OVMF): the node group's firmware is uefi and the entry is an EFI program. */
+  uefi: boolean;
+}
+
+/** OVMF (Debian package ovmf): its code image, and a copy of its variable store for this run. */
+export const ovmfCode = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+const ovmfVars = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+
+async function uefiFirmware(runDir: string): Promise<{ code: string; vars: string }> {
+  const vars = path.join(runDir, 'OVMF_VARS.fd');
+  await copyFile(ovmfVars, vars).catch(() => {
+    throw new UserError('TOOL_MISSING', `UEFI firmware ${ovmfVars} is not installed`, { hint: 'apt-get install ovmf' });
+  });
+  return { code: ovmfCode, vars };
 }
 
 export interface TestContext {
@@ -169,7 +183,7 @@ async function boot(context: TestContext, tools: Tools) {
   const cmdline = tree !== undefined ? '' : manifest.kernel.cmdline.replace(rootfsUrlPlaceholder, guestUrl(context, 'rootfs.squashfs'));
   let source: BootSource = { kind: 'direct', kernel: path.join(context.dir, 'vmlinuz'), initrd: path.join(context.dir, 'initrd.img'), cmdline };
   if (tree !== undefined) {
-    source = { kind: 'pxe', tftpDir: tree.tftpRoot, bootfile: tree.entry };
+    source = { kind: 'pxe', tftpDir: tree.tftpRoot, bootfile: tree.entry, ...(tree.uefi ? { uefi: await uefiFirmware(context.run) } : {}) };
   } else if (context.options.via === 'pxe') {
     const tftpDir = path.join(context.run, 'tftp');
     await mkdir(tftpDir);

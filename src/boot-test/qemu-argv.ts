@@ -7,8 +7,12 @@ export const guestHostAddress = '10.0.2.2';
 
 export type BootSource =
   | { kind: 'direct'; kernel: string; initrd: string; cmdline: string }
-  /** Network boot as a node does it: iPXE in the NIC ROM loads `bootfile` from the TFTP dir. */
-  | { kind: 'pxe'; tftpDir: string; bootfile: string };
+  /**
+   * Network boot as a node does it: the firmware's PXE client (iPXE in the NIC ROM under
+   * BIOS; OVMF's under UEFI, with `uefi` naming its code image and a writable copy of its
+   * variable store) loads `bootfile` from the TFTP dir.
+   */
+  | { kind: 'pxe'; tftpDir: string; bootfile: string; uefi?: { code: string; vars: string } };
 
 export interface QemuOptions {
   accel: 'kvm' | 'tcg';
@@ -40,7 +44,12 @@ export function qemuArgv(options: QemuOptions): string[] {
     '-m', String(options.memoryMiB),
     ...(options.boot.kind === 'direct'
       ? ['-kernel', options.boot.kernel, '-initrd', options.boot.initrd, '-append', options.boot.cmdline]
-      : ['-boot', 'n']),
+      : [
+          ...(options.boot.uefi === undefined
+            ? []
+            : ['-drive', `if=pflash,format=raw,readonly=on,file=${options.boot.uefi.code}`, '-drive', `if=pflash,format=raw,file=${options.boot.uefi.vars}`]),
+          '-boot', 'n',
+        ]),
     '-nic', nic,
     '-smbios', `type=11,value=io.systemd.credential.binary:ssh.authorized_keys.root=${credential}`,
     '-display', 'none',

@@ -32,7 +32,7 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
     .option('--via <path>', 'direct (kernel and initrd handed to QEMU) or pxe (iPXE from the NIC over TFTP/HTTP)', 'direct')
     .option('--parallel <n>', 'boot up to n VMs at once', '1')
     .option('--channel <channel>', 'with --via pxe: boot from the promoted PXE tree as a node of a group following this channel')
-    .option('--entry <file>', 'with --channel: what the node\'s firmware loads from the TFTP root (boot.ipxe, or the site\'s pxelinux.0)', 'boot.ipxe')
+    .option('--entry <file>', 'with --channel: what the node\'s firmware loads from the TFTP root (boot.ipxe; the site\'s pxelinux.0; its GRUB net image, e.g. grub/x86_64-efi/core.efi, booted with UEFI)', 'boot.ipxe')
     .option('--group <name>', 'with --channel: boot as a member of this node group')
     .option('--executor <executor>', 'where QEMU runs: local (this host) or kubernetes (a pod, with KVM when configured)', 'local')
     .action(async (images: string[], options: { via: string; parallel: string; channel?: string; entry: string; group?: string; executor: string }) => {

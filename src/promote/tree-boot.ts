@@ -36,11 +36,14 @@ export async function treeBootFor(site: SiteConfig, reference: string, options: 
   if (!current.state.groups.some((g) => g.name === group.name && g.version === version)) {
     throw invalidInput('GROUP_NOT_RENDERED', `node group ${group.name} is not in generation ${current.generation} of the tree`, 'run `pxeforge refresh` to render the node groups of pxeforge.yaml');
   }
+  // An EFI program (the site's GRUB net image) is what a UEFI node's firmware loads; anything else runs under BIOS.
+  const uefi = options.entry.endsWith('.efi');
+  if (uefi && group.firmware !== 'uefi') throw invalidInput('BAD_OPTION', `--entry ${options.entry} is an EFI program, but node group ${group.name} boots with BIOS`);
   if (options.entry !== 'boot.ipxe') {
-    if (group.firmware !== 'bios') throw invalidInput('BAD_OPTION', `--entry ${options.entry}: node group ${group.name} boots with UEFI; pxelinux is BIOS only`);
+    if (!uefi && group.firmware !== 'bios') throw invalidInput('BAD_OPTION', `--entry ${options.entry}: node group ${group.name} boots with UEFI; give its EFI boot loader (e.g. grub/x86_64-efi/core.efi)`);
     if (!(await access(path.join(site.tftpRoot, options.entry)).then(() => true, () => false))) {
       throw invalidInput('NO_ENTRY_FILE', `${path.join(site.tftpRoot, options.entry)} does not exist`,
-        'the site provides its boot loader (e.g. pxelinux.0 and ldlinux.c32 from the Debian packages pxelinux and syslinux-common)');
+        'the site provides its boot loader: pxelinux.0 and ldlinux.c32 (Debian packages pxelinux, syslinux-common) for BIOS, a GRUB net image (grub-mknetdir, package grub-efi-amd64-bin) for UEFI');
     }
   }
   let httpPort: number | undefined;
@@ -59,6 +62,7 @@ export async function treeBootFor(site: SiteConfig, reference: string, options: 
       entry: options.entry,
       placed: placedDir(name, version),
       httpPort,
+      uefi,
     },
   };
 }

@@ -53,6 +53,17 @@ describe('qemuArgv', () => {
     expect(argv.slice(argv.indexOf('-cpu'), argv.indexOf('-cpu') + 2)).toEqual(['-cpu', 'host']);
   });
 
+  it('network boot with UEFI firmware: OVMF code read-only, a private copy of its variables', () => {
+    const argv = qemuArgv({ ...common, accel: 'tcg', boot: { kind: 'pxe', tftpDir: '/t', bootfile: 'grub/x86_64-efi/core.efi', uefi: { code: '/ovmf/CODE.fd', vars: '/run/VARS.fd' } } });
+    const at = argv.indexOf('-boot');
+    expect(argv.slice(at - 4, at + 2)).toEqual([
+      '-drive', 'if=pflash,format=raw,readonly=on,file=/ovmf/CODE.fd',
+      '-drive', 'if=pflash,format=raw,file=/run/VARS.fd',
+      '-boot', 'n',
+    ]);
+    expect(argv.join(' ')).toContain('tftp=/t,bootfile=grub/x86_64-efi/core.efi');
+  });
+
   it('the credential carries the key, never a file in the image', () => {
     const argv = qemuArgv({ ...common, boot: { kind: 'direct', kernel: 'k', initrd: 'i', cmdline: '' } });
     const smbios = argv[argv.indexOf('-smbios') + 1]!;
