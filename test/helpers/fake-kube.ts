@@ -8,7 +8,7 @@ import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
 /**
  * A Kubernetes API server on loopback that speaks the wire protocol client-node uses for
  * pods — REST JSON with Status errors, chunked watch streams (with resourceVersion, 410
- * Gone, bookmarks), and log follow with timestamps and sinceTime — and plays each pod's
+ * Gone), and log follow with timestamps and sinceTime — and plays each pod's
  * life from a scenario. The "container" checks its build inputs like the real pod does
  * (the tar named in its command must exist with its digest) and prints scripted lines.
  */
