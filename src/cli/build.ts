@@ -6,10 +6,13 @@ import { buildImage } from '../build/build.js';
 import { lockRecipe } from '../build/locked.js';
 import { ExitCode, invalidInput, isUserError, UserError } from '../errors/user-error.js';
 import { readManifest, resolveVersion } from '../store/store.js';
+import { eachLimited } from '../pipeline/each-limited.js';
 import { chooseReporter, createReporter, namedEmit } from '../pipeline/reporter.js';
+import { requireRoot } from './needs-root.js';
 import { buildInPod, newRunId } from '../executors/kubernetes/remote.js';
 import { seconds } from '../pipeline/plain-reporter.js';
 import { loadRecipe } from '../recipe/load.js';
+import type { Recipe } from '../recipe/recipe.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
 import { kubernetesClient } from './kubernetes-client.js';
@@ -35,7 +38,7 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
       const parallel = Number(options.parallel);
       if (!Number.isInteger(parallel) || parallel < 1) throw invalidInput('BAD_OPTION', `--parallel takes a whole number ≥ 1, got \`${options.parallel}\``);
       const repo = await context.repo();
-      const recipes = [];
+      const recipes: Recipe[] = [];
       for (const file of files) recipes.push(await loadRecipe(repo, path.resolve(io.cwd, file)));
       const site = await requireSiteConfig(repo);
       if (options.locked !== undefined) {
@@ -44,41 +47,34 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
         recipes[0] = lockRecipe(recipes[0]!, manifest);
       }
       const client = options.executor === 'kubernetes' ? await kubernetesClient(site.kubernetes) : undefined;
-      if (client === undefined && process.getuid?.() !== 0) {
-        throw new UserError('NEEDS_ROOT', 'building an image needs root (it mounts /proc, /sys and /dev into the image root and chroots)', {
-          hint: 'run pxeforge build as root on the admin host',
-        });
-      }
+      if (client === undefined) requireRoot('build');
       const json = context.globals().json === true;
       const several = recipes.length > 1 && parallel > 1;
       const shared = several ? createReporter(json ? 'json' : 'plain', io.stdout) : undefined;
       const runId = newRunId();
       const failures: string[] = [];
-      const queue = [...recipes];
-      const worker = async () => {
-        for (let recipe = queue.shift(); recipe !== undefined; recipe = queue.shift()) {
-          const reporter = shared ?? createReporter(chooseReporter({ json, stream: io.stdout }), io.stdout);
-          const emit = shared === undefined ? reporter.onEvent : namedEmit(reporter.onEvent, recipe.name);
-          const started = performance.now();
-          let result;
-          try {
-            result = client === undefined
-              ? await buildImage({ recipe, repo, site, useCache: options.cache, emit, signal: io.signal })
-              : await buildInPod({ client, site, repo, recipe, useCache: options.cache, emit, signal: io.signal, runId, output: io.stdout });
-          } catch (error) {
-            // With several builds, one failure does not stop the others (Ctrl-C does).
-            if (!several || !isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;
-            failures.push(`${recipe.name}: ${error.message.split('\n')[0]}`);
-            continue;
-          } finally {
-            if (shared === undefined) await reporter.close();
-          }
-          if (json) io.stdout.write(`${JSON.stringify({ type: 'result', name: result.name, version: result.version, dir: result.dir })}\n`);
-          else writeLines(io.stdout, [`built ${result.name}@${result.version} in ${seconds(performance.now() - started)}: ${result.dir}`]);
+      const buildOne = async (recipe: Recipe) => {
+        const reporter = shared ?? createReporter(chooseReporter({ json, stream: io.stdout }), io.stdout);
+        const emit = shared === undefined ? reporter.onEvent : namedEmit(reporter.onEvent, recipe.name);
+        const started = performance.now();
+        let result;
+        try {
+          result = client === undefined
+            ? await buildImage({ recipe, repo, site, useCache: options.cache, emit, signal: io.signal })
+            : await buildInPod({ client, site, repo, recipe, useCache: options.cache, emit, signal: io.signal, runId, output: io.stdout });
+        } catch (error) {
+          // With several builds, one failure does not stop the others (Ctrl-C does).
+          if (!several || !isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;
+          failures.push(`${recipe.name}: ${error.message.split('\n')[0]}`);
+          return;
+        } finally {
+          if (shared === undefined) await reporter.close();
         }
+        if (json) io.stdout.write(`${JSON.stringify({ type: 'result', name: result.name, version: result.version, dir: result.dir })}\n`);
+        else writeLines(io.stdout, [`built ${result.name}@${result.version} in ${seconds(performance.now() - started)}: ${result.dir}`]);
       };
       try {
-        await Promise.all(Array.from({ length: Math.min(parallel, recipes.length) }, worker));
+        await eachLimited(recipes, parallel, buildOne);
       } finally {
         await shared?.close();
       }

@@ -12,6 +12,7 @@ import { runPipeline, type PipelineExecutor, type PipelineOutcome } from '../wor
 import type { RecipeRepo } from '../recipe/repo.js';
 import type { SiteConfig } from '../site/site-config.js';
 import { kubernetesClient } from './kubernetes-client.js';
+import { requireRoot } from './needs-root.js';
 import type { CommandContext } from './context.js';
 import { writeLines, type CliIo } from './io.js';
 import { requireSiteConfig } from './load-site.js';
@@ -80,9 +81,7 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
       if (problems.length > 0) throw new ValidationError(problems);
       const site = await requireSiteConfig(repo);
       const executor = options.executor === 'kubernetes' ? await kubernetesExecutor(repo, site, options.cache, options.via, io) : undefined;
-      if (executor === undefined && process.getuid?.() !== 0) {
-        throw new UserError('NEEDS_ROOT', 'building an image needs root (it mounts /proc, /sys and /dev into the image root and chroots)', { hint: 'run pxeforge pipeline as root on the admin host' });
-      }
+      if (executor === undefined) requireRoot('pipeline');
       const several = recipes.length > 1;
       const reporter = createReporter(several && !json ? 'plain' : chooseReporter({ json, stream: io.stdout }), io.stdout);
       let outcomes: PipelineOutcome[];

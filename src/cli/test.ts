@@ -4,6 +4,7 @@ import { testImage, type TreeBoot } from '../boot-test/boot-test.js';
 import type { TestReport } from '../boot-test/report.js';
 import { ExitCode, invalidInput, isUserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
+import { eachLimited } from '../pipeline/each-limited.js';
 import { chooseReporter, createReporter, namedEmit } from '../pipeline/reporter.js';
 import { seconds } from '../pipeline/plain-reporter.js';
 import type { CommandContext } from './context.js';
@@ -55,26 +56,23 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
       const several = images.length > 1;
       const reporter = createReporter(several && !json ? 'plain' : chooseReporter({ json, stream: io.stdout }), io.stdout);
       const outcomes: { image: string; report?: TestReport; error?: unknown }[] = [];
-      const queue = [...images];
-      const worker = async () => {
-        for (let image = queue.shift(); image !== undefined; image = queue.shift()) {
-          // With several images, each event's stage names its image.
-          const emit: Emit = several ? namedEmit(reporter.onEvent, image) : reporter.onEvent;
-          try {
-            const tree = trees.get(image);
-            const via = options.via as 'direct' | 'pxe';
-            const report = client === undefined
-              ? await testImage({ store: site.store, image, via, emit, signal: io.signal, tree })
-              : await testInPod({ client, site, image: await exactVersion(site.store, image), via, emit, signal: io.signal, runId, output: io.stdout });
-            outcomes.push({ image, report });
-          } catch (error) {
-            if (!isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;
-            outcomes.push({ image, error });
-          }
+      const testOne = async (image: string) => {
+        // With several images, each event's stage names its image.
+        const emit: Emit = several ? namedEmit(reporter.onEvent, image) : reporter.onEvent;
+        try {
+          const tree = trees.get(image);
+          const via = options.via as 'direct' | 'pxe';
+          const report = client === undefined
+            ? await testImage({ store: site.store, image, via, emit, signal: io.signal, tree })
+            : await testInPod({ client, site, image: await exactVersion(site.store, image), via, emit, signal: io.signal, runId, output: io.stdout });
+          outcomes.push({ image, report });
+        } catch (error) {
+          if (!isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;
+          outcomes.push({ image, error });
         }
       };
       try {
-        await Promise.all(Array.from({ length: Math.min(parallel, images.length) }, worker));
+        await eachLimited(images, parallel, testOne);
       } finally {
         await reporter.close();
       }

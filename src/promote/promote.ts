@@ -10,6 +10,7 @@ import { readManifest, resolveVersion } from '../store/store.js';
 import { applyChange, readPlacedManifest, type ChangeResult, type TreeTools } from './apply.js';
 import { placeVersion } from './place.js';
 import { currentUser } from './lock.js';
+import type { SiteConfig } from '../site/site-config.js';
 import type { Served, TreeState } from './tree.js';
 
 export interface PromoteOptions {
@@ -21,11 +22,14 @@ export interface PromoteOptions {
   allowDirty?: boolean;
 }
 
-function requireChannel(tools: TreeTools, channel: string): void {
-  const names = Object.keys(tools.site.channels);
-  if (!names.includes(channel)) {
+/** The channel of pxeforge.yaml with that name, or an error that names the ones there are. */
+export function requireChannel(site: Pick<SiteConfig, 'channels'>, channel: string): SiteConfig['channels'][string] {
+  const names = Object.keys(site.channels);
+  const found = site.channels[channel];
+  if (found === undefined) {
     throw invalidInput('UNKNOWN_CHANNEL', `no channel \`${channel}\` in pxeforge.yaml`, didYouMean(channel, names) ?? `channels: ${names.join(', ')}`);
   }
+  return found;
 }
 
 /** What a protected channel asks of a version: a passing boot test of exactly these artifacts. */
@@ -47,11 +51,10 @@ async function testVerdict(dir: string, manifest: Manifest): Promise<{ ok: boole
  */
 export async function promote(tools: TreeTools, options: PromoteOptions): Promise<ChangeResult & { placed?: string }> {
   const { site, emit } = tools;
-  requireChannel(tools, options.channel);
+  const channel = requireChannel(site, options.channel);
   if (options.force && !options.reason) throw invalidInput('REASON_REQUIRED', '--force needs --reason "<why>" (it is recorded in the history)');
   const { name, version, dir } = await resolveVersion(site.store, options.image);
   const manifest = await readManifest(dir);
-  const channel = site.channels[options.channel]!;
 
   if (manifest.format === 'squashfs' && site.httpBaseUrl === undefined) {
     throw invalidInput('NO_HTTP_BASE_URL', `${name}@${version} is a squashfs image: nodes fetch its root over HTTP, and pxeforge.yaml has no httpBaseUrl`,
@@ -128,7 +131,7 @@ export interface RollbackOptions {
  * served before (or to an earlier one it served), already in the tree: nothing is copied.
  */
 export async function rollback(tools: TreeTools, options: RollbackOptions): Promise<ChangeResult> {
-  requireChannel(tools, options.channel);
+  requireChannel(tools.site, options.channel);
   if (options.image.includes('@')) throw invalidInput('BAD_ARGUMENT', `rollback takes an image name, not \`${options.image}\``, 'pick the version with --to <version>');
   const name = options.image;
   return applyChange(tools, `rollback ${name} --channel ${options.channel}`, async (current) => {

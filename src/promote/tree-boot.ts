@@ -6,6 +6,7 @@ import { guestHostAddress } from '../boot-test/qemu-argv.js';
 import { invalidInput } from '../errors/user-error.js';
 import type { SiteConfig } from '../site/site-config.js';
 import { resolveVersion } from '../store/store.js';
+import { requireChannel } from './promote.js';
 import { placedDir, readCurrent, treePaths } from './tree.js';
 
 /**
@@ -15,9 +16,7 @@ import { placedDir, readCurrent, treePaths } from './tree.js';
  */
 export async function treeBootFor(site: SiteConfig, reference: string, options: { channel: string; entry: string; group?: string }): Promise<{ image: string; tree: TreeBoot }> {
   const { name, version } = await resolveVersion(site.store, reference);
-  if (site.channels[options.channel] === undefined) {
-    throw invalidInput('UNKNOWN_CHANNEL', `no channel \`${options.channel}\` in pxeforge.yaml`, `channels: ${Object.keys(site.channels).join(', ')}`);
-  }
+  requireChannel(site, options.channel);
   const paths = treePaths(site.tftpRoot);
   const current = await readCurrent(paths);
   const served = current?.state.channels[options.channel]?.[name];

@@ -5,6 +5,7 @@ import which from 'which';
 
 import { fileSha256 } from '../build/digest.js';
 import { run } from '../exec/run.js';
+import { eachLimited } from '../pipeline/each-limited.js';
 import { ToolError } from '../exec/tool-error.js';
 import { readLock, describeOwner } from './lock.js';
 import { entryTarget, listGenerations } from './write-generation.js';
@@ -216,18 +217,12 @@ async function checkGrub(dir: string, files: string[], problem: (message: string
 }
 
 async function checkEntries(paths: TreePaths, state: TreeState, problem: (message: string) => void, report: VerifyReport) {
-  const entries = Object.entries(state.entries);
-  let next = 0;
-  const worker = async () => {
-    while (next < entries.length) {
-      const [entry, generationPath] = entries[next++]!;
-      report.counts.entries += 1;
-      const file = path.join(paths.root, entry);
-      const target = await readlink(file).catch(() => undefined);
-      if (target === undefined) problem(`entry point ${entry} is missing (or not a link)`);
-      else if (target !== entryTarget(entry, generationPath)) problem(`entry point ${entry} links to ${target}, not through current`);
-      else if (!(await stat(file).then((s) => s.isFile(), () => false))) problem(`entry point ${entry} does not resolve to a file`);
-    }
-  };
-  await Promise.all(Array.from({ length: 32 }, worker));
+  await eachLimited(Object.entries(state.entries), 32, async ([entry, generationPath]) => {
+    report.counts.entries += 1;
+    const file = path.join(paths.root, entry);
+    const target = await readlink(file).catch(() => undefined);
+    if (target === undefined) problem(`entry point ${entry} is missing (or not a link)`);
+    else if (target !== entryTarget(entry, generationPath)) problem(`entry point ${entry} links to ${target}, not through current`);
+    else if (!(await stat(file).then((s) => s.isFile(), () => false))) problem(`entry point ${entry} does not resolve to a file`);
+  });
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import { UserError } from '../errors/user-error.js';
 import { run } from '../exec/run.js';
+import { eachLimited } from '../pipeline/each-limited.js';
 import { fsyncPath } from '../store/store.js';
 import type { Rendering } from './render.js';
 import { generationNumber, stateFile, treeDirName, type TreePaths, type TreeState } from './tree.js';
@@ -10,13 +11,6 @@ import { generationNumber, stateFile, treeDirName, type TreePaths, type TreeStat
 /** How many file operations run at once when writing a generation (10,000 nodes). */
 const concurrency = 64;
 
-async function eachLimited<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-}
 
 /** Flushes a whole filesystem in one call (syncfs), instead of one fsync per small file. */
 export async function syncFilesystem(dir: string): Promise<void> {
@@ -34,7 +28,7 @@ export async function writeGeneration(paths: TreePaths, generation: number, rend
   const entries = [...rendering.files.entries()];
   const dirs = new Set(entries.map(([file]) => path.dirname(file)).filter((dir) => dir !== '.'));
   for (const dir of [...dirs].sort()) await mkdir(path.join(staged, dir), { recursive: true });
-  await eachLimited(entries, async ([file, rendered]) => {
+  await eachLimited(entries, concurrency, async ([file, rendered]) => {
     const target = path.join(staged, file);
     if (rendered.kind === 'file') await writeFile(target, rendered.content, { mode: 0o644 });
     else await symlink(rendered.target, target);
@@ -78,7 +72,7 @@ export interface EntryPlan {
 export async function planEntries(paths: TreePaths, rendering: Rendering): Promise<EntryPlan> {
   const plan: EntryPlan = { create: [], siteOwned: [], conflicts: [] };
   const checks = [...rendering.entries.entries()];
-  await eachLimited(checks, async ([entry, generationPath]) => {
+  await eachLimited(checks, concurrency, async ([entry, generationPath]) => {
     const target = entryTarget(entry, generationPath);
     const file = path.join(paths.root, entry);
     const info = await lstat(file).catch(() => undefined);
@@ -120,7 +114,7 @@ export function conflictError(conflicts: readonly string[], root: string): UserE
 export async function createEntries(paths: TreePaths, plan: EntryPlan): Promise<void> {
   const dirs = new Set(plan.create.map(({ entry }) => path.dirname(entry)));
   for (const dir of dirs) await mkdir(path.join(paths.root, dir), { recursive: true });
-  await eachLimited(plan.create, async ({ entry, target }) => {
+  await eachLimited(plan.create, concurrency, async ({ entry, target }) => {
     const file = path.join(paths.root, entry);
     const staged = `${file}.pxeforge-tmp`;
     await rm(staged, { force: true });
@@ -139,11 +133,13 @@ export async function staleEntries(paths: TreePaths, keep: ReadonlyMap<string, s
     const entries = await readdir(path.join(paths.root, dir), { withFileTypes: true }).catch(() => []);
     await eachLimited(
       entries.filter((entry) => entry.isSymbolicLink()),
+      concurrency,
       async (entry) => {
         const relative = dir === '.' ? entry.name : `${dir}/${entry.name}`;
         if (keep.has(relative)) return;
         const target = await readlink(path.join(paths.root, relative)).catch(() => '');
-        if (isOwnEntryTarget(target) || (entry.name.endsWith('.pxeforge-tmp') && isOwnEntryTarget(target))) stale.push(relative);
+        // Also the `.pxeforge-tmp` links of an interrupted change: they point through current too.
+        if (isOwnEntryTarget(target)) stale.push(relative);
       },
     );
   }
@@ -151,7 +147,7 @@ export async function staleEntries(paths: TreePaths, keep: ReadonlyMap<string, s
 }
 
 export async function removeEntries(paths: TreePaths, entries: readonly string[]): Promise<void> {
-  await eachLimited(entries, async (entry) => {
+  await eachLimited(entries, concurrency, async (entry) => {
     await unlink(path.join(paths.root, entry)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });

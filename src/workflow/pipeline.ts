@@ -3,7 +3,8 @@ import type { TestReport } from '../boot-test/report.js';
 import { buildImage } from '../build/build.js';
 import { ExitCode, isUserError, UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
-import { promote } from '../promote/promote.js';
+import { eachLimited } from '../pipeline/each-limited.js';
+import { promote, requireChannel } from '../promote/promote.js';
 import { treePaths } from '../promote/tree.js';
 import type { Recipe } from '../recipe/recipe.js';
 import type { RecipeRepo } from '../recipe/repo.js';
@@ -56,9 +57,7 @@ export interface PipelineOutcome {
 export async function runPipeline(options: PipelineOptions): Promise<PipelineOutcome[]> {
   const { site, promoteTo } = options;
   if (promoteTo !== undefined) {
-    const channel = site.channels[promoteTo];
-    if (channel === undefined) throw new UserError('UNKNOWN_CHANNEL', `no channel \`${promoteTo}\` in pxeforge.yaml`, { exitCode: ExitCode.invalidInput, hint: `channels: ${Object.keys(site.channels).join(', ')}` });
-    if (channel.protected) {
+    if (requireChannel(site, promoteTo).protected) {
       throw new UserError('PROTECTED_CHANNEL', `the pipeline promotes only to unprotected channels, and \`${promoteTo}\` is protected`, {
         exitCode: ExitCode.invalidInput,
         hint: `promote to a protected channel by hand once the image proved itself: pxeforge promote <name>@<version> --channel ${promoteTo}`,
@@ -66,11 +65,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineOut
     }
   }
   const outcomes: PipelineOutcome[] = [];
-  const queue = [...options.recipes];
-  const worker = async () => {
-    for (let recipe = queue.shift(); recipe !== undefined; recipe = queue.shift()) outcomes.push(await one(options, recipe));
-  };
-  await Promise.all(Array.from({ length: Math.min(options.parallel, options.recipes.length) }, worker));
+  await eachLimited(options.recipes, options.parallel, async (recipe) => {
+    outcomes.push(await one(options, recipe));
+  });
   const order = options.recipes.map((recipe) => recipe.name);
   return outcomes.sort((a, b) => order.indexOf(a.recipe) - order.indexOf(b.recipe));
 }
