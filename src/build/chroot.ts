@@ -1,9 +1,10 @@
-import { chmod, copyFile, lstat, mkdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { lstat, readFile, readlink } from 'node:fs/promises';
 
 import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
+import { makeImageDir, readImageFile, removeImagePath, replaceWithSymlink, writeImageFile } from './image-files.js';
 import { unmountAll } from './mounts.js';
+import { resolveInRoot } from './root-path.js';
 
 export interface ChrootOptions {
   emit: Emit;
@@ -18,51 +19,50 @@ export interface ChrootOptions {
  * aborted: the cleanup itself takes no abort signal, so Ctrl-C cannot skip it.
  */
 export async function withChroot<T>(root: string, options: ChrootOptions, body: () => Promise<T>): Promise<T> {
-  const policy = path.join(root, 'usr/sbin/policy-rc.d');
-  const resolv = path.join(root, 'etc/resolv.conf');
-  const savedResolv = options.network ? await saveLink(resolv) : undefined;
+  const savedResolv = options.network ? await saveFile(root, '/etc/resolv.conf') : undefined;
+  // Mount points are image paths, resolved in the image: a `/proc -> /x` link in the image
+  // gets /proc mounted at <root>/x, never at the host's /x. Unmounted at the same places.
+  const mountPoints: string[] = [];
   try {
-    await writeFile(policy, '#!/bin/sh\n# pxeforge: no daemon starts while the image is built\nexit 101\n');
-    await chmod(policy, 0o755);
+    await removeImagePath(root, policyRcD);
+    await writeImageFile(root, policyRcD, '#!/bin/sh\n# pxeforge: no daemon starts while the image is built\nexit 101\n', 0o755);
     if (options.network) {
-      await rm(resolv, { force: true });
-      await copyFile('/etc/resolv.conf', resolv).catch(() => writeFile(resolv, ''));
+      await removeImagePath(root, '/etc/resolv.conf');
+      await writeImageFile(root, '/etc/resolv.conf', await readFile('/etc/resolv.conf').catch(() => ''));
     }
     for (const [type, source, target, extra] of [
-      ['proc', 'proc', 'proc', []],
-      ['sysfs', 'sysfs', 'sys', ['-o', 'ro']],
+      ['proc', 'proc', '/proc', []],
+      ['sysfs', 'sysfs', '/sys', ['-o', 'ro']],
+      ['bind', '/dev', '/dev', []],
     ] as const) {
-      await mkdir(path.join(root, target), { recursive: true });
-      await run(['mount', '-t', type, ...extra, source, path.join(root, target)], { emit: options.emit, stage: options.stage });
+      const point = await makeImageDir(root, target);
+      mountPoints.unshift(point);
+      const how = type === 'bind' ? ['--bind'] : ['-t', type, ...extra];
+      await run(['mount', ...how, source, point], { emit: options.emit, stage: options.stage });
     }
-    await mkdir(path.join(root, 'dev'), { recursive: true });
-    await run(['mount', '--bind', '/dev', path.join(root, 'dev')], { emit: options.emit, stage: options.stage });
     return await body();
   } finally {
-    await unmountAll(path.join(root, 'dev'));
-    await unmountAll(path.join(root, 'sys'));
-    await unmountAll(path.join(root, 'proc'));
-    await rm(policy, { force: true });
-    if (savedResolv !== undefined) await restoreLink(resolv, savedResolv);
+    for (const point of mountPoints) await unmountAll(point);
+    await removeImagePath(root, policyRcD);
+    if (savedResolv !== undefined) await restoreFile(root, '/etc/resolv.conf', savedResolv);
   }
 }
 
-type Saved = { kind: 'none' } | { kind: 'link'; target: string } | { kind: 'file'; copy: string };
+const policyRcD = '/usr/sbin/policy-rc.d';
 
-async function saveLink(file: string): Promise<Saved> {
-  const info = await lstat(file).catch(() => undefined);
+type Saved = { kind: 'none' } | { kind: 'link'; target: string } | { kind: 'file'; content: string };
+
+/** What is at `imagePath` itself (a link is kept as a link, not followed). */
+async function saveFile(root: string, imagePath: string): Promise<Saved> {
+  const at = await resolveInRoot(root, imagePath);
+  const info = await lstat(at).catch(() => undefined);
   if (info === undefined) return { kind: 'none' };
-  if (info.isSymbolicLink()) return { kind: 'link', target: await readlink(file) };
-  const copy = `${file}.pxeforge-saved`;
-  await copyFile(file, copy);
-  return { kind: 'file', copy };
+  if (info.isSymbolicLink()) return { kind: 'link', target: await readlink(at) };
+  return { kind: 'file', content: (await readImageFile(root, imagePath)) ?? '' };
 }
 
-async function restoreLink(file: string, saved: Saved): Promise<void> {
-  await rm(file, { force: true });
-  if (saved.kind === 'link') await symlink(saved.target, file);
-  if (saved.kind === 'file') {
-    await copyFile(saved.copy, file);
-    await rm(saved.copy, { force: true });
-  }
+async function restoreFile(root: string, imagePath: string, saved: Saved): Promise<void> {
+  await removeImagePath(root, imagePath);
+  if (saved.kind === 'link') await replaceWithSymlink(root, imagePath, saved.target);
+  if (saved.kind === 'file') await writeImageFile(root, imagePath, saved.content);
 }

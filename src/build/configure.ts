@@ -1,10 +1,8 @@
-import { access, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-
 import { UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
 import type { Recipe } from '../recipe/recipe.js';
+import { removeImagePath, replaceWithSymlink, statImagePath, writeImageFile } from './image-files.js';
 
 export interface ConfigureTools {
   emit: Emit;
@@ -35,26 +33,18 @@ export async function configureImage(root: string, recipe: Recipe, tools: Config
   for (const [verb, units] of [['enable', recipe.services.enable], ['disable', recipe.services.disable], ['mask', recipe.services.mask]] as const) {
     if (units.length > 0) await chroot(['systemctl', verb, '--', ...units]);
   }
-  if (recipe.timezone !== undefined) {
-    const zone = path.join(root, 'usr/share/zoneinfo', recipe.timezone);
-    if (!(await access(zone).then(() => true, () => false))) {
-      throw new UserError('NO_TIMEZONE', `timezone \`${recipe.timezone}\` is not in the image`, { hint: 'add `tzdata` to packages.include' });
-    }
-    await rm(path.join(root, 'etc/localtime'), { force: true });
-    await symlink(`/usr/share/zoneinfo/${recipe.timezone}`, path.join(root, 'etc/localtime'));
-    await writeFile(path.join(root, 'etc/timezone'), `${recipe.timezone}\n`);
-  }
+  if (recipe.timezone !== undefined) await setTimezone(root, recipe.timezone);
   if (recipe.locale !== undefined) {
-    await writeFile(path.join(root, 'etc/default/locale'), `LANG=${recipe.locale}\n`);
-    if (await access(path.join(root, 'usr/sbin/locale-gen')).then(() => true, () => false)) {
-      await writeFile(path.join(root, 'etc/locale.gen'), `${recipe.locale} ${recipe.locale.includes('UTF-8') ? 'UTF-8' : 'ISO-8859-1'}\n`);
+    await writeImageFile(root, '/etc/default/locale', `LANG=${recipe.locale}\n`);
+    if ((await statImagePath(root, '/usr/sbin/locale-gen')) !== undefined) {
+      await writeImageFile(root, '/etc/locale.gen', `${recipe.locale} ${recipe.locale.includes('UTF-8') ? 'UTF-8' : 'ISO-8859-1'}\n`);
       await chroot(['locale-gen']);
     }
   }
   // Every node gets its name from DHCP: no host name is baked into a shared image.
-  await rm(path.join(root, 'etc/hostname'), { force: true });
-  await writeFile(path.join(root, 'etc/hosts'), '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n');
-  if (recipe.output.format === 'squashfs') await writeNetbootDracutConfig(root);
+  await removeImagePath(root, '/etc/hostname');
+  await writeImageFile(root, '/etc/hosts', '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n');
+  if (recipe.output.format === 'squashfs') await writeImageFile(root, '/etc/dracut.conf.d/90-pxeforge-netboot.conf', netbootDracutConfig);
   return `${recipe.services.enable.length} units enabled, ${recipe.users.length} users`;
 }
 
@@ -69,8 +59,16 @@ export const netbootDracutConfig = [
   '',
 ].join('\n');
 
-async function writeNetbootDracutConfig(root: string): Promise<void> {
-  const dir = path.join(root, 'etc/dracut.conf.d');
-  await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, '90-pxeforge-netboot.conf'), netbootDracutConfig);
+/**
+ * The zone must be a file of the image's own tzdata, looked up inside the image (a link in
+ * /usr/share/zoneinfo is followed there, never on the host); the recipe schema already
+ * admits only zone names (Area/Location), never a path.
+ */
+async function setTimezone(root: string, timezone: string): Promise<void> {
+  const zone = `/usr/share/zoneinfo/${timezone}`;
+  if (!(await statImagePath(root, zone))?.isFile()) {
+    throw new UserError('NO_TIMEZONE', `timezone \`${timezone}\` is not in the image`, { hint: 'add `tzdata` to packages.include, and check the zone name' });
+  }
+  await replaceWithSymlink(root, '/etc/localtime', zone);
+  await writeImageFile(root, '/etc/timezone', `${timezone}\n`);
 }

@@ -1,4 +1,3 @@
-import { chmod, copyFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { UserError } from '../errors/user-error.js';
@@ -6,6 +5,7 @@ import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
 import { describeExit, ToolError } from '../exec/tool-error.js';
 import type { Recipe } from '../recipe/recipe.js';
+import { copyIntoImage, removeImagePath } from './image-files.js';
 
 /** Runs the recipe's hook scripts inside the image root, in order (within withChroot). */
 export async function runHooks(
@@ -17,8 +17,9 @@ export async function runHooks(
 ): Promise<void> {
   for (const [index, hook] of recipe.hooks.entries()) {
     const inside = `/tmp/pxeforge-hook-${index}`;
-    await copyFile(path.join(repoRoot, hook), path.join(root, inside));
-    await chmod(path.join(root, inside), 0o755);
+    // Placed and removed as the image resolves /tmp (image-files.ts), never on the host.
+    await removeImagePath(root, inside);
+    await copyIntoImage(root, path.join(repoRoot, hook), inside, 0o755);
     try {
       await run(
         ['chroot', root, 'env', 'DEBIAN_FRONTEND=noninteractive', 'LC_ALL=C.UTF-8', `PXEFORGE_IMAGE=${recipe.name}`, `SOURCE_DATE_EPOCH=${sourceDateEpoch}`, '/bin/sh', inside],
@@ -32,7 +33,7 @@ export async function runHooks(
         cause: error,
       });
     } finally {
-      await rm(path.join(root, inside), { force: true });
+      await removeImagePath(root, inside);
     }
   }
 }

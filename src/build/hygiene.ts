@@ -1,7 +1,8 @@
-import { lstat, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, open } from 'node:fs/promises';
 import path from 'node:path';
 
 import { UserError } from '../errors/user-error.js';
+import { imageTarget, readImageDir, readImageFile, removeImagePath, statImagePath, walkImageDir, writeImageFile } from './image-files.js';
 
 /** What hygiene removed and found; stored in the manifest. */
 export interface HygieneReport {
@@ -41,22 +42,20 @@ ExecStartPre=/usr/sbin/sshd -t
  */
 export async function cleanImage(root: string, allowPrivateKeys: readonly string[]): Promise<HygieneReport> {
   const removed: string[] = [];
+  // Paths are image paths, resolved in the image (see image-files.ts): a `/var/tmp -> /tmp`
+  // link empties the image's /tmp, never the build host's.
   for (const { dir, match } of removeGlobs) {
-    for (const name of await readdir(path.join(root, dir)).catch(() => [] as string[])) {
+    for (const name of await readImageDir(root, `/${dir}`)) {
       if (!match.test(name)) continue;
-      await rm(path.join(root, dir, name), { recursive: true, force: true });
+      await removeImagePath(root, `/${dir}/${name}`);
       removed.push(`/${dir}/${name}`);
     }
   }
   const hadKeys = removed.some((item) => item.startsWith('/etc/ssh/ssh_host_'));
-  await writeFile(path.join(root, 'etc/machine-id'), '');
-  await rm(path.join(root, 'var/lib/dbus/machine-id'), { force: true });
-  const hasSshd = (await lstat(path.join(root, 'usr/sbin/sshd')).catch(() => undefined)) !== undefined;
-  if (hasSshd) {
-    const dropIn = path.join(root, 'etc/systemd/system/ssh.service.d');
-    await mkdir(dropIn, { recursive: true });
-    await writeFile(path.join(dropIn, 'pxeforge-host-keys.conf'), sshKeygenDropIn);
-  }
+  await writeImageFile(root, '/etc/machine-id', '', 0o444);
+  await removeImagePath(root, '/var/lib/dbus/machine-id');
+  const hasSshd = (await statImagePath(root, '/usr/sbin/sshd')) !== undefined;
+  if (hasSshd) await writeImageFile(root, '/etc/systemd/system/ssh.service.d/pxeforge-host-keys.conf', sshKeygenDropIn);
   const found = await findPrivateKeys(root);
   const forbidden = found.filter((file) => !allowPrivateKeys.includes(file));
   if (forbidden.length > 0) {
@@ -80,8 +79,9 @@ const keyDirs = ['etc', 'root', 'home', 'var/lib', 'opt', 'srv', 'usr/local'];
 async function findPrivateKeys(root: string): Promise<string[]> {
   const found: string[] = [];
   for (const dir of keyDirs) {
-    const entries = await readdir(path.join(root, dir), { recursive: true, withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
+    // The directory is found as the image would find it; below it, links are not followed.
+    const top = await imageTarget(root, `/${dir}`);
+    for (const entry of await walkImageDir(root, `/${dir}`)) {
       if (!entry.isFile()) continue;
       const file = path.join(entry.parentPath, entry.name);
       const info = await lstat(file);
@@ -89,7 +89,7 @@ async function findPrivateKeys(root: string): Promise<string[]> {
       const handle = await open(file, 'r');
       try {
         const { buffer, bytesRead } = await handle.read(Buffer.alloc(Math.min(info.size, 64 * 1024)), 0, Math.min(info.size, 64 * 1024), 0);
-        if (keyMarker.test(buffer.subarray(0, bytesRead).toString('latin1'))) found.push(`/${path.relative(root, file)}`);
+        if (keyMarker.test(buffer.subarray(0, bytesRead).toString('latin1'))) found.push(path.posix.join('/', dir, path.relative(top, file)));
       } finally {
         await handle.close();
       }
@@ -101,11 +101,11 @@ async function findPrivateKeys(root: string): Promise<string[]> {
 /** Checks an unpacked or mounted image against the hygiene rules (used by tests and `verify`). */
 export async function hygieneViolations(root: string): Promise<string[]> {
   const problems: string[] = [];
-  const keys = (await readdir(path.join(root, 'etc/ssh')).catch(() => [] as string[])).filter((n) => /^ssh_host_/.test(n));
+  const keys = (await readImageDir(root, '/etc/ssh')).filter((n) => /^ssh_host_/.test(n));
   if (keys.length > 0) problems.push(`SSH host keys in the image: ${keys.join(', ')}`);
-  const machineId = await readFile(path.join(root, 'etc/machine-id'), 'utf8').catch(() => '');
+  const machineId = (await readImageFile(root, '/etc/machine-id')) ?? '';
   if (machineId.trim() !== '') problems.push('machine-id is set in the image');
-  const lists = (await readdir(path.join(root, 'var/lib/apt/lists')).catch(() => [] as string[])).filter((n) => n.endsWith('Packages') || n.endsWith('_InRelease'));
+  const lists = (await readImageDir(root, '/var/lib/apt/lists')).filter((n) => n.endsWith('Packages') || n.endsWith('_InRelease'));
   if (lists.length > 0) problems.push(`apt lists left in the image: ${lists.length}`);
   return problems;
 }

@@ -1,15 +1,18 @@
-import { copyFile, readdir, readFile, rm } from 'node:fs/promises';
-import path from 'node:path';
-
 import { UserError } from '../errors/user-error.js';
 import { run } from '../exec/run.js';
 import { dracutArgv } from './argv.js';
 import type { ConfigureTools } from './configure.js';
 import { sha256 } from './digest.js';
+import { packageVersion, readDpkgStatus } from './dpkg-status.js';
+import { copyOutOfImage, readImageDir, readImageFile, removeImagePath } from './image-files.js';
 
-/** The kernel version installed in the image (the newest, if several). */
+/**
+ * The kernel version installed in the image (the newest, if several). Every path below is
+ * an image path, resolved in the image (image-files.ts): a `/boot` link never leads to the
+ * build host's kernels.
+ */
 export async function installedKernel(root: string, kernelPackage: string): Promise<string> {
-  const versions = (await readdir(path.join(root, 'boot')).catch(() => [] as string[]))
+  const versions = (await readImageDir(root, '/boot'))
     .flatMap((name) => /^vmlinuz-(.+)$/.exec(name)?.[1] ?? [])
     .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const newest = versions.at(-1);
@@ -22,7 +25,7 @@ export async function installedKernel(root: string, kernelPackage: string): Prom
 }
 
 export async function copyKernel(root: string, version: string, target: string): Promise<void> {
-  await copyFile(path.join(root, 'boot', `vmlinuz-${version}`), target);
+  await copyOutOfImage(root, `/boot/vmlinuz-${version}`, target);
 }
 
 /**
@@ -30,14 +33,12 @@ export async function copyKernel(root: string, version: string, target: string):
  * Nothing else in the image changes it, so an overlay change never re-runs dracut.
  */
 export async function initrdCacheKey(root: string, kernelVersion: string): Promise<string> {
-  const confDir = path.join(root, 'etc/dracut.conf.d');
   const confs = [];
-  for (const name of (await readdir(confDir).catch(() => [] as string[])).sort()) {
-    confs.push(`${name}\n${await readFile(path.join(confDir, name), 'utf8')}`);
+  for (const name of (await readImageDir(root, '/etc/dracut.conf.d')).sort()) {
+    confs.push(`${name}\n${(await readImageFile(root, `/etc/dracut.conf.d/${name}`)) ?? ''}`);
   }
-  const mainConf = await readFile(path.join(root, 'etc/dracut.conf'), 'utf8').catch(() => '');
-  const status = await readFile(path.join(root, 'var/lib/dpkg/status'), 'utf8');
-  const dracut = /Package: dracut\n(?:.+\n)*?Version: (.+)/.exec(status)?.[1];
+  const mainConf = (await readImageFile(root, '/etc/dracut.conf')) ?? '';
+  const dracut = packageVersion(await readDpkgStatus(root), 'dracut');
   if (dracut === undefined) {
     throw new UserError('NO_DRACUT', 'squashfs images need dracut in the image to build their netboot initramfs', {
       hint: 'add the `squashfs-netboot` package set (dracut, dracut-network, dracut-live, curl, isc-dhcp-client)',
@@ -51,8 +52,8 @@ export async function buildNetbootInitrd(root: string, kernelVersion: string, ta
   const inside = '/tmp/pxeforge-initrd.img';
   try {
     await run(dracutArgv(root, kernelVersion, inside), { ...tools, stage: 'kernel' });
-    await copyFile(path.join(root, inside), target);
+    await copyOutOfImage(root, inside, target);
   } finally {
-    await rm(path.join(root, inside), { force: true });
+    await removeImagePath(root, inside);
   }
 }

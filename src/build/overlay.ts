@@ -1,10 +1,11 @@
-import { chmod, chown, lchown, lstat, mkdir, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
 import { overlayMetaSchema } from '../recipe/schema.js';
 import { parseYamlText } from '../source/yaml-document.js';
+import { readImageFile } from './image-files.js';
 import { resolveInRoot } from './root-path.js';
 
 /**
@@ -56,12 +57,17 @@ export async function applyOverlay(root: string, overlayDir: string, metaFile: s
   return count;
 }
 
+/**
+ * Owners and modes from `overlays/<name>.yaml`. A listed path whose last component is a
+ * symlink gets the link's own owner changed and is not descended into: nothing is changed
+ * through a link, so a link out of the image cannot carry a chmod onto the build host.
+ */
 async function applyOverlayMeta(root: string, metaFile: string, emit: Emit): Promise<void> {
   const loaded = parseYamlText(await readFile(metaFile, 'utf8'), metaFile);
   if (!loaded.ok) throw new UserError('OVERLAY_META', `${metaFile}: ${loaded.problems[0]?.message ?? 'invalid'}`);
   const meta = overlayMetaSchema.parse(loaded.document.data);
-  const users = await idTable(path.join(root, 'etc/passwd'));
-  const groups = await idTable(path.join(root, 'etc/group'));
+  const users = idTable(await readImageFile(root, '/etc/passwd'));
+  const groups = idTable(await readImageFile(root, '/etc/group'));
   for (const entry of meta.files ?? []) {
     const target = await resolveInRoot(root, entry.path);
     if ((await lstat(target).catch(() => undefined)) === undefined) {
@@ -83,8 +89,7 @@ async function applyOverlayMeta(root: string, metaFile: string, emit: Emit): Pro
   }
 }
 
-async function idTable(file: string): Promise<Map<string, number>> {
-  const text = await readFile(file, 'utf8').catch(() => '');
+function idTable(text = ''): Map<string, number> {
   return new Map(text.split('\n').filter(Boolean).map((line) => {
     const [name = '', , id = ''] = line.split(':');
     return [name, Number(id)] as const;
@@ -98,9 +103,10 @@ function lookup(table: Map<string, number>, value: string | number, kind: string
   return id;
 }
 
+/** `dir` and, if it is a real directory, everything below it; symlinks are listed, never followed. */
 async function listTree(dir: string): Promise<string[]> {
   const out = [dir];
-  if (!(await stat(dir)).isDirectory()) return out;
+  if (!(await lstat(dir)).isDirectory()) return out;
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
     out.push(path.join(entry.parentPath, entry.name));
   }

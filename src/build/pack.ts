@@ -1,4 +1,4 @@
-import { lstat, lutimes, readdir, rm, symlink } from 'node:fs/promises';
+import { lstat, lutimes, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { UserError } from '../errors/user-error.js';
@@ -6,6 +6,7 @@ import { run } from '../exec/run.js';
 import type { Recipe } from '../recipe/recipe.js';
 import { compressorArgv, cpioArgv, mksquashfsArgv } from './argv.js';
 import type { ConfigureTools } from './configure.js';
+import { replaceWithSymlink } from './image-files.js';
 
 /** The root as one squashfs, /boot left empty (the kernel and initrd travel beside it). */
 export async function packSquashfs(root: string, output: string, recipe: Recipe, epoch: number, tools: ConfigureTools): Promise<void> {
@@ -20,8 +21,7 @@ export async function packSquashfs(root: string, output: string, recipe: Recipe,
  * would be lost silently, so they fail the build unless the recipe accepts it.
  */
 export async function packInitramfs(root: string, output: string, recipe: Recipe, epoch: number, tools: ConfigureTools): Promise<void> {
-  await rm(path.join(root, 'init'), { force: true });
-  await symlink('/sbin/init', path.join(root, 'init'));
+  await replaceWithSymlink(root, '/init', '/sbin/init');
   const capabilities = await filesWithCapabilities(root, tools);
   if (capabilities.length > 0 && !recipe.output.acceptCapabilityLoss) {
     throw new UserError('CAPABILITIES_LOST', `cpio cannot keep file capabilities, and these files have them: ${capabilities.join(', ')}`, {
@@ -38,7 +38,10 @@ export async function packInitramfs(root: string, output: string, recipe: Recipe
   }
 }
 
-/** Every entry below root in byte order, /boot's contents left out; timestamps set to `epoch`. */
+/**
+ * Every entry below root in byte order, /boot's contents left out; timestamps set to `epoch`.
+ * Entries are taken as they are (lstat, lutimes): a symlink is an entry, never followed.
+ */
 async function listForCpio(root: string, epoch: number): Promise<string[]> {
   const out: string[] = [];
   const walk = async (relative: string): Promise<void> => {

@@ -2,10 +2,10 @@ import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { version as pxeforgeVersion } from '../cli/version.js';
-import { run } from '../exec/run.js';
 import { kernelCmdline, type Artifact, type Manifest } from '../store/manifest.js';
 import type { BuildContext } from './build.js';
 import { digestJson, fileSha256 } from './digest.js';
+import { readDpkgStatus } from './dpkg-status.js';
 
 export const artifactNames = ['vmlinuz', 'initrd.img', 'rootfs.squashfs'] as const;
 
@@ -31,7 +31,7 @@ export async function writeManifest(context: BuildContext): Promise<Manifest> {
     format: recipe.output.format,
     artifacts,
     kernel: { package: recipe.kernel.package, version: context.kernelVersion ?? '', cmdline: kernelCmdline(recipe) },
-    packages: await installedPackages(context.root),
+    packages: await readDpkgStatus(context.root),
     executor: context.options.executor ?? 'local',
     durations: context.durations,
     cache: context.cacheOutcomes,
@@ -41,18 +41,4 @@ export async function writeManifest(context: BuildContext): Promise<Manifest> {
   };
   await writeFile(path.join(context.staged, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
-}
-
-/** The image's package list, read from its dpkg database with the host's dpkg-query. */
-async function installedPackages(root: string): Promise<Manifest['packages']> {
-  const { stdout } = await run(
-    ['dpkg-query', `--admindir=${path.join(root, 'var/lib/dpkg')}`, '--show', '--showformat=${Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\n'],
-    { capture: true },
-  );
-  return stdout
-    .split('\n')
-    .map((line) => line.split('\t'))
-    .filter(([, , , status]) => status?.startsWith('ii'))
-    .map(([name = '', version = '', arch = '']) => ({ name, version, arch }))
-    .sort((a, b) => (a.name < b.name ? -1 : 1));
 }
