@@ -1,4 +1,4 @@
-import { appendFile, copyFile, mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, lstat, mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { Emit } from '../events/events.js';
@@ -229,8 +229,13 @@ async function kernel(context: BuildContext, tools: { emit: Emit; signal: AbortS
 }
 
 async function hygiene(context: BuildContext) {
-  context.hygiene = await cleanImage(context.root, context.plan.recipe.hygiene.allowPrivateKeys);
-  return `${context.hygiene.removed.length} paths removed; SSH host keys ${context.hygiene.sshHostKeys}`;
+  const { repo, recipe } = context.options;
+  let resolvConf: 'reset' | 'keep' = 'reset';
+  for (const name of recipe.overlays) {
+    if (await lstat(path.join(repo.overlaysDir, name, 'etc/resolv.conf')).then(() => true, () => false)) resolvConf = 'keep';
+  }
+  context.hygiene = await cleanImage(context.root, context.plan.recipe.hygiene.allowPrivateKeys, { resolvConf });
+  return `${context.hygiene.removed.length} paths removed; SSH host keys ${context.hygiene.sshHostKeys}; resolv.conf ${context.hygiene.resolvConf}`;
 }
 
 async function pack(context: BuildContext, tools: { emit: Emit; signal: AbortSignal }) {

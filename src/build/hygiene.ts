@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import { UserError } from '../errors/user-error.js';
 import { imageTarget, readImageDir, readImageFile, removeImagePath, statImagePath, walkImageDir, writeImageFile } from './image-files.js';
+import { resetResolvConf, type ResolvConfOutcome } from './resolv-conf.js';
 
 /** What hygiene removed and found; stored in the manifest. */
 export interface HygieneReport {
@@ -11,6 +12,13 @@ export interface HygieneReport {
   sshKeysAtBoot: 'drop-in' | 'no sshd';
   machineId: 'empty';
   privateKeys: { allowed: string[] };
+  /** Absent in manifests written before hygiene reset /etc/resolv.conf. */
+  resolvConf?: ResolvConfOutcome;
+}
+
+export interface HygieneOptions {
+  /** `keep` when one of the recipe's overlays supplies /etc/resolv.conf (see resolv-conf.ts). */
+  resolvConf?: 'reset' | 'keep';
 }
 
 /** Paths every node must make its own, or that only describe the build. */
@@ -36,11 +44,11 @@ ExecStartPre=/usr/sbin/sshd -t
 
 /**
  * Makes the root fit to boot on many nodes at once: no SSH host keys (sshd makes them at
- * boot), an empty machine-id (systemd makes one at boot), no package lists, caches or build
- * logs, and no private keys unless the recipe allows them. A private key left behind fails
+ * boot), an empty machine-id (systemd makes one at boot), no DNS settings of the build host,
+ * no package lists, caches or build logs, and no private keys unless the recipe allows them. A private key left behind fails
  * the build.
  */
-export async function cleanImage(root: string, allowPrivateKeys: readonly string[]): Promise<HygieneReport> {
+export async function cleanImage(root: string, allowPrivateKeys: readonly string[], options: HygieneOptions = {}): Promise<HygieneReport> {
   const removed: string[] = [];
   // Paths are image paths, resolved in the image (see image-files.ts): a `/var/tmp -> /tmp`
   // link empties the image's /tmp, never the build host's.
@@ -54,6 +62,7 @@ export async function cleanImage(root: string, allowPrivateKeys: readonly string
   const hadKeys = removed.some((item) => item.startsWith('/etc/ssh/ssh_host_'));
   await writeImageFile(root, '/etc/machine-id', '', 0o444);
   await removeImagePath(root, '/var/lib/dbus/machine-id');
+  const resolvConf = await resetResolvConf(root, options.resolvConf ?? 'reset');
   const hasSshd = (await statImagePath(root, '/usr/sbin/sshd')) !== undefined;
   if (hasSshd) await writeImageFile(root, '/etc/systemd/system/ssh.service.d/pxeforge-host-keys.conf', sshKeygenDropIn);
   const found = await findPrivateKeys(root);
@@ -69,6 +78,7 @@ export async function cleanImage(root: string, allowPrivateKeys: readonly string
     sshKeysAtBoot: hasSshd ? 'drop-in' : 'no sshd',
     machineId: 'empty',
     privateKeys: { allowed: found },
+    resolvConf,
   };
 }
 

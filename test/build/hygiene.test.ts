@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -51,5 +51,43 @@ describe('cleanImage', () => {
     await expect(cleanImage(root, [])).rejects.toThrow('the image holds private keys: /root/.ssh/id_rsa');
     const report = await cleanImage(root, ['/root/.ssh/id_rsa']);
     expect(report.privateKeys.allowed).toEqual(['/root/.ssh/id_rsa']);
+  });
+
+  it('leaves no build host DNS: a node gets /etc/resolv.conf from DHCP', async () => {
+    await writeFile(path.join(root, 'etc/resolv.conf'), 'nameserver 192.0.2.53\nsearch build.example\n');
+    const report = await cleanImage(root, []);
+    expect(report.resolvConf).toBe('dhcp');
+    const text = await readFile(path.join(root, 'etc/resolv.conf'), 'utf8');
+    expect(text).not.toMatch(/^(nameserver|search|domain|options)/m);
+    expect(text).toMatch(/^# .*DHCP/m);
+  });
+
+  it('replaces a resolv.conf link (as the host\'s resolvconf leaves) with that file, never writing through it', async () => {
+    const outside = path.join(root, '..', `${path.basename(root)}-outside`);
+    await writeFile(outside, 'nameserver 192.0.2.53\n');
+    try {
+      await symlink(outside, path.join(root, 'etc/resolv.conf'));
+      await cleanImage(root, []);
+      expect((await lstat(path.join(root, 'etc/resolv.conf'))).isFile()).toBe(true);
+      expect(await readFile(outside, 'utf8')).toBe('nameserver 192.0.2.53\n');
+    } finally {
+      await rm(outside, { force: true });
+    }
+  });
+
+  it('points /etc/resolv.conf at the stub of systemd-resolved when the image has it', async () => {
+    await mkdir(path.join(root, 'usr/lib/systemd'), { recursive: true });
+    await writeFile(path.join(root, 'usr/lib/systemd/systemd-resolved'), '');
+    await writeFile(path.join(root, 'etc/resolv.conf'), 'nameserver 192.0.2.53\n');
+    const report = await cleanImage(root, []);
+    expect(report.resolvConf).toBe('systemd-resolved');
+    expect(await readlink(path.join(root, 'etc/resolv.conf'))).toBe('../run/systemd/resolve/stub-resolv.conf');
+  });
+
+  it('keeps a resolv.conf the recipe\'s overlays supply (the site\'s DNS)', async () => {
+    await writeFile(path.join(root, 'etc/resolv.conf'), 'nameserver 10.1.0.53\n');
+    const report = await cleanImage(root, [], { resolvConf: 'keep' });
+    expect(report.resolvConf).toBe('overlay');
+    expect(await readFile(path.join(root, 'etc/resolv.conf'), 'utf8')).toBe('nameserver 10.1.0.53\n');
   });
 });
