@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ExitCode, invalidInput } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
 import type { ChangeResult, TreeTools } from '../promote/apply.js';
+import { checkReason } from '../promote/audit-text.js';
 import { promote, refresh, rollback } from '../promote/promote.js';
 import { treePaths } from '../promote/tree.js';
 import type { CommandContext } from './context.js';
@@ -71,7 +72,8 @@ export function promoteCommand(context: CommandContext, setExit: (code: number) 
     .option(...waitOption)
     .action(async (image: string, options: { channel: string; reason?: string; force?: boolean; allowDirty?: boolean; wait: string }) => {
       const tools = await treeTools(context, options.wait);
-      const result = await promote(tools, { image, channel: options.channel, reason: options.reason, force: options.force, allowDirty: options.allowDirty });
+      const reason = checkReason(options.reason);
+      const result = await promote(tools, { image, channel: options.channel, reason, force: options.force, allowDirty: options.allowDirty });
       report(context, tools, 'promoted', result);
       setExit(ExitCode.ok);
     });
@@ -87,7 +89,8 @@ export function rollbackCommand(context: CommandContext, setExit: (code: number)
     .option(...waitOption)
     .action(async (name: string, options: { channel: string; to?: string; reason?: string; wait: string }) => {
       const tools = await treeTools(context, options.wait);
-      const result = await rollback(tools, { image: name, channel: options.channel, to: options.to, reason: options.reason });
+      const reason = checkReason(options.reason);
+      const result = await rollback(tools, { image: name, channel: options.channel, to: options.to, reason });
       report(context, tools, 'rolled back', result);
       setExit(ExitCode.ok);
     });
@@ -100,7 +103,8 @@ export function refreshCommand(context: CommandContext, setExit: (code: number) 
     .option(...waitOption)
     .action(async (options: { reason?: string; wait: string }) => {
       const tools = await treeTools(context, options.wait);
-      report(context, tools, 'refreshed', await refresh(tools, options.reason));
+      const reason = checkReason(options.reason);
+      report(context, tools, 'refreshed', await refresh(tools, reason));
       setExit(ExitCode.ok);
     });
 }

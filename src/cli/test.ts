@@ -13,6 +13,7 @@ import { kubernetesClient } from './kubernetes-client.js';
 import { requireSiteConfig } from './load-site.js';
 import { treeBootFor } from '../promote/tree-boot.js';
 import { newRunId, testInPod } from '../executors/kubernetes/remote.js';
+import { parseImageRef } from '../store/image-ref.js';
 import { resolveVersion } from '../store/store.js';
 
 async function exactVersion(store: string, reference: string): Promise<string> {
@@ -43,6 +44,8 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
       if (options.executor !== 'local' && options.executor !== 'kubernetes') throw invalidInput('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, 'use --executor local or --executor kubernetes');
       if (options.executor === 'kubernetes' && options.channel !== undefined) throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree on this host: use --executor local');
       if (options.channel !== undefined && options.via !== 'pxe') throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree: it needs --via pxe');
+      // Every reference is checked before anything starts: a bad one is a usage error (exit 2).
+      for (const image of images) parseImageRef(image);
       const { io } = context;
       const site = await requireSiteConfig(await context.repo());
       // Booting from the tree: every image must be what its channel serves, checked before any VM starts.

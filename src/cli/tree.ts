@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { ExitCode, invalidInput } from '../errors/user-error.js';
 import { collectGarbage } from '../promote/gc.js';
 import { breakTreeLock, describeOwner, readLock } from '../promote/lock.js';
-import { readCurrent, readHistory, treePaths, type HistoryEntry } from '../promote/tree.js';
+import { printable } from '../promote/audit-text.js';
+import { readCurrent, readHistoryFile, treePaths, type HistoryEntry } from '../promote/tree.js';
 import { verifyTree } from '../promote/verify.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
@@ -32,7 +33,7 @@ export function statusCommand(context: CommandContext, setExit: (code: number) =
         for (const [image, served] of images) {
           const test = served.forced ? 'FORCED without a passing test' : served.testPassed === true ? 'boot test passed' : served.testPassed === false ? 'boot test FAILED' : 'not boot-tested';
           const back = served.previous.length === 0 ? 'no earlier version' : `rollback to ${served.previous.at(-1)}`;
-          lines.push(`  ${image}@${served.version}  since ${served.since} by ${served.by}; ${test}; ${served.commit?.slice(0, 10) ?? 'no commit'}${served.dirty ? '+dirty' : ''}; ${back}`);
+          lines.push(printable(`  ${image}@${served.version}  since ${served.since} by ${served.by}; ${test}; ${served.commit?.slice(0, 10) ?? 'no commit'}${served.dirty ? '+dirty' : ''}; ${back}`));
         }
       }
       lines.push('node groups:');
@@ -43,7 +44,7 @@ export function statusCommand(context: CommandContext, setExit: (code: number) =
       const rendered = JSON.stringify((state?.groups ?? []).map((g) => [g.name, g.image, g.channel, g.members, g.firmware]));
       const configured = JSON.stringify(site.nodeGroups.map((g) => [g.name, g.image, g.channel, g.members.length, g.firmware]));
       if (state !== undefined && rendered !== configured) lines.push('note: node groups in pxeforge.yaml differ from this generation; `pxeforge refresh` renders them');
-      if (lock !== undefined) lines.push(`lock: held by ${describeOwner(lock)}${lock.state === 'dead' ? ' — which is no longer running (`pxeforge unlock`)' : ''}`);
+      if (lock !== undefined) lines.push(`lock: held by ${describeOwner(lock)}${lock.state === 'dead' ? ' — which is no longer running (the next change takes it over)' : ''}`);
       writeLines(context.io.stdout, lines);
       setExit(ExitCode.ok);
     });
@@ -57,7 +58,10 @@ export function historyCommand(context: CommandContext, setExit: (code: number) 
     .option('--last <n>', 'only the last n entries')
     .action(async (options: { channel?: string; image?: string; last?: string }) => {
       const site = await requireSiteConfig(await context.repo());
-      let entries = (await readHistory(treePaths(site.tftpRoot))).filter(
+      const paths = treePaths(site.tftpRoot);
+      const file = await readHistoryFile(paths);
+      for (const { line, problem } of file.damaged) context.io.stderr.write(`warning: ${paths.history}:${line}: ${problem}; skipped\n`);
+      let entries = file.entries.filter(
         (e: HistoryEntry) => (options.channel === undefined || e.channel === options.channel) && (options.image === undefined || e.image === options.image),
       );
       if (options.last !== undefined) {
@@ -71,7 +75,10 @@ export function historyCommand(context: CommandContext, setExit: (code: number) 
         writeLines(context.io.stdout, entries.length === 0 ? ['no history yet'] : entries.map((e) => {
           const what = e.action === 'refresh' ? 'refresh (node groups re-rendered)' : `${e.action.padEnd(8)} ${e.channel} ${e.image}: ${e.from ?? '-'} -> ${e.to}`;
           const flags = [e.forced ? 'FORCED' : '', e.allowDirty ? 'dirty allowed' : '', e.testReport ? `test ${e.testReport.slice(0, 12)}` : ''].filter(Boolean).join(', ');
-          return `${e.at}  gen ${String(e.generation).padStart(4)}  ${e.user}@${e.host}  ${what}${flags ? ` [${flags}]` : ''}${e.reason ? `  "${e.reason}"` : ''}`;
+          const who = `${e.user}${e.sudoUser ? ` (sudo by ${e.sudoUser})` : ''}@${e.host}`;
+          const recovered = e.recovered ? `  (${e.recovered})` : '';
+          // Everything from the file is escaped: anyone who can write the tree can write this file.
+          return printable(`${e.at}  gen ${String(e.generation).padStart(4)}  ${who}  ${what}${flags ? ` [${flags}]` : ''}${e.reason ? `  "${e.reason}"` : ''}${recovered}`);
         }));
       }
       setExit(ExitCode.ok);
@@ -88,7 +95,7 @@ export function gcCommand(context: CommandContext, setExit: (code: number) => vo
       const keep = Number(options.keep);
       if (!Number.isInteger(keep) || keep < 1) throw invalidInput('BAD_OPTION', `--keep takes a whole number ≥ 1, got \`${options.keep}\``);
       const tools = await treeTools(context, options.wait);
-      const result = await collectGarbage(tools.paths, { keep, dryRun: options.dryRun === true, waitMs: tools.waitMs, signal: tools.signal });
+      const result = await collectGarbage(tools.paths, { keep, dryRun: options.dryRun === true, waitMs: tools.waitMs, signal: tools.signal, emit: tools.emit });
       if (context.globals().json) {
         context.io.stdout.write(`${JSON.stringify(result)}\n`);
       } else {
@@ -114,8 +121,8 @@ export function verifyCommand(context: CommandContext, setExit: (code: number) =
       } else {
         const { counts } = report;
         writeLines(context.io.stdout, [
-          ...report.problems.map((p) => `problem: ${p}`),
-          ...report.notes.map((n) => `note: ${n}`),
+          ...report.problems.map((p) => printable(`problem: ${p}`)),
+          ...report.notes.map((n) => printable(`note: ${n}`)),
           `${report.ok ? 'OK' : `FAILED (${report.problems.length} problem(s))`}: generation ${report.generation ?? '-'}, ${counts.configs} configs, ${counts.links} node links, ${counts.entries} entry points, ${counts.artifacts} artifacts (${(counts.bytesHashed / 1024 / 1024).toFixed(1)} MiB hashed)`,
         ]);
       }

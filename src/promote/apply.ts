@@ -1,4 +1,5 @@
-import { appendFile, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -6,10 +7,11 @@ import { UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
 import type { SiteConfig } from '../site/site-config.js';
 import type { Manifest } from '../store/manifest.js';
-import { fsyncPath } from '../store/store.js';
-import { acquireTreeLock, currentUser, removeLockLeftovers } from './lock.js';
+import { acquireTreeLock, currentUser, describeTakeover, removeLockLeftovers, sudoUser } from './lock.js';
 import { renderGeneration, versionKey, type VersionInfo } from './render.js';
-import { readCurrent, readHistory, type HistoryEntry, type TreePaths, type TreeState } from './tree.js';
+import { privateFileMode, readCurrent, readHistoryFile, type HistoryEntry, type TreePaths, type TreeState } from './tree.js';
+import { assertNoObstacles, entryDirsOf } from './tree-guard.js';
+import { treeWriteError } from './tree-write-error.js';
 import {
   conflictError,
   createEntries,
@@ -71,15 +73,22 @@ export async function applyChange(
     mark = now;
   };
   const fresh = !(await stat(paths.base).then(() => true, () => false));
-  const lock = await acquireTreeLock(paths.lock, { command, waitMs: tools.waitMs, emit, signal: tools.signal });
+  if (!fresh) await assertNoObstacles(paths);
+  const lock = await acquireTreeLock(paths.lock, { command, waitMs: tools.waitMs, emit, signal: tools.signal }).catch((error: unknown) => {
+    throw treeWriteError(error, paths);
+  });
   lap('lock');
+  let failed = true;
+  let createdEntryDirs: string[] = [];
   try {
+    await assertNoObstacles(paths);
     await removeLeftovers(paths);
     const current = await readCurrent(paths);
-    const history = await reconcileHistory(paths, current?.state);
+    const history = await reconcileHistory(paths, current?.state, emit);
     const decision = await decide(current?.state, history);
     lap('decide');
     if (decision.channels === undefined || decision.change === undefined) {
+      failed = false;
       return { generation: current?.generation, previousGeneration: current?.generation, entry: undefined, nothing: decision.nothing, waiting: [], siteOwned: [], timings };
     }
     const existing = await listGenerations(paths);
@@ -87,6 +96,7 @@ export async function applyChange(
     const versions = await readVersionInfos(paths, decision.channels, decision.place?.manifest);
     const rendering = renderGeneration({ generation, channels: decision.channels, versions, site: tools.site });
     lap('render');
+    await assertNoObstacles(paths, entryDirsOf(rendering.entries.keys()));
     const entries = await planEntries(paths, rendering);
     if (entries.conflicts.length > 0) throw conflictError(entries.conflicts, paths.root);
     for (const entry of entries.siteOwned) rendering.entries.delete(entry);
@@ -95,7 +105,15 @@ export async function applyChange(
       await decision.place.run();
       lap('place artifacts');
     }
-    const entry: HistoryEntry = { generation, at: new Date().toISOString(), user: currentUser(), host: os.hostname(), ...decision.change };
+    const entry: HistoryEntry = {
+      generation,
+      at: new Date().toISOString(),
+      user: currentUser(),
+      sudoUser: sudoUser(),
+      host: os.hostname(),
+      ...decision.change,
+      ...(lock.tookOver === undefined ? {} : { recovered: describeTakeover(lock.tookOver) }),
+    };
     const state: TreeState = {
       schemaVersion: 1,
       generation,
@@ -108,7 +126,7 @@ export async function applyChange(
     };
     await writeGeneration(paths, generation, rendering, state);
     lap('write generation');
-    await createEntries(paths, entries);
+    createdEntryDirs = await createEntries(paths, entries);
     lap('entries');
     await switchCurrent(paths, generation);
     lap('switch');
@@ -116,6 +134,7 @@ export async function applyChange(
     lap('history');
     await removeEntries(paths, await staleEntries(paths, rendering.entries));
     lap('stale entries');
+    failed = false;
     return {
       generation,
       previousGeneration: current?.generation,
@@ -124,10 +143,28 @@ export async function applyChange(
       siteOwned: entries.siteOwned,
       timings,
     };
+  } catch (error) {
+    throw treeWriteError(error, paths);
   } finally {
     await lock.release();
-    // A first change that failed leaves no trace, not even the directory the lock needed.
-    if (fresh) await rmdir(paths.base).catch(() => undefined);
+    if (failed) await undoFailedChange(paths, fresh, createdEntryDirs);
+    else if (fresh) await rmdir(paths.base).catch(() => undefined); // nothing to do: not even the lock's directory stays
+  }
+}
+
+/**
+ * A change that failed before its switch left nodes on the old generation; what it wrote is
+ * a leftover the next change removes. A failed first change leaves no trace at all: the
+ * `pxeforge/` directory it made (lock included) and the entry directories it made go.
+ */
+async function undoFailedChange(paths: TreePaths, fresh: boolean, createdEntryDirs: readonly string[]): Promise<void> {
+  if (!fresh) return;
+  if ((await lstat(paths.current).catch(() => undefined)) !== undefined) return; // switched after all: keep it
+  await rm(paths.base, { recursive: true, force: true });
+  for (const dir of [...createdEntryDirs].sort().reverse()) {
+    const full = path.join(paths.root, dir);
+    for (const name of await readdir(full).catch(() => [] as string[])) await rm(path.join(full, name), { force: true });
+    await rmdir(full).catch(() => undefined);
   }
 }
 
@@ -161,8 +198,9 @@ export async function readPlacedManifest(paths: TreePaths, image: string, versio
  * A promotion killed between the switch and the history append leaves `current` without
  * its history line: the next change under the lock appends it (with its original time).
  */
-async function reconcileHistory(paths: TreePaths, current: TreeState | undefined): Promise<HistoryEntry[]> {
-  const history = await readHistory(paths);
+async function reconcileHistory(paths: TreePaths, current: TreeState | undefined, emit: Emit): Promise<HistoryEntry[]> {
+  const { entries: history, damaged } = await readHistoryFile(paths);
+  for (const { line, problem } of damaged) emit({ type: 'warning', message: `${paths.history}:${line}: ${problem}; the line is kept as it is and skipped` });
   if (current !== undefined && !history.some((entry) => entry.generation === current.generation)) {
     await appendHistory(paths, current.change);
     history.push(current.change);
@@ -172,8 +210,15 @@ async function reconcileHistory(paths: TreePaths, current: TreeState | undefined
 
 async function appendHistory(paths: TreePaths, entry: HistoryEntry): Promise<void> {
   // One write of one line: appends from one writer at a time (the lock) never interleave.
-  await appendFile(paths.history, `${JSON.stringify(entry)}\n`);
-  await fsyncPath(paths.history);
+  // O_NOFOLLOW: a symlink planted as history.jsonl is refused by the kernel, never appended to.
+  const handle = await open(paths.history, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, privateFileMode);
+  try {
+    await handle.chmod(privateFileMode); // also for a history written before the mode was private
+    await handle.write(`${JSON.stringify(entry)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Half-written generations, placements and links of interrupted promotions (we hold the lock). */

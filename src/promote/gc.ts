@@ -1,7 +1,9 @@
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
+import type { Emit } from '../events/events.js';
 import { acquireTreeLock } from './lock.js';
+import { assertNoObstacles } from './tree-guard.js';
 import { listGenerations } from './write-generation.js';
 import { readCurrent, stateFile, type TreePaths, type TreeState } from './tree.js';
 
@@ -18,9 +20,12 @@ export interface GcResult {
  * N versions. Everything else under generations/ and images/ goes: generations written but
  * never switched to, versions no longer named. Runs under the tree lock.
  */
-export async function collectGarbage(paths: TreePaths, options: { keep: number; dryRun: boolean; waitMs: number; signal?: AbortSignal }): Promise<GcResult> {
-  const lock = await acquireTreeLock(paths.lock, { command: `gc --keep ${options.keep}`, waitMs: options.waitMs, signal: options.signal });
+export async function collectGarbage(paths: TreePaths, options: { keep: number; dryRun: boolean; waitMs: number; signal?: AbortSignal; emit?: Emit }): Promise<GcResult> {
+  await assertNoObstacles(paths);
+  const lock = await acquireTreeLock(paths.lock, { command: `gc --keep ${options.keep}`, waitMs: options.waitMs, emit: options.emit, signal: options.signal });
   try {
+    // Checked again under the lock: gc removes only real directories that pxeforge made, never what a symlink points at.
+    await assertNoObstacles(paths);
     const current = await readCurrent(paths);
     const all = await listGenerations(paths);
     const kept = current === undefined ? [] : all.filter((n) => n <= current.generation).slice(-options.keep);

@@ -1,10 +1,13 @@
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { InterruptedError, UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
+import { printable } from './audit-text.js';
+import { privateFileMode } from './tree.js';
 
 /**
  * One writer per PXE tree, with a lock that works on NFS: the lock is a directory that
@@ -12,10 +15,11 @@ import type { Emit } from '../events/events.js';
  * its owner (host, pid, process start time, command). The holder refreshes the
  * directory's mtime as a heartbeat.
  *
- * A lock whose owner is gone is reported, never silently taken: on the owner's host a dead
- * pid (or a pid reused by another process) is certain, and `pxeforge unlock` removes it;
- * from another host only a stopped heartbeat can be seen, and `pxeforge unlock --force`
- * is the admin's decision.
+ * A lock whose owner died on this host (its pid is gone, or reused: the start time differs)
+ * is taken over: the tree is crash-safe by design, and the change that takes over removes
+ * what the holder left and appends a missing history line, and says so in its output and
+ * its history line. From another host only a stopped heartbeat can be seen, so a silent
+ * lock of another host is never taken: `pxeforge unlock --force` is the admin's decision.
  */
 export interface LockOwner {
   host: string;
@@ -40,10 +44,28 @@ const silentAfterMs = 60_000;
 
 export interface HeldLock {
   release(): Promise<void>;
+  /** The dead holder whose lock was taken over to get this one, if any. */
+  tookOver: LockOwner | undefined;
 }
 
+/** How a taken-over lock is described in output and history. */
+export function describeTakeover(owner: LockOwner): string {
+  return printable(`took over the tree lock of pid ${owner.pid} on ${owner.host} (${owner.command}, since ${owner.since}), which is no longer running`);
+}
+
+/** The account pxeforge runs as, from the real user id: the `user` of history lines and locks. */
 export function currentUser(): string {
-  return process.env.SUDO_USER ?? safeUserName();
+  return safeUserName();
+}
+
+/**
+ * SUDO_USER, when pxeforge runs under sudo: who asked sudo, as sudo (or whoever set the
+ * variable) says. Recorded beside the real user as what it is, never instead of it.
+ */
+export function sudoUser(): string | null {
+  const claimed = process.env.SUDO_USER;
+  if (claimed === undefined || claimed === '') return null;
+  return claimed.replace(/[^A-Za-z0-9._@-]/g, '?').slice(0, 64);
 }
 
 function safeUserName(): string {
@@ -77,7 +99,8 @@ export async function readLock(lockDir: string): Promise<LockStatus | undefined>
 export function describeOwner(status: LockStatus): string {
   const { owner } = status;
   if (owner === undefined) return 'an unknown owner';
-  return `pid ${owner.pid} on ${owner.host} (${owner.user}: ${owner.command}, since ${owner.since})`;
+  // owner.json is written by whoever can write the tree: shown escaped.
+  return printable(`pid ${owner.pid} on ${owner.host} (${owner.user}: ${owner.command}, since ${owner.since})`);
 }
 
 /**
@@ -86,6 +109,12 @@ export function describeOwner(status: LockStatus): string {
  */
 export async function acquireTreeLock(lockDir: string, options: { command: string; waitMs: number; emit?: Emit; signal?: AbortSignal }): Promise<HeldLock> {
   await mkdir(path.dirname(lockDir), { recursive: true });
+  // The lock lives in pxeforge's own directory: never in whatever a planted symlink points at.
+  if ((await lstat(path.dirname(lockDir))).isSymbolicLink()) {
+    throw new UserError('TREE_OBSTACLE', `${path.dirname(lockDir)} is a symlink (to ${await readlink(path.dirname(lockDir))}), where pxeforge keeps a directory`, {
+      hint: 'nothing was changed. pxeforge does not write through links it did not create: put a real directory in its place',
+    });
+  }
   const owner: LockOwner = {
     host: os.hostname(),
     pid: process.pid,
@@ -96,11 +125,12 @@ export async function acquireTreeLock(lockDir: string, options: { command: strin
   };
   const deadline = Date.now() + options.waitMs;
   let announced = false;
+  let tookOver: LockOwner | undefined;
   for (let attempt = 0; ; attempt += 1) {
     if (options.signal?.aborted) throw new InterruptedError('waiting for the tree lock');
-    const staged = `${lockDir}.tmp-${process.pid}-${attempt}`;
+    const staged = `${lockDir}.tmp-${process.pid}-${attempt}-${randomBytes(4).toString('hex')}`;
     await mkdir(staged);
-    await writeFile(path.join(staged, 'owner.json'), `${JSON.stringify(owner)}\n`);
+    await writeFile(path.join(staged, 'owner.json'), `${JSON.stringify(owner)}\n`, { mode: privateFileMode });
     const taken = await rename(staged, lockDir).then(
       () => true,
       async (error: NodeJS.ErrnoException) => {
@@ -109,13 +139,25 @@ export async function acquireTreeLock(lockDir: string, options: { command: strin
         throw error;
       },
     );
-    if (taken) return holdLock(lockDir);
+    if (taken) return holdLock(lockDir, tookOver);
 
     const status = await readLock(lockDir);
     if (status === undefined) continue; // released meanwhile
-    if (status.state === 'dead') {
+    if (status.state === 'dead' && status.owner !== undefined) {
+      const outcome = await takeOver(lockDir, status.owner);
+      if (outcome === 'taken') {
+        tookOver = status.owner;
+        options.emit?.({ type: 'warning', message: `${describeTakeover(status.owner)}; what it left is cleaned up by this change` });
+        continue;
+      }
+      if (outcome === 'stuck') {
+        throw new UserError('STALE_LOCK', `the PXE tree is locked by ${describeOwner(status)}, which is no longer running, and an attempt to take it over was itself interrupted`, {
+          hint: `nothing was changed. Run \`pxeforge verify\`, then \`pxeforge unlock\` to remove the lock (${lockDir})`,
+        });
+      }
+    } else if (status.state === 'dead') {
       throw new UserError('STALE_LOCK', `the PXE tree is locked by ${describeOwner(status)}, which is no longer running`, {
-        hint: `nothing was changed. A promotion was interrupted; run \`pxeforge verify\`, then \`pxeforge unlock\` to remove the lock (${lockDir})`,
+        hint: `nothing was changed. Its owner.json cannot be read; run \`pxeforge verify\`, then \`pxeforge unlock\` to remove the lock (${lockDir})`,
       });
     }
     if (Date.now() >= deadline) {
@@ -132,7 +174,40 @@ export async function acquireTreeLock(lockDir: string, options: { command: strin
   }
 }
 
-function holdLock(lockDir: string): HeldLock {
+/** A claim older than this inside a dead lock belongs to a taker that died too. */
+const claimStaleMs = 30_000;
+
+/**
+ * Takes over the lock of a dead holder, safely against other processes on this host doing the
+ * same: a claim directory made inside the dead lock (mkdir is atomic) admits one taker; it then
+ * checks that the lock still names the dead holder and renames it away. Only a claim holder
+ * ever renames a dead lock, so a taker can never remove a live lock that replaced it.
+ */
+async function takeOver(lockDir: string, dead: LockOwner): Promise<'taken' | 'busy' | 'stuck'> {
+  const claim = path.join(lockDir, 'takeover');
+  const made = await mkdir(claim).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST' || error.code === 'ENOENT') return false;
+      throw error;
+    },
+  );
+  if (!made) {
+    const claimed = await stat(claim).catch(() => undefined);
+    return claimed !== undefined && Date.now() - claimed.mtimeMs > claimStaleMs ? 'stuck' : 'busy';
+  }
+  const owner = await readFile(path.join(lockDir, 'owner.json'), 'utf8').then((text) => JSON.parse(text) as LockOwner, () => undefined);
+  if (owner === undefined || owner.pid !== dead.pid || owner.processStart !== dead.processStart || owner.since !== dead.since || owner.host !== dead.host) {
+    await rm(claim, { recursive: true, force: true });
+    return 'busy';
+  }
+  const gone = `${lockDir}.released-${process.pid}-${Date.now()}`;
+  await rename(lockDir, gone);
+  await rm(gone, { recursive: true, force: true });
+  return 'taken';
+}
+
+function holdLock(lockDir: string, tookOver: LockOwner | undefined): HeldLock {
   const timer = setInterval(() => {
     const now = new Date();
     void utimes(lockDir, now, now).catch(() => undefined);
@@ -140,6 +215,7 @@ function holdLock(lockDir: string): HeldLock {
   timer.unref();
   let released = false;
   return {
+    tookOver,
     async release() {
       if (released) return;
       released = true;

@@ -1,10 +1,10 @@
-import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { UserError } from '../errors/user-error.js';
 import type { Manifest } from '../store/manifest.js';
 import { fsyncPath } from '../store/store.js';
-import type { TreePaths } from './tree.js';
+import { privateFileMode, type TreePaths } from './tree.js';
 
 /**
  * Puts an image version's artifacts (and its manifest) under `pxeforge/images/<name>/<version>/`:
@@ -15,7 +15,6 @@ import type { TreePaths } from './tree.js';
 export async function placeVersion(paths: TreePaths, manifest: Manifest, storeDir: string): Promise<'linked' | 'copied' | 'present'> {
   const imageDir = path.join(paths.images, manifest.name);
   const final = path.join(imageDir, manifest.version);
-  const files = [...Object.keys(manifest.artifacts), 'manifest.json'];
   if (await isPlaced(final, manifest)) return 'present';
   await mkdir(imageDir, { recursive: true });
   const staged = path.join(imageDir, `.tmp-${manifest.version}-${process.pid}`);
@@ -23,7 +22,12 @@ export async function placeVersion(paths: TreePaths, manifest: Manifest, storeDi
   await mkdir(staged);
   let how: 'linked' | 'copied' = 'linked';
   try {
-    for (const file of files) {
+    // The manifest (user and host names, package lists) is a private copy, not a link: its
+    // mode hides it from the PXE servers without touching the store's file (see privateFileMode).
+    await copyFile(path.join(storeDir, 'manifest.json'), path.join(staged, 'manifest.json'));
+    await chmod(path.join(staged, 'manifest.json'), privateFileMode);
+    await fsyncPath(path.join(staged, 'manifest.json'));
+    for (const file of Object.keys(manifest.artifacts)) {
       const from = path.join(storeDir, file);
       const to = path.join(staged, file);
       const linked = await link(from, to).then(

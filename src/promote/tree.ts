@@ -1,5 +1,9 @@
-import { readFile, readlink } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
+
+import { z } from 'zod';
+
+import { UserError } from '../errors/user-error.js';
 
 /**
  * The PXE/TFTP tree (contract in the README):
@@ -59,7 +63,10 @@ export interface Served {
 export interface HistoryEntry {
   generation: number;
   at: string;
+  /** The account that ran pxeforge (the real user id, never an environment variable). */
   user: string;
+  /** What SUDO_USER said when pxeforge ran under sudo: a claim made by sudo's caller, recorded as such. */
+  sudoUser?: string | null;
   host: string;
   /** refresh: node groups re-rendered from pxeforge.yaml, no channel changed (channel, image, to are null). */
   action: 'promote' | 'rollback' | 'refresh';
@@ -73,7 +80,17 @@ export interface HistoryEntry {
   commit: string | null;
   dirty: boolean;
   testReport: string | null;
+  /** Set when this change took over the lock of a holder that had died (see lock.ts). */
+  recovered?: string;
 }
+
+/**
+ * Mode of the files only pxeforge and the admins read: history.jsonl, state.json, placed
+ * manifests, the lock's owner.json. Nodes need none of them, and without the "other" read
+ * bit no common PXE server hands them out: tftpd-hpa serves only world-readable files, and
+ * dnsmasq and nginx run as users of their own (see docs/security.md).
+ */
+export const privateFileMode = 0o640;
 
 /** `generations/<n>/state.json`: what the generation serves, and the change that made it. */
 export interface TreeState {
@@ -93,18 +110,44 @@ export interface TreeState {
 
 export const stateFile = 'state.json';
 
-/** The generation `current` points at, or undefined for a tree nothing was promoted to. */
+/**
+ * The generation `current` points at, or undefined for a tree nothing was promoted to.
+ *
+ * A tree that has generations but no `current` (removed, or pointing at a generation that is
+ * gone) is one nodes cannot boot from: that is an error here, never "nothing promoted yet",
+ * so that no change ever starts from an empty channel state and silently drops the others.
+ * pxeforge does not guess which generation to restore; the error names the last one the
+ * history switched to and how to put it back.
+ */
 export async function readCurrent(paths: TreePaths): Promise<{ generation: number; dir: string; state: TreeState } | undefined> {
   const target = await readlink(paths.current).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
+    if (error.code === 'EINVAL') throw damaged(paths, `${paths.current} is not a symlink`);
     throw error;
   });
-  if (target === undefined) return undefined;
-  const generation = generationNumber(path.basename(target));
-  if (generation === undefined) throw new Error(`${paths.current} points at ${target}, which is not a generation`);
+  if (target === undefined) {
+    const generations = (await readdir(paths.generations).catch(() => [] as string[])).filter((name) => generationNumber(name) !== undefined);
+    if (generations.length === 0) return undefined;
+    throw damaged(paths, `${paths.current} is missing, but ${paths.generations} holds ${generations.length} generation(s): nodes cannot boot from this tree`);
+  }
+  const generation = /^generations\/([1-9]\d*)$/.test(target) ? generationNumber(path.basename(target)) : undefined;
+  if (generation === undefined) throw damaged(paths, `${paths.current} points at ${target}, which is not a generation`);
   const dir = path.join(paths.generations, String(generation));
-  const state = JSON.parse(await readFile(path.join(dir, stateFile), 'utf8')) as TreeState;
+  const text = await readFile(path.join(dir, stateFile), 'utf8').catch(() => undefined);
+  if (text === undefined) throw damaged(paths, `${paths.current} points at generation ${generation}, which is missing or incomplete (${path.join(dir, stateFile)} cannot be read)`);
+  let state: TreeState;
+  try {
+    state = JSON.parse(text) as TreeState;
+  } catch {
+    throw damaged(paths, `${path.join(dir, stateFile)} is not valid JSON`);
+  }
   return { generation, dir, state };
+}
+
+function damaged(paths: TreePaths, message: string): UserError {
+  return new UserError('TREE_DAMAGED', message, {
+    hint: `nothing was changed. \`pxeforge verify\` lists the generations and history; put the switch back on the generation nodes last booted (the newest complete one the history names), e.g. \`ln -sfn generations/<n> ${paths.current}\`, then run \`pxeforge verify\` again`,
+  });
 }
 
 export function generationNumber(name: string): number | undefined {
@@ -116,13 +159,51 @@ export function placedDir(name: string, version: string): string {
   return `${treeDirName}/images/${name}/${version}`;
 }
 
-export async function readHistory(paths: TreePaths): Promise<HistoryEntry[]> {
+const historyLine = z.looseObject({
+  generation: z.number().int().positive(),
+  at: z.string(),
+  user: z.string(),
+  host: z.string(),
+  action: z.enum(['promote', 'rollback', 'refresh']),
+  channel: z.string().nullable(),
+  image: z.string().nullable(),
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  reason: z.string().nullable(),
+});
+
+export interface HistoryFile {
+  entries: HistoryEntry[];
+  /** Lines that are not history entries (1-based line numbers), shown but never fatal. */
+  damaged: { line: number; problem: string }[];
+}
+
+/**
+ * Reads history.jsonl. A damaged line (a torn write, a hand edit) is reported with its line
+ * number and skipped: the audit log stays readable and the tree stays usable.
+ */
+export async function readHistoryFile(paths: TreePaths): Promise<HistoryFile> {
   const text = await readFile(paths.history, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return '';
     throw error;
   });
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as HistoryEntry);
+  const result: HistoryFile = { entries: [], damaged: [] };
+  for (const [index, line] of text.split('\n').entries()) {
+    if (line.trim() === '') continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      result.damaged.push({ line: index + 1, problem: 'not valid JSON' });
+      continue;
+    }
+    const checked = historyLine.safeParse(parsed);
+    if (checked.success) result.entries.push(checked.data as unknown as HistoryEntry);
+    else result.damaged.push({ line: index + 1, problem: `not a history entry (${checked.error.issues[0]?.path.join('.') || 'line'}: ${checked.error.issues[0]?.message ?? 'invalid'})` });
+  }
+  return result;
+}
+
+export async function readHistory(paths: TreePaths): Promise<HistoryEntry[]> {
+  return (await readHistoryFile(paths)).entries;
 }

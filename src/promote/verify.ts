@@ -8,8 +8,9 @@ import { run } from '../exec/run.js';
 import { eachLimited } from '../pipeline/each-limited.js';
 import { ToolError } from '../exec/tool-error.js';
 import { readLock, describeOwner } from './lock.js';
+import { treeObstacles } from './tree-guard.js';
 import { entryTarget, listGenerations } from './write-generation.js';
-import { readCurrent, readHistory, stateFile, treeDirName, type TreePaths, type TreeState } from './tree.js';
+import { readCurrent, readHistoryFile, stateFile, treeDirName, type TreePaths, type TreeState } from './tree.js';
 
 export interface VerifyReport {
   ok: boolean;
@@ -34,6 +35,7 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
   const report: VerifyReport = { ok: true, generation: undefined, problems: [], notes: [], counts: { configs: 0, links: 0, entries: 0, artifacts: 0, bytesHashed: 0 } };
   const problem = (message: string) => report.problems.push(message);
 
+  for (const obstacle of await treeObstacles(paths)) problem(obstacle);
   const lock = await readLock(paths.lock).catch(() => undefined);
   if (lock?.state === 'dead') report.notes.push(`stale lock of ${describeOwner(lock)} (interrupted); \`pxeforge unlock\` removes it`);
   else if (lock !== undefined) report.notes.push(`locked by ${describeOwner(lock)}: a change is in progress`);
@@ -116,10 +118,11 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
   await checkEntries(paths, state, problem, report);
 
   // History and leftovers.
-  const history = await readHistory(paths).catch((error: Error) => {
+  const { entries: history, damaged } = await readHistoryFile(paths).catch((error: Error) => {
     problem(`${paths.history}: ${error.message}`);
-    return [];
+    return { entries: [], damaged: [] };
   });
+  for (const { line, problem: what } of damaged) problem(`${paths.history}:${line}: ${what}`);
   if (!history.some((entry) => entry.generation === current.generation)) {
     report.notes.push(`history.jsonl has no line for generation ${current.generation} yet (a promotion was interrupted after the switch); the next change appends it`);
   }

@@ -6,7 +6,8 @@ import { run } from '../exec/run.js';
 import { eachLimited } from '../pipeline/each-limited.js';
 import { fsyncPath } from '../store/store.js';
 import type { Rendering } from './render.js';
-import { generationNumber, stateFile, treeDirName, type TreePaths, type TreeState } from './tree.js';
+import { generationNumber, privateFileMode, stateFile, treeDirName, type TreePaths, type TreeState } from './tree.js';
+import { entryDirsOf, isRealDir } from './tree-guard.js';
 
 /** How many file operations run at once when writing a generation (10,000 nodes). */
 const concurrency = 64;
@@ -33,7 +34,7 @@ export async function writeGeneration(paths: TreePaths, generation: number, rend
     if (rendered.kind === 'file') await writeFile(target, rendered.content, { mode: 0o644 });
     else await symlink(rendered.target, target);
   });
-  await writeFile(path.join(staged, stateFile), `${JSON.stringify(state, null, 1)}\n`, { mode: 0o644 });
+  await writeFile(path.join(staged, stateFile), `${JSON.stringify(state, null, 1)}\n`, { mode: privateFileMode });
   await syncFilesystem(staged);
   const final = path.join(paths.generations, String(generation));
   await rename(staged, final);
@@ -111,9 +112,17 @@ export function conflictError(conflicts: readonly string[], root: string): UserE
  * Creates entry links. A new entry points into a generation `current` may not reach yet:
  * until the switch, the node falls back to the default config as before.
  */
-export async function createEntries(paths: TreePaths, plan: EntryPlan): Promise<void> {
-  const dirs = new Set(plan.create.map(({ entry }) => path.dirname(entry)));
-  for (const dir of dirs) await mkdir(path.join(paths.root, dir), { recursive: true });
+export async function createEntries(paths: TreePaths, plan: EntryPlan): Promise<string[]> {
+  const created: string[] = [];
+  for (const dir of entryDirsOf(plan.create.map(({ entry }) => entry))) {
+    // Checked by assertNoObstacles: each is a real directory or absent; a plain mkdir never follows a link.
+    await mkdir(path.join(paths.root, dir)).then(
+      () => created.push(dir),
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      },
+    );
+  }
   await eachLimited(plan.create, concurrency, async ({ entry, target }) => {
     const file = path.join(paths.root, entry);
     const staged = `${file}.pxeforge-tmp`;
@@ -121,6 +130,7 @@ export async function createEntries(paths: TreePaths, plan: EntryPlan): Promise<
     await symlink(target, staged);
     await rename(staged, file);
   });
+  return created;
 }
 
 /** Entry directories pxeforge writes into (relative to the TFTP root). */
@@ -130,6 +140,8 @@ const entryDirs = ['.', 'pxelinux.cfg', 'grub'];
 export async function staleEntries(paths: TreePaths, keep: ReadonlyMap<string, string>): Promise<string[]> {
   const stale: string[] = [];
   for (const dir of entryDirs) {
+    // A symlinked entry directory is not pxeforge's: nothing is looked for (or removed) behind it.
+    if (dir !== '.' && !(await isRealDir(path.join(paths.root, dir)))) continue;
     const entries = await readdir(path.join(paths.root, dir), { withFileTypes: true }).catch(() => []);
     await eachLimited(
       entries.filter((entry) => entry.isSymbolicLink()),

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 
 import { invalidInput } from '../errors/user-error.js';
+import { parseImageRef } from './image-ref.js';
 import type { Manifest } from './manifest.js';
 
 /**
@@ -80,12 +81,12 @@ export async function fsyncPath(file: string): Promise<void> {
 
 /** `name@version`, `name@latest` or `name` (latest) → an existing version. */
 export async function resolveVersion(store: string, reference: string): Promise<{ name: string; version: string; dir: string }> {
-  const [name = '', requested = 'latest'] = reference.split('@');
+  const { name, version: requested } = parseImageRef(reference);
   const versions = await listVersions(store, name);
   if (versions.length === 0) {
     throw invalidInput('NO_SUCH_IMAGE', `no versions of image \`${name}\` in the store`, 'build it first: pxeforge build recipes/<recipe>.yaml');
   }
-  const version = requested === 'latest' ? versions.at(-1)! : requested;
+  const version = requested ?? versions.at(-1)!;
   if (!versions.includes(version)) {
     throw invalidInput('NO_SUCH_VERSION', `image \`${name}\` has no version \`${version}\``, `versions: ${versions.slice(-5).join(', ')}`);
   }

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { appendFile, chmod, mkdir, readdir, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readdir, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -106,18 +106,57 @@ describe('the tree lock', () => {
     await writeFile(path.join(lockDir(), 'owner.json'), JSON.stringify({ host: owner.host ?? os.hostname(), pid: owner.pid, processStart: owner.processStart ?? null, user: 'admin', command: 'promote tiny@x --channel staging', since: '2026-11-25T10:00:00.000Z' }));
   }
 
-  it('reports a lock left by a dead process instead of taking it, and unlock removes it', async () => {
+  it('takes over the lock of a holder that died on this host, cleans what it left, and says so in output and history', async () => {
     expect((await cli('promote', `tiny@${versions[0]}`, '--channel', 'staging')).exitCode).toBe(0);
     const dead = spawn('true');
     await new Promise((resolve) => dead.on('exit', resolve));
     await writeLock({ pid: dead.pid! });
-    const before = await snapshotTree(site.tftp);
+    // What a holder killed mid-change leaves: a half-written generation.
+    await mkdir(path.join(site.tftp, `pxeforge/generations/.tmp-2-${dead.pid}`));
+    expect((await cli('verify')).stdout).toContain('note: stale lock of pid');
     const result = await cli('promote', `tiny@${versions[1]}`, '--channel', 'staging');
+    expect(result.exitCode).toBe(0);
+    const takeover = `took over the tree lock of pid ${dead.pid} on ${os.hostname()} (promote tiny@x --channel staging, since 2026-11-25T10:00:00.000Z), which is no longer running`;
+    expect(result.stderr).toContain(`warning: ${takeover}`);
+    expect(await readdir(path.join(site.tftp, 'pxeforge/generations'))).toEqual(['1', '2']);
+    const history = await cli('history');
+    expect(history.stdout.trim().split('\n').at(-1)).toContain(`(${takeover})`);
+    expect((await cli('verify')).exitCode).toBe(0);
+    // The next change finds no lock at all.
+    expect((await cli('promote', `tiny@${versions[2]}`, '--channel', 'staging')).stderr).not.toContain('took over');
+  });
+
+  it('takes over a dead lock only once when two changes race for it', async () => {
+    expect((await cli('promote', `tiny@${versions[0]}`, '--channel', 'staging')).exitCode).toBe(0);
+    const dead = spawn('true');
+    await new Promise((resolve) => dead.on('exit', resolve));
+    await writeLock({ pid: dead.pid! });
+    const [a, b] = await Promise.all([
+      cli('promote', `tiny@${versions[1]}`, '--channel', 'staging'),
+      cli('promote', `tiny@${versions[2]}`, '--channel', 'production', '--force', '--reason', 'race test'),
+    ]);
+    expect([a.exitCode, b.exitCode], a.stderr + b.stderr).toEqual([0, 0]);
+    expect([a.stderr, b.stderr].filter((text) => text.includes('took over')).length).toBe(1);
+    const lines = (await readFile(path.join(site.tftp, 'pxeforge/history.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { generation: number; recovered?: string });
+    expect(lines.map((line) => line.generation)).toEqual([1, 2, 3]);
+    expect(lines.filter((line) => line.recovered !== undefined)).toHaveLength(1);
+    expect((await cli('verify')).exitCode).toBe(0);
+  });
+
+  it('does not take over a dead lock whose takeover was itself interrupted, and unlock removes it', async () => {
+    expect((await cli('promote', `tiny@${versions[0]}`, '--channel', 'staging')).exitCode).toBe(0);
+    const dead = spawn('true');
+    await new Promise((resolve) => dead.on('exit', resolve));
+    await writeLock({ pid: dead.pid! });
+    await mkdir(path.join(lockDir(), 'takeover'));
+    const old = new Date(Date.now() - 120_000);
+    await utimes(path.join(lockDir(), 'takeover'), old, old);
+    const before = await snapshotTree(site.tftp);
+    const result = await cli('promote', `tiny@${versions[1]}`, '--channel', 'staging', '--wait', '0');
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain(`the PXE tree is locked by pid ${dead.pid} on ${os.hostname()} (admin: promote tiny@x --channel staging, since 2026-11-25T10:00:00.000Z), which is no longer running`);
+    expect(result.stderr).toContain('an attempt to take it over was itself interrupted');
     expect(result.stderr).toContain('pxeforge unlock');
     expect(await snapshotTree(site.tftp)).toEqual(before);
-    expect((await cli('verify')).stdout).toContain('note: stale lock of pid');
     expect((await cli('unlock')).stdout).toContain(`removed the lock of pid ${dead.pid}`);
     expect((await cli('promote', `tiny@${versions[1]}`, '--channel', 'staging')).exitCode).toBe(0);
   });

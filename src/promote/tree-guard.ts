@@ -1,0 +1,78 @@
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import path from 'node:path';
+
+import { UserError } from '../errors/user-error.js';
+import { generationNumber, type TreePaths } from './tree.js';
+
+/**
+ * The rule for the whole PXE tree, enforced here and nowhere else:
+ *
+ *   pxeforge never follows a symlink it did not create when it writes, renames or removes.
+ *
+ * Its own links are `pxeforge/current`, the entry links at the TFTP root (recognised by their
+ * target through `pxeforge/current/`) and the links inside a generation. Everything else it
+ * writes under — `pxeforge/`, `images/`, `images/<name>/`, `images/<name>/<version>/`,
+ * `generations/`, `generations/<n>/`, `history.jsonl`, `lock`, and the entry directories it
+ * puts links into (`pxelinux.cfg/`, `grub/`) — must be a real directory (a regular file for the
+ * history) or absent. Anything else found there (a symlink to the store, to `/etc`, a regular
+ * file named `pxelinux.cfg`) is an obstacle: every change and `gc` refuse before writing
+ * anything, naming the path, and `pxeforge verify` reports it. The TFTP root itself is the
+ * site's and may be a symlink.
+ */
+export async function treeObstacles(paths: TreePaths, entryDirs: readonly string[] = []): Promise<string[]> {
+  const found: string[] = [];
+  const expect = async (file: string, kind: 'dir' | 'file' | 'link'): Promise<boolean> => {
+    const info = await lstat(file).catch(() => undefined);
+    if (info === undefined) return false;
+    const is = info.isSymbolicLink() ? 'link' : info.isDirectory() ? 'dir' : info.isFile() ? 'file' : 'other';
+    if (is === kind) return true;
+    const what = is === 'link' ? `a symlink (to ${await readlink(file).catch(() => '?')})` : is === 'dir' ? 'a directory' : is === 'file' ? 'a regular file' : 'a special file';
+    found.push(`${file} is ${what}, where pxeforge keeps ${kind === 'dir' ? 'a directory' : kind === 'file' ? 'a file' : 'its own symlink'}`);
+    return false;
+  };
+  if (!(await expect(paths.base, 'dir'))) return found;
+  await expect(paths.history, 'file');
+  await expect(paths.lock, 'dir');
+  if (await expect(paths.current, 'link')) {
+    const target = await readlink(paths.current);
+    if (!/^generations\/[1-9]\d*$/.test(target)) found.push(`${paths.current} points at ${target}, not at generations/<n>`);
+  }
+  if (await expect(paths.generations, 'dir')) {
+    for (const name of await readdir(paths.generations)) {
+      if (generationNumber(name) !== undefined || name.startsWith('.tmp-')) await expect(path.join(paths.generations, name), 'dir');
+    }
+  }
+  if (await expect(paths.images, 'dir')) {
+    for (const image of await readdir(paths.images)) {
+      const imageDir = path.join(paths.images, image);
+      if (!(await expect(imageDir, 'dir'))) continue;
+      for (const version of await readdir(imageDir)) await expect(path.join(imageDir, version), 'dir');
+    }
+  }
+  for (const dir of entryDirs) await expect(path.join(paths.root, dir), 'dir');
+  return found;
+}
+
+/** Refuses a change (or gc) when the tree holds obstacles; nothing has been written yet. */
+export async function assertNoObstacles(paths: TreePaths, entryDirs: readonly string[] = []): Promise<void> {
+  const found = await treeObstacles(paths, entryDirs);
+  if (found.length === 0) return;
+  throw new UserError('TREE_OBSTACLE', `pxeforge will not write through what it did not create:\n${found.map((line) => `  ${line}`).join('\n')}`, {
+    hint: 'nothing was changed. Move these aside (for a link: put a real directory with the same contents in its place), then run again; `pxeforge verify` lists them too',
+  });
+}
+
+/** Whether `dir` is a real directory (not a symlink to one): where pxeforge may look for its own entry links. */
+export async function isRealDir(dir: string): Promise<boolean> {
+  const info = await lstat(dir).catch(() => undefined);
+  return info?.isDirectory() === true;
+}
+
+/** Every directory (and parent directory) below the TFTP root that the given entry points sit in. */
+export function entryDirsOf(entries: Iterable<string>): string[] {
+  const dirs = new Set<string>();
+  for (const entry of entries) {
+    for (let dir = path.dirname(entry); dir !== '.' && dir !== '/'; dir = path.dirname(dir)) dirs.add(dir);
+  }
+  return [...dirs].sort();
+}
