@@ -53,12 +53,14 @@ export function k8sCommand(context: CommandContext, setExit: (code: number) => v
     .action(async (options: { inputs: string; sha256: string; recipe: string; store: string; cacheDir: string; cache: boolean; provenance: string }) => {
       const work = await mkdtemp(path.join(tmpdir(), 'pxeforge-inputs-'));
       try {
-        await unpackInputs(options.inputs, options.sha256, work);
-        const repo = recipeRepo(work);
-        const recipe = await loadRecipe(repo, path.join(work, options.recipe));
+        const root = path.join(work, 'repo');
+        const reporter = jsonReporter(context.io.stdout);
+        const unpacked = await unpackInputs(options.inputs, options.sha256, root);
+        for (const message of unpacked.notes) reporter.onEvent({ type: 'warning', message: `build inputs: ${message}` });
+        const repo = recipeRepo(root);
+        const recipe = await loadRecipe(repo, path.join(root, options.recipe));
         const site = { ...(await requireSiteConfig(repo)), store: options.store, cache: options.cacheDir };
         const provenance = JSON.parse(options.provenance) as { commit: string | null; dirty: boolean; commitTime: number | null };
-        const reporter = jsonReporter(context.io.stdout);
         const result = await buildImage({ recipe, repo, site, useCache: options.cache, emit: reporter.onEvent, signal: context.io.signal, provenance, executor: 'kubernetes' });
         context.io.stdout.write(`${JSON.stringify({ type: 'result', name: result.name, version: result.version, dir: result.dir })}\n`);
       } finally {
