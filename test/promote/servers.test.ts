@@ -1,12 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { runCli } from '../helpers/cli.js';
+import { projectRoot, runCli } from '../helpers/cli.js';
 import { makeTreeSite, makeVersion, type TreeSite } from '../helpers/tree-site.js';
 
 /**
@@ -92,6 +92,111 @@ describe('real TFTP servers serve the rendered tree', () => {
     const result = await execFileP('unshare', ['--net', 'sh', '-c', script, 'sh', site.tftp, out]);
     expect(result.stderr).toContain('dnsmasq-tftp');
     await expectFetched(out);
+  });
+});
+
+/** What nodes never need: audit log, generation state, placed manifests (user and host names, reasons, package lists). */
+const privateFiles = ['pxeforge/history.jsonl', 'pxeforge/generations/2/state.json', `pxeforge/images/tiny/${v1}/manifest.json`];
+
+async function tftpGet(server: string[], file: string, to: string): Promise<'served' | string> {
+  return execFileP(server[0]!, [...server.slice(1), '-m', 'binary', '-c', 'get', file, to]).then(
+    ({ stdout, stderr }) => (/Error code/i.test(stdout + stderr) ? `${stdout}${stderr}`.trim() : 'served'),
+    (error: { stdout?: string; stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`.trim(),
+  );
+}
+
+async function withTftpd(extra: string[], use: (client: string[]) => Promise<void>): Promise<void> {
+  const port = await freeUdpPortish();
+  const server = spawn('in.tftpd', ['--foreground', '--listen', '--address', `127.0.0.1:${port}`, '--secure', ...extra, site.tftp], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(server.exitCode).toBeNull();
+    await use(['tftp', '127.0.0.1', String(port)]);
+  } finally {
+    server.kill();
+    await new Promise((resolve) => (server.exitCode === null ? server.on('exit', resolve) : resolve(undefined)));
+  }
+}
+
+describe('what nodes never need is not served', () => {
+  it('tftpd-hpa refuses history, state and manifests (not world-readable) and serves the configs', async () => {
+    const out = path.join(site.dir, 'private-tftpd');
+    await mkdir(out, { recursive: true });
+    await withTftpd([], async (client) => {
+      for (const [index, file] of privateFiles.entries()) expect(await tftpGet(client, file, path.join(out, `p${index}`)), file).toMatch(/Error code 0: Permission denied|Error code 2/);
+      expect(await tftpGet(client, 'boot.ipxe', path.join(out, 'boot'))).toBe('served');
+    });
+  });
+
+  it('the shipped tftpd-hpa rules refuse them even when someone made them world-readable', async () => {
+    const out = path.join(site.dir, 'private-remap');
+    await mkdir(out, { recursive: true });
+    for (const file of privateFiles) await chmod(path.join(site.tftp, file), 0o644);
+    try {
+      await withTftpd(['--map-file', path.join(projectRoot, 'deploy/servers/tftpd-hpa.remap')], async (client) => {
+        for (const [index, file] of [...privateFiles, `/${privateFiles[0]}`].entries()) {
+          expect(await tftpGet(client, file, path.join(out, `p${index}`)), file).toMatch(/Error code/);
+        }
+        expect(await tftpGet(client, 'boot.ipxe', path.join(out, 'boot'))).toBe('served');
+        expect(await tftpGet(client, `pxeforge/images/tiny/${v1}/vmlinuz`, path.join(out, 'kernel'))).toBe('served');
+      });
+    } finally {
+      for (const file of privateFiles) await chmod(path.join(site.tftp, file), 0o640);
+    }
+  });
+
+  it('dnsmasq refuses them and serves the configs', async () => {
+    const out = path.join(site.dir, 'private-dnsmasq');
+    await mkdir(out, { recursive: true });
+    const script = [
+      'ip link set lo up',
+      `dnsmasq --keep-in-foreground --port=0 --enable-tftp --tftp-root="$1" --listen-address=127.0.0.1 --bind-interfaces --user=root --pid-file= --log-facility=- &`,
+      'server=$!',
+      'trap \'kill $server 2>/dev/null; wait $server 2>/dev/null || true\' EXIT',
+      'sleep 0.3',
+      ...[...privateFiles, 'boot.ipxe'].map((file, index) => `tftp 127.0.0.1 -m binary -c get '${file}' "$2/${index}" 2>&1 | sed 's|^|${index}: |' || true`),
+    ].join('\n');
+    const result = await execFileP('unshare', ['--net', 'sh', '-c', script, 'sh', site.tftp, out]);
+    for (const index of privateFiles.keys()) expect(result.stdout, privateFiles[index]).toMatch(new RegExp(`${index}: .*Error code`));
+    expect(result.stdout).not.toMatch(new RegExp(`${privateFiles.length}: .*Error`));
+    expect(await readFile(path.join(out, String(privateFiles.length)), 'utf8')).toContain('#!ipxe');
+  });
+
+  it('nginx with the shipped snippet serves kernels and configs over HTTP, and not the private files', async () => {
+    const port = await freeUdpPortish();
+    const dir = path.join(site.dir, 'nginx');
+    await mkdir(dir, { recursive: true });
+    const conf = path.join(dir, 'nginx.conf');
+    await writeFile(conf, [
+      'daemon off;', 'master_process on;', 'worker_processes 1;', `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log;`,
+      'events { worker_connections 64; }',
+      'http {',
+      `  access_log off; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
+      `  server { listen 127.0.0.1:${port}; root ${site.tftp}; include ${path.join(projectRoot, 'deploy/servers/nginx-pxeforge.conf')}; }`,
+      '}',
+    ].join('\n'));
+    // The test's own directories open to nginx's worker user (nobody), as a real TFTP root is.
+    for (let own = site.tftp; own.startsWith(site.dir); own = path.dirname(own)) await chmod(own, 0o755);
+    const server = spawn('nginx', ['-c', conf, '-e', path.join(dir, 'error.log')], { stdio: 'ignore' });
+    try {
+      const get = async (file: string) => {
+        for (let attempt = 0; ; attempt += 1) {
+          const response = await fetch(`http://127.0.0.1:${port}/${file}`).catch((error: unknown) => error as Error);
+          if (!(response instanceof Error)) return response.status;
+          if (attempt > 50) throw response;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      };
+      expect(await get(`pxeforge/images/tiny/${v1}/vmlinuz`)).toBe(200);
+      expect(await get('pxeforge/generations/2/boot.ipxe')).toBe(200);
+      for (const file of privateFiles) expect(await get(file), file).toBe(404);
+      for (const file of privateFiles) await chmod(path.join(site.tftp, file), 0o644);
+      for (const file of privateFiles) expect(await get(file), `${file} (world-readable)`).toBe(404);
+    } finally {
+      for (const file of privateFiles) await chmod(path.join(site.tftp, file), 0o640);
+      server.kill('SIGQUIT');
+      await new Promise((resolve) => (server.exitCode === null ? server.on('exit', resolve) : resolve(undefined)));
+    }
   });
 });
 
