@@ -46,7 +46,14 @@ export async function treeObstacles(paths: TreePaths, entryDirs: readonly string
     for (const image of await readdir(paths.images)) {
       const imageDir = path.join(paths.images, image);
       if (!(await expect(imageDir, 'dir'))) continue;
-      for (const version of await readdir(imageDir)) await expect(path.join(imageDir, version), 'dir');
+      for (const version of await readdir(imageDir)) {
+        const versionDir = path.join(imageDir, version);
+        if (!(await expect(versionDir, 'dir'))) continue;
+        // Placed artifacts are hard links or copies: a symlink among them is someone else's.
+        for (const file of await readdir(versionDir, { withFileTypes: true })) {
+          if (!file.isFile()) await expect(path.join(versionDir, file.name), 'file');
+        }
+      }
     }
   }
   for (const dir of entryDirs) await expect(path.join(paths.root, dir), 'dir');

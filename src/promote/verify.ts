@@ -126,9 +126,25 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
   if (!history.some((entry) => entry.generation === current.generation)) {
     report.notes.push(`history.jsonl has no line for generation ${current.generation} yet (a promotion was interrupted after the switch); the next change appends it`);
   }
+  const readable = await worldReadablePrivateFiles(paths, current.dir);
+  if (readable.length > 0) report.notes.push(`readable by anyone the PXE servers serve (nodes never need them): ${readable.join(', ')}; \`chmod o-r\` them (pxeforge writes them so from now on)`);
   const newer = (await listGenerations(paths)).filter((n) => n > current.generation);
   if (newer.length > 0) report.notes.push(`generation(s) ${newer.join(', ')} were written but never switched to (interrupted); \`pxeforge gc\` removes them`);
   return finish(report);
+}
+
+/** Private files of the tree (see privateFileMode) that a tree written by an older pxeforge left world-readable. */
+async function worldReadablePrivateFiles(paths: TreePaths, generationDir: string): Promise<string[]> {
+  const candidates = [paths.history, path.join(generationDir, stateFile)];
+  for (const image of await readdir(paths.images).catch(() => [] as string[])) {
+    for (const version of await readdir(path.join(paths.images, image)).catch(() => [] as string[])) candidates.push(path.join(paths.images, image, version, 'manifest.json'));
+  }
+  const found: string[] = [];
+  for (const file of candidates) {
+    const info = await lstat(file).catch(() => undefined);
+    if (info !== undefined && (info.mode & 0o004) !== 0) found.push(path.relative(paths.root, file));
+  }
+  return found;
 }
 
 function finish(report: VerifyReport): VerifyReport {

@@ -1,4 +1,4 @@
-import { appendFile, lstat, mkdir, mkdtemp, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, copyFile, lstat, mkdir, mkdtemp, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -299,5 +299,28 @@ describe('what the tree keeps private', () => {
     // The store's own manifest keeps its mode: the tree holds a copy.
     expect(((await stat(path.join(site.store, 'images/tiny', v1, 'manifest.json'))).mode & 0o004)).toBe(0o004);
     expect(await readlink(path.join(site.tftp, 'pxeforge/current'))).toBe('generations/1');
+  });
+});
+
+describe('verify names what a planted link or an older tree exposes', () => {
+  it('a placed artifact replaced by a symlink is an obstacle; world-readable private files are a note', async () => {
+    expect((await cli('promote', `tiny@${v1}`, '--channel', 'staging')).exitCode).toBe(0);
+    const history = path.join(site.tftp, 'pxeforge/history.jsonl');
+    await chmod(history, 0o644);
+    let verify = await cli('verify');
+    expect(verify.exitCode).toBe(0);
+    expect(verify.stdout).toContain('note: readable by anyone the PXE servers serve (nodes never need them): pxeforge/history.jsonl;');
+    const kernel = path.join(site.tftp, 'pxeforge/images/tiny', v1, 'vmlinuz');
+    await rm(kernel);
+    await symlink(path.join(outside, 'precious'), kernel);
+    verify = await cli('verify');
+    expect(verify.exitCode).toBe(1);
+    expect(verify.stdout).toContain(`problem: ${kernel} is a symlink (to ${path.join(outside, 'precious')}), where pxeforge keeps a file`);
+    await refused(['gc', '--keep', '1'], 'TREE_OBSTACLE', 1);
+    // The next promotion appends with the private mode again.
+    await rm(kernel);
+    await copyFile(path.join(site.store, 'images/tiny', v1, 'vmlinuz'), kernel);
+    expect((await cli('promote', `tiny@${v2}`, '--channel', 'staging')).exitCode).toBe(0);
+    expect((await stat(history)).mode & 0o777).toBe(0o640);
   });
 });
