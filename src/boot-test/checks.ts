@@ -1,3 +1,4 @@
+import { checkPatternError, compileCheckPattern } from '../recipe/check-pattern.js';
 import type { RecipeCheck } from '../recipe/schema.js';
 import type { OutputFormat } from '../recipe/recipe.js';
 import type { SshSession } from './ssh.js';
@@ -70,7 +71,9 @@ function failure(check: CheckSpec, result: { stdout: string; exitCode: number | 
   if (check.judge === undefined && result.exitCode !== expectedExit) return `exit status ${result.exitCode ?? 'none (killed)'}, expected ${expectedExit}`;
   const stdout = result.stdout.trim();
   if (check.expect !== undefined && stdout !== check.expect.trim()) return `output \`${excerpt(stdout)}\`, expected \`${check.expect.trim()}\``;
-  if (check.match !== undefined && !new RegExp(check.match, 'm').test(stdout)) return `output \`${excerpt(stdout)}\` does not match /${check.match}/`;
+  const patternError = check.match === undefined ? undefined : checkPatternError(check.match);
+  if (patternError !== undefined) return `pattern /${check.match}/ cannot run (RE2): ${patternError}`;
+  if (check.match !== undefined && !compileCheckPattern(check.match).test(stdout)) return `output \`${excerpt(stdout)}\` does not match /${check.match}/`;
   return check.judge?.(output);
 }
 

@@ -7,6 +7,7 @@ import { didYouMean } from '../source/suggest.js';
 import { checkSchema } from '../source/zod-problems.js';
 import { loadYamlDocument } from '../source/yaml-document.js';
 import type { Catalog, ParsedFile } from './catalog.js';
+import { checkPatternError } from './check-pattern.js';
 import { insideRepo, listNames } from './repo.js';
 import { overlayMetaSchema, plannedDistros, type RecipeFile } from './schema.js';
 
@@ -76,12 +77,10 @@ export async function checkRecipeFile(catalog: Catalog, parsed: ParsedFile<Recip
     if (check.expect !== undefined && check.match !== undefined) {
       report(['tests', 'checks', index], 'a check takes `expect` (exact output) or `match` (regular expression), not both');
     }
-    if (check.match !== undefined) {
-      try {
-        new RegExp(check.match);
-      } catch (error) {
-        report(['tests', 'checks', index, 'match'], `invalid regular expression: ${(error as Error).message}`);
-      }
+    const patternError = check.match === undefined ? undefined : checkPatternError(check.match);
+    if (patternError !== undefined) {
+      report(['tests', 'checks', index, 'match'], `not a valid RE2 pattern (checks run on RE2, a linear-time engine): ${patternError}`,
+        'RE2 has no backreferences (\\1) or lookaround ((?=...), (?<=...)); see https://github.com/google/re2/wiki/Syntax');
     }
   }
   return problems;

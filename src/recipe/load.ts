@@ -27,7 +27,7 @@ export interface LoadedRecipes {
  * recipe under recipes/. Never throws for bad input: every problem is collected.
  */
 export async function loadRecipes(repo: RecipeRepo, files: readonly string[] = []): Promise<LoadedRecipes> {
-  const catalog = await openCatalog(repo);
+  const catalog = withCheckedFiles(await openCatalog(repo));
   const targets = files.length > 0 ? files.map((file) => path.resolve(file)) : await listRecipeFiles(repo);
   const recipes: Recipe[] = [];
   const problems: Problem[] = [];
@@ -51,9 +51,33 @@ export async function loadRecipe(repo: RecipeRepo, file: string): Promise<Recipe
   return recipes[0];
 }
 
-async function loadOne(catalog: Catalog, absolute: string): Promise<{ recipe?: Recipe; problems: Problem[] }> {
+/**
+ * Each file is parsed once (the catalog) and its per-file rules run once, however many
+ * recipes extend it: validating n recipes costs O(n × maxExtendsDepth), not O(n²).
+ */
+type CheckedCatalog = Catalog & { check(parsed: ParsedFile<RecipeFile>): Promise<Problem[]> };
+
+function withCheckedFiles(catalog: Catalog): CheckedCatalog {
+  const checked = new Map<string, Promise<Problem[]>>();
+  return {
+    ...catalog,
+    check(parsed) {
+      let problems = checked.get(parsed.file);
+      if (problems === undefined) {
+        problems = checkRecipeFile(catalog, parsed);
+        checked.set(parsed.file, problems);
+      }
+      return problems;
+    },
+  };
+}
+
+/** How many ancestors a recipe may have; a longer chain is refused, not followed. */
+export const maxExtendsDepth = 16;
+
+async function loadOne(catalog: CheckedCatalog, absolute: string): Promise<{ recipe?: Recipe; problems: Problem[] }> {
   const parsed = await catalog.recipe(absolute);
-  const problems = [...parsed.problems, ...(await checkRecipeFile(catalog, parsed)), ...duplicateName(catalog, parsed, absolute)];
+  const problems = [...parsed.problems, ...(await catalog.check(parsed)), ...duplicateName(catalog, parsed, absolute)];
   const chain = await resolveChain(catalog, parsed, problems);
   if (chain === undefined || problems.length > 0) return { problems };
 
@@ -68,35 +92,32 @@ async function loadOne(catalog: Catalog, absolute: string): Promise<{ recipe?: R
   return { recipe: normalized.recipe, problems: normalized.problems };
 }
 
-/** Follows `extends` to the root; reports missing parents, invalid parents and cycles. */
+/** Follows `extends` to the root; reports missing parents, invalid parents, cycles and too deep chains. */
 async function resolveChain(
-  catalog: Catalog,
+  catalog: CheckedCatalog,
   leaf: ParsedFile<RecipeFile>,
   problems: Problem[],
 ): Promise<ChainLevel[] | undefined> {
   const chain: ChainLevel[] = [];
+  const report = (message: string, hint: string) =>
+    problems.push({ file: leaf.file, ...leaf.document?.locate(['extends']), path: 'extends', message, hint });
   let current: ParsedFile<RecipeFile> = leaf;
   for (;;) {
-    if (current.value === undefined) {
-      if (current !== leaf) problems.push(...current.problems, ...(await checkRecipeFile(catalog, current)));
-      return undefined;
-    }
-    if (current !== leaf) problems.push(...(await checkRecipeFile(catalog, current)));
+    if (current !== leaf) problems.push(...(current.value === undefined ? current.problems : []), ...(await catalog.check(current)));
+    if (current.value === undefined) return undefined;
     chain.unshift({ parsed: current, value: current.value });
     const parentName = current.value.extends;
     if (parentName === undefined) return chain;
     const parentFile = catalog.byName.get(parentName)?.[0];
     if (parentFile === undefined) return undefined;
+    const names = [...chain.map((level) => level.value.name).reverse(), parentName];
     const parent = await catalog.recipe(parentFile);
     if (chain.some((level) => level.parsed.file === parent.file)) {
-      const names = [...chain.map((level) => level.value.name).reverse(), parentName];
-      problems.push({
-        file: leaf.file,
-        ...leaf.document?.locate(['extends']),
-        path: 'extends',
-        message: `\`extends\` forms a cycle: ${names.join(' → ')}`,
-        hint: 'a recipe cannot be its own ancestor; remove `extends` from one of them',
-      });
+      report(`\`extends\` forms a cycle: ${names.join(' → ')}`, 'a recipe cannot be its own ancestor; remove `extends` from one of them');
+      return undefined;
+    }
+    if (chain.length > maxExtendsDepth) {
+      report(`\`extends\` chain is deeper than ${maxExtendsDepth} levels: ${names.join(' → ')} → …`, 'flatten the chain: merge intermediate recipes, or use package sets and overlays to share');
       return undefined;
     }
     current = parent;

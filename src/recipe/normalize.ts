@@ -3,6 +3,7 @@ import path from 'node:path';
 import { formatPath } from '../errors/format-path.js';
 import type { Problem } from '../errors/problems.js';
 import type { ParsedFile } from './catalog.js';
+import { cmdlineSizeHint, cmdlineSizeProblem } from './cmdline-size.js';
 import { concatUnique, mergeRecipeFiles } from './merge.js';
 import { didYouMean } from '../source/suggest.js';
 import { compressionLevels, defaults, supportedReleases, type Recipe } from './recipe.js';
@@ -107,7 +108,9 @@ export function normalizeRecipe(
     ...recipe.overlays.flatMap((name) => [`overlays/${name}`, ...overlayMeta(name)]),
     ...recipe.hooks.map((hook) => path.posix.normalize(hook)),
   ].filter((item, index, all) => all.indexOf(item) === index);
-  return { recipe, problems };
+  const tooLong = cmdlineSizeProblem(recipe);
+  if (tooLong !== undefined) report(['kernel', 'cmdline'], tooLong, cmdlineSizeHint);
+  return problems.length > 0 ? { problems } : { recipe, problems };
 }
 
 /** Level by level from the root: add the sets and includes, then drop the excludes. */

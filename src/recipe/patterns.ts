@@ -32,6 +32,17 @@ export const unitName = z
   .string()
   .regex(/^[A-Za-z0-9:_.@\\-]+$/, { error: 'is not a systemd unit name' });
 
+/**
+ * A tz database zone name: `Area/Location` segments of letters, digits, `_`, `+`, `-`
+ * (Europe/Berlin, Etc/GMT+5, UTC). Never a path: no leading `/`, no `.` or `..`, no empty
+ * segment, so `/usr/share/zoneinfo/<name>` stays in the zoneinfo tree (configure then
+ * looks it up inside the image, see build/configure.ts).
+ */
+export const timezoneName = z
+  .string()
+  .max(64)
+  .regex(/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/, { error: 'is not a timezone name (Area/Location, e.g. Europe/Berlin)' });
+
 /** One kernel command-line parameter. */
 const cmdlineToken = /^[A-Za-z0-9_.,:/=+@%~-]+$/;
 

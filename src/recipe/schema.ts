@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { fileName, imageName, kernelCmdline, packageSpec, repoPath, unitName } from './patterns.js';
+import { fileName, imageName, kernelCmdline, packageSpec, repoPath, timezoneName, unitName } from './patterns.js';
 
 /**
  * The recipe file as written (before `extends` is resolved). Every object is strict: an
@@ -113,7 +113,7 @@ export const recipeFileSchema = z
     users: z.array(user).optional(),
     groups: z.array(group).optional(),
     locale: z.string().regex(/^[A-Za-z0-9_.@-]+$/, { error: 'is not a locale name' }).optional(),
-    timezone: z.string().regex(/^[A-Za-z0-9_+/-]+$/, { error: 'is not a timezone name' }).optional(),
+    timezone: timezoneName.optional().describe('tz database zone name, e.g. Europe/Berlin; the image needs tzdata.'),
     kernel: kernel.optional(),
     output: output.optional(),
     hooks: z.array(repoPath).optional().describe('Scripts (repository paths) run inside the image root, in order.'),

@@ -1,8 +1,9 @@
 import type { Problem } from '../errors/problems.js';
+import { cmdlineSizeHint, cmdlineSizeProblem } from '../recipe/cmdline-size.js';
 import { loadRecipes } from '../recipe/load.js';
 import type { Recipe } from '../recipe/recipe.js';
 import type { RecipeRepo } from '../recipe/repo.js';
-import { loadSiteConfig, type SiteConfig } from './site-config.js';
+import { loadSiteConfig, siteConfigName, type SiteConfig } from './site-config.js';
 
 export interface RepoValidation {
   recipes: Recipe[];
@@ -16,5 +17,12 @@ export interface RepoValidation {
 export async function validateRepo(repo: RecipeRepo, files: readonly string[] = []): Promise<RepoValidation> {
   const loaded = await loadRecipes(repo, files);
   const { site, problems } = await loadSiteConfig(repo, loaded.names);
+  for (const group of site?.nodeGroups ?? []) {
+    const recipe = loaded.recipes.find((item) => item.name === group.image);
+    const tooLong = recipe === undefined ? undefined : cmdlineSizeProblem(recipe, group.kernelArgs);
+    if (tooLong !== undefined) {
+      problems.push({ file: siteConfigName, path: `nodeGroups.${group.name}.kernelArgs`, message: `with image \`${group.image}\`, ${tooLong}`, hint: cmdlineSizeHint });
+    }
+  }
   return { recipes: loaded.recipes, site, files: loaded.files, problems: [...loaded.problems, ...problems] };
 }

@@ -1,0 +1,34 @@
+import { kernelCmdline, rootfsUrlPlaceholder } from '../store/manifest.js';
+import type { Recipe } from './recipe.js';
+
+/**
+ * Boot loaders and the x86 kernel keep at most 2,048 bytes of command line
+ * (COMMAND_LINE_SIZE); beyond that, parameters are cut off silently, often the last ones,
+ * which are the recipe's. So `validate` refuses a command line that would not fit, counted
+ * as the node's kernel gets it: the recipe's `kernel.cmdline` after `extends`, what
+ * pxeforge adds (root=live:<url> and the live options for squashfs, with the URL counted
+ * as `rootfsUrlReserve` bytes since it is only known at promote), iPXE's
+ * `initrd=initrd.img`, and a node group's `kernelArgs`.
+ */
+export const maxCmdlineBytes = 2048;
+export const rootfsUrlReserve = 256;
+
+export function cmdlineBytes(recipe: Recipe, kernelArgs = ''): number {
+  const line = [
+    'initrd=initrd.img',
+    kernelCmdline(recipe).replace(rootfsUrlPlaceholder, 'x'.repeat(rootfsUrlReserve)),
+    kernelArgs,
+  ].filter((part) => part !== '').join(' ');
+  return Buffer.byteLength(line);
+}
+
+/** The message for a command line over the limit, or undefined when it fits. */
+export function cmdlineSizeProblem(recipe: Recipe, kernelArgs = ''): string | undefined {
+  const bytes = cmdlineBytes(recipe, kernelArgs);
+  if (bytes <= maxCmdlineBytes) return undefined;
+  const url = recipe.output.format === 'squashfs' ? `, root=live:<url> counted as ${rootfsUrlReserve} bytes` : '';
+  return `the kernel command line is ${bytes.toLocaleString('en-US')} bytes with what pxeforge adds (initrd=initrd.img${url}); `
+    + `boot loaders cut it off beyond ${maxCmdlineBytes.toLocaleString('en-US')} bytes`;
+}
+
+export const cmdlineSizeHint = 'move settings into the image (sysctl.d, modprobe.d, an overlay) instead of kernel parameters';
