@@ -16,6 +16,7 @@ import { readManifest, resolveVersion } from '../store/store.js';
 import { serveArtifacts, type ArtifactServer } from './artifact-server.js';
 import { builtinChecks, runCheck, type CheckResult, type CheckSpec } from './checks.js';
 import { consoleTail, stuckIn, type ConsoleState } from './console-watch.js';
+import { writeGuestRelay } from './guest-relay.js';
 import { ipxeScript } from './ipxe.js';
 import { guestHostAddress, qemuArgv, type BootSource } from './qemu-argv.js';
 import { earlierHostKeys, writeReport, type TestReport } from './report.js';
@@ -196,10 +197,11 @@ async function boot(context: TestContext, tools: Tools) {
       hint: 'run `pxeforge doctor` to see what is missing and how to install it',
     });
   }
+  const artifactServer = context.server === undefined ? undefined : { port: context.server.port, relay: await writeGuestRelay(context.run) };
   const started = Date.now();
   for (let attempt = 1; ; attempt += 1) {
     const sshPort = await (context.options.pickPort ?? freePort)();
-    context.argv = qemuArgv({ accel: context.accel, memoryMiB: memory, cpus, boot: source, sshPort, authorizedKey: context.key.public, consoleLog: context.consoleFile, mac: tree?.mac });
+    context.argv = qemuArgv({ accel: context.accel, memoryMiB: memory, cpus, boot: source, sshPort, authorizedKey: context.key.public, consoleLog: context.consoleFile, mac: tree?.mac, artifactServer });
     await context.consoleWatch?.stop();
     context.vm = start(context.argv, { emit: tools.emit, stage: 'boot' });
     const outcome = await watchBoot(context, sshPort, started + timeout * 1000, tools);

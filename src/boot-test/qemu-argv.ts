@@ -1,9 +1,16 @@
 /**
  * The QEMU command line of a boot test, as a pure function with each option beside its
- * value (snapshot-tested). The guest sees the host's loopback as 10.0.2.2 on QEMU's user
- * network; SSH reaches the guest through a host-forward on a loopback port.
+ * value (snapshot-tested). SSH reaches the guest through a host-forward on a loopback port.
+ *
+ * Rule: the guest reaches the test's artifact server and nothing else of the host. QEMU's
+ * user network runs with `restrict=on` (no connection to the host or beyond, except the
+ * explicit forwards; its own DHCP and TFTP still answer), and `guestfwd` maps exactly
+ * guestHostAddress:<port> to the artifact server on the host's loopback, through a relay
+ * program per connection. The user network's gateway moves to 10.0.2.1, since QEMU forwards
+ * no guest address that is its own.
  */
 export const guestHostAddress = '10.0.2.2';
+const gatewayAddress = '10.0.2.1';
 
 export type BootSource =
   | { kind: 'direct'; kernel: string; initrd: string; cmdline: string }
@@ -24,12 +31,19 @@ export interface QemuOptions {
   authorizedKey: string;
   consoleLog: string;
   mac?: string;
+  /**
+   * The test's artifact server: its loopback port (the guest uses the same one at
+   * guestHostAddress) and the relay QEMU runs per connection. Unset when the node loads only
+   * from the site's own servers (a tree boot): then the network is not restricted.
+   */
+  artifactServer?: { port: number; relay: readonly string[] };
 }
 
 export function qemuArgv(options: QemuOptions): string[] {
   const nic = [
     'user',
     'model=virtio-net-pci',
+    ...(options.artifactServer === undefined ? [] : ['restrict=on', `host=${gatewayAddress}`, guestForward(options.artifactServer)]),
     `hostfwd=tcp:127.0.0.1:${options.sshPort}-:22`,
     ...(options.mac === undefined ? [] : [`mac=${options.mac}`]),
     ...(options.boot.kind === 'pxe' ? [`tftp=${options.boot.tftpDir}`, `bootfile=${options.boot.bootfile}`] : []),
@@ -57,4 +71,10 @@ export function qemuArgv(options: QemuOptions): string[] {
     '-monitor', 'none',
     '-no-reboot',
   ];
+}
+
+/** `guestfwd=tcp:<guest address>:<port>-cmd:<relay> <port>`, quoted for QEMU (`,` doubled) and for the shell-like split QEMU applies to the command. */
+function guestForward({ port, relay }: { port: number; relay: readonly string[] }): string {
+  const command = [...relay, String(port)].map((word) => (/^[\w@%+=:./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`)).join(' ');
+  return `guestfwd=tcp:${guestHostAddress}:${port}-cmd:${command}`.replaceAll(',', ',,');
 }

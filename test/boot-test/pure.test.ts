@@ -10,8 +10,10 @@ import type { SshSession } from '../../src/boot-test/ssh.js';
 describe('qemuArgv', () => {
   const common = { accel: 'tcg' as const, memoryMiB: 2048, cpus: 2, sshPort: 40022, authorizedKey: 'ssh-ed25519 AAAA test', consoleLog: '/run/console.log' };
 
-  it('direct kernel boot', () => {
-    expect(qemuArgv({ ...common, boot: { kind: 'direct', kernel: '/v/vmlinuz', initrd: '/v/initrd.img', cmdline: 'console=ttyS0,115200' } })).toMatchInlineSnapshot(`
+  const artifactServer = { port: 41080, relay: ['/usr/bin/node', '--no-warnings', '/run/guest-relay.cjs'] };
+
+  it('direct kernel boot: the guest reaches the artifact server and nothing else of the host', () => {
+    expect(qemuArgv({ ...common, artifactServer, boot: { kind: 'direct', kernel: '/v/vmlinuz', initrd: '/v/initrd.img', cmdline: 'console=ttyS0,115200' } })).toMatchInlineSnapshot(`
       [
         "qemu-system-x86_64",
         "-machine",
@@ -31,7 +33,7 @@ describe('qemuArgv', () => {
         "-append",
         "console=ttyS0,115200",
         "-nic",
-        "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:40022-:22",
+        "user,model=virtio-net-pci,restrict=on,host=10.0.2.1,guestfwd=tcp:10.0.2.2:41080-cmd:/usr/bin/node --no-warnings /run/guest-relay.cjs 41080,hostfwd=tcp:127.0.0.1:40022-:22",
         "-smbios",
         "type=11,value=io.systemd.credential.binary:ssh.authorized_keys.root=c3NoLWVkMjU1MTkgQUFBQSB0ZXN0Cg==",
         "-display",
@@ -46,8 +48,11 @@ describe('qemuArgv', () => {
   });
 
   it('network boot through the NIC ROM, with KVM', () => {
-    const argv = qemuArgv({ ...common, accel: 'kvm', mac: '52:54:00:12:34:56', boot: { kind: 'pxe', tftpDir: '/t', bootfile: 'boot.ipxe' } });
-    expect(argv).toContain('user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:40022-:22,mac=52:54:00:12:34:56,tftp=/t,bootfile=boot.ipxe');
+    const argv = qemuArgv({ ...common, artifactServer, accel: 'kvm', mac: '52:54:00:12:34:56', boot: { kind: 'pxe', tftpDir: '/t', bootfile: 'boot.ipxe' } });
+    // QEMU's own DHCP and TFTP still answer with restrict=on.
+    expect(argv).toContain(
+      'user,model=virtio-net-pci,restrict=on,host=10.0.2.1,guestfwd=tcp:10.0.2.2:41080-cmd:/usr/bin/node --no-warnings /run/guest-relay.cjs 41080,hostfwd=tcp:127.0.0.1:40022-:22,mac=52:54:00:12:34:56,tftp=/t,bootfile=boot.ipxe',
+    );
     expect(argv.slice(argv.indexOf('-boot'), argv.indexOf('-boot') + 2)).toEqual(['-boot', 'n']);
     expect(argv).not.toContain('-kernel');
     expect(argv.slice(argv.indexOf('-cpu'), argv.indexOf('-cpu') + 2)).toEqual(['-cpu', 'host']);
@@ -62,6 +67,16 @@ describe('qemuArgv', () => {
       '-boot', 'n',
     ]);
     expect(argv.join(' ')).toContain('tftp=/t,bootfile=grub/x86_64-efi/core.efi');
+  });
+
+  it('the relay command is quoted for QEMU\'s option syntax and its command split', () => {
+    const argv = qemuArgv({ ...common, artifactServer: { port: 8080, relay: ['/opt/node,v20/bin/node', "/tmp/it's here/guest-relay.cjs"] }, boot: { kind: 'direct', kernel: 'k', initrd: 'i', cmdline: '' } });
+    expect(argv[argv.indexOf('-nic') + 1]).toContain(`guestfwd=tcp:10.0.2.2:8080-cmd:'/opt/node,,v20/bin/node' '/tmp/it'\\''s here/guest-relay.cjs' 8080,hostfwd=`);
+  });
+
+  it('a boot from the tree with the site\'s own HTTP server: no artifact server, no restriction', () => {
+    const argv = qemuArgv({ ...common, boot: { kind: 'pxe', tftpDir: '/srv/tftp', bootfile: 'boot.ipxe' } });
+    expect(argv[argv.indexOf('-nic') + 1]).toBe('user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:40022-:22,tftp=/srv/tftp,bootfile=boot.ipxe');
   });
 
   it('the credential carries the key, never a file in the image', () => {
