@@ -2,8 +2,9 @@ import path from 'node:path';
 
 import type { Problem } from '../errors/problems.js';
 import { checkSchema } from '../source/zod-problems.js';
-import { loadYamlDocument, type YamlDocument } from '../source/yaml-document.js';
+import type { YamlDocument } from '../source/yaml-document.js';
 import { displayPath, listRecipeFiles, type RecipeRepo } from './repo.js';
+import { loadRepoYaml } from './repo-file.js';
 import { packageSetSchema, recipeFileSchema, type RecipeFile } from './schema.js';
 
 export interface ParsedFile<T> {
@@ -48,7 +49,7 @@ async function parseFile<S extends typeof recipeFileSchema | typeof packageSetSc
   schema: S,
 ): Promise<ParsedFile<ReturnType<S['parse']>>> {
   const file = displayPath(repo, absolute);
-  const loaded = await loadYamlDocument(absolute, file);
+  const loaded = await loadRepoYaml(repo, absolute);
   if (!loaded.ok) return { file, document: undefined, value: undefined, problems: loaded.problems };
   if (loaded.document.data === null || typeof loaded.document.data !== 'object' || Array.isArray(loaded.document.data)) {
     const problem: Problem = { file, line: 1, column: 1, path: '', message: 'expected a mapping of fields (`name: ...`) at the top of the file' };

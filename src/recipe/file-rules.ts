@@ -1,14 +1,15 @@
-import { stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { Problem } from '../errors/problems.js';
 import { formatPath } from '../errors/format-path.js';
+import { quoted } from '../errors/quote-text.js';
 import { didYouMean } from '../source/suggest.js';
 import { checkSchema } from '../source/zod-problems.js';
-import { loadYamlDocument } from '../source/yaml-document.js';
 import type { Catalog, ParsedFile } from './catalog.js';
 import { checkPatternError } from './check-pattern.js';
 import { insideRepo, listNames } from './repo.js';
+import { loadRepoYaml } from './repo-file.js';
 import { overlayMetaSchema, plannedDistros, type RecipeFile } from './schema.js';
 
 /**
@@ -25,7 +26,10 @@ export async function checkRecipeFile(catalog: Catalog, parsed: ParsedFile<Recip
   const { repo } = catalog;
 
   if (recipe.extends !== undefined && !catalog.byName.has(recipe.extends)) {
-    report(['extends'], `no recipe named \`${recipe.extends}\` in recipes/`, didYouMean(recipe.extends, [...catalog.byName.keys()]));
+    report(['extends'], `no recipe named ${quoted(recipe.extends)} in recipes/`, didYouMean(recipe.extends, [...catalog.byName.keys()]));
+    // A parent file that could not be read (invalid, or refused) says why.
+    const parentFile = path.join(repo.recipesDir, `${recipe.extends}.yaml`);
+    if ((await lstat(parentFile).catch(() => undefined)) !== undefined) problems.push(...(await catalog.recipe(parentFile)).problems);
   }
 
   const distro = recipe.base?.distro;
@@ -35,7 +39,7 @@ export async function checkRecipeFile(catalog: Catalog, parsed: ParsedFile<Recip
   const setNames = await listNames(repo.packageSetsDir, 'file');
   for (const [index, name] of (recipe.packages?.sets ?? []).entries()) {
     if (!setNames.includes(name)) {
-      report(['packages', 'sets', index], `no package set \`${name}\` in recipes/package-sets/`, didYouMean(name, setNames));
+      report(['packages', 'sets', index], `no package set ${quoted(name)} in recipes/package-sets/`, didYouMean(name, setNames));
     } else {
       problems.push(...(await catalog.packageSet(name)).problems);
     }
@@ -45,9 +49,9 @@ export async function checkRecipeFile(catalog: Catalog, parsed: ParsedFile<Recip
   for (const [index, name] of (recipe.overlays ?? []).entries()) {
     const where = await insideRepo(repo, path.join(repo.overlaysDir, name));
     if (where === 'missing' || (where === 'inside' && !overlayNames.includes(name))) {
-      report(['overlays', index], `no overlay directory \`overlays/${name}/\``, didYouMean(name, overlayNames));
+      report(['overlays', index], `no overlay directory ${quoted(`overlays/${name}/`)}`, didYouMean(name, overlayNames));
     } else if (where === 'outside') {
-      report(['overlays', index], `overlay \`${name}\` resolves outside the repository`, 'overlays must be real directories under overlays/');
+      report(['overlays', index], `overlay ${quoted(name)} resolves outside the repository`, 'overlays must be real directories under overlays/');
     } else {
       problems.push(...(await checkOverlayMeta(catalog, name)));
     }
@@ -57,22 +61,22 @@ export async function checkRecipeFile(catalog: Catalog, parsed: ParsedFile<Recip
     const absolute = path.resolve(repo.root, hook);
     const where = await insideRepo(repo, absolute);
     if (where === 'outside') {
-      report(['hooks', index], `hook \`${hook}\` points outside the repository`, 'hooks are scripts kept in the recipe repository, e.g. scripts/tune.sh');
+      report(['hooks', index], `hook ${quoted(hook)} points outside the repository`, 'hooks are scripts kept in the recipe repository, e.g. scripts/tune.sh');
     } else if (where === 'missing' || !(await stat(absolute)).isFile()) {
-      report(['hooks', index], `hook script \`${hook}\` does not exist`, 'paths are relative to the repository root (where pxeforge.yaml is)');
+      report(['hooks', index], `hook script ${quoted(hook)} does not exist`, 'paths are relative to the repository root (where pxeforge.yaml is)');
     }
   }
 
   const services = recipe.services ?? {};
   for (const [list, other] of [['disable', 'enable'], ['mask', 'enable']] as const) {
     for (const [index, unit] of (services[list] ?? []).entries()) {
-      if (services[other]?.includes(unit)) report(['services', list, index], `unit \`${unit}\` is both in services.${other} and services.${list}`);
+      if (services[other]?.includes(unit)) report(['services', list, index], `unit ${quoted(unit)} is both in services.${other} and services.${list}`);
     }
   }
 
   const seen = new Set<string>();
   for (const [index, check] of (recipe.tests?.checks ?? []).entries()) {
-    if (seen.has(check.name)) report(['tests', 'checks', index, 'name'], `two checks are named \`${check.name}\``, 'check names must be unique (they name the results in the report)');
+    if (seen.has(check.name)) report(['tests', 'checks', index, 'name'], `two checks are named ${quoted(check.name)}`, 'check names must be unique (they name the results in the report)');
     seen.add(check.name);
     if (check.expect !== undefined && check.match !== undefined) {
       report(['tests', 'checks', index], 'a check takes `expect` (exact output) or `match` (regular expression), not both');
@@ -88,8 +92,8 @@ export async function checkRecipeFile(catalog: Catalog, parsed: ParsedFile<Recip
 
 async function checkOverlayMeta(catalog: Catalog, name: string): Promise<Problem[]> {
   const absolute = path.join(catalog.repo.overlaysDir, `${name}.yaml`);
-  if (!(await stat(absolute).then((info) => info.isFile(), () => false))) return [];
-  const loaded = await loadYamlDocument(absolute, `overlays/${name}.yaml`);
+  if ((await lstat(absolute).catch(() => undefined)) === undefined) return [];
+  const loaded = await loadRepoYaml(catalog.repo, absolute);
   if (!loaded.ok) return loaded.problems;
   const checked = checkSchema(overlayMetaSchema, loaded.document);
   return checked.ok ? [] : checked.problems;

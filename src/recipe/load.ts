@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import { formatPath } from '../errors/format-path.js';
 import { formatProblem, ValidationError, type Problem } from '../errors/problems.js';
+import { quoted } from '../errors/quote-text.js';
 import { openCatalog, type Catalog, type ParsedFile } from './catalog.js';
 import { checkRecipeFile } from './file-rules.js';
 import { normalizeRecipe, type ChainLevel } from './normalize.js';
@@ -134,7 +135,7 @@ function duplicateName(catalog: Catalog, parsed: ParsedFile<RecipeFile>, absolut
       file: parsed.file,
       ...parsed.document?.locate(['name']),
       path: formatPath(['name']),
-      message: `recipe name \`${name}\` is also used by ${others.map((file) => displayPath(catalog.repo, file)).join(', ')}`,
+      message: `recipe name ${quoted(name)} is also used by ${others.map((file) => displayPath(catalog.repo, file)).join(', ')}`,
       hint: 'recipe names must be unique: they name the image in the store and the PXE tree',
     },
   ];

@@ -2,6 +2,7 @@ import path from 'node:path';
 
 import { formatPath } from '../errors/format-path.js';
 import type { Problem } from '../errors/problems.js';
+import { quoted } from '../errors/quote-text.js';
 import type { ParsedFile } from './catalog.js';
 import { cmdlineSizeHint, cmdlineSizeProblem } from './cmdline-size.js';
 import { concatUnique, mergeRecipeFiles } from './merge.js';
@@ -44,7 +45,7 @@ export function normalizeRecipe(
 
   const release = merged.base?.release;
   if (merged.base?.distro === 'debian' && release !== undefined && !supportedReleases.debian.includes(release)) {
-    report(['base', 'release'], `Debian release \`${release}\` is not supported`,
+    report(['base', 'release'], `Debian release ${quoted(release)} is not supported`,
       didYouMean(release, supportedReleases.debian) ?? `supported: ${supportedReleases.debian.join(', ')}`);
   }
 

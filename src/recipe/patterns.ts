@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { quoted } from '../errors/quote-text.js';
+
 /**
  * Names that end up in argv arrays, file names, and generated boot scripts (iPXE, GRUB,
  * pxelinux). Each pattern admits only what its domain allows, so nothing from a recipe can
@@ -56,21 +58,38 @@ export const kernelCmdline = z.string().superRefine((value, ctx) => {
       const bad = [...word].find((ch) => !cmdlineToken.test(ch)) ?? word;
       ctx.addIssue({
         code: 'custom',
-        message: `kernel parameter \`${printable(word)}\` contains ${describeChar(bad)}, which a generated boot script (iPXE, GRUB, pxelinux) would interpret`,
+        message: `kernel parameter ${quoted(word)} contains ${describeChar(bad)}, which a generated boot script (iPXE, GRUB, pxelinux) would interpret`,
       });
     }
   }
 });
 
+/**
+ * A URL written into generated boot scripts (httpBaseUrl): an http(s) URL with none of the
+ * characters iPXE, GRUB or pxelinux interpret (whitespace and control characters, `$`,
+ * quotes, `#`, `;`, `\\`, braces, `|`, `&`, `<`, `>`, backquote). Checked at `validate`, so
+ * `promote` never meets one.
+ */
+const bootScriptUnsafe = /[\s\x00-\x1f\x7f$'"#;\\{}|&<>`]/;
+
+export const bootScriptUrl = z
+  .string()
+  .superRefine((value, ctx) => {
+    // Before the URL check, which drops tabs and newlines as the URL standard does.
+    const bad = [...value].find((ch) => bootScriptUnsafe.test(ch));
+    if (bad !== undefined) {
+      ctx.addIssue({ code: 'custom', abort: true, message: `contains ${describeChar(bad)}, which a generated boot script (iPXE, GRUB, pxelinux) would interpret` });
+    }
+  })
+  .pipe(z.url({ protocol: /^https?$/ }))
+  .meta({ format: 'uri' });
+
 function describeChar(ch: string): string {
   if (ch === '\n') return 'a newline';
   if (ch === '\t') return 'a tab';
+  if (ch === ' ') return 'a space';
   if (/[\x00-\x1f\x7f]/.test(ch)) return `control character U+${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
   return `\`${ch}\``;
-}
-
-function printable(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** A path relative to the recipe repository (hooks, overlay metadata); checked further by the rules. */

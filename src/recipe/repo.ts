@@ -45,19 +45,24 @@ export function isWithin(parent: string, child: string): boolean {
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }
 
-/** Recipe files directly under recipes/ (package sets and the JSON schema live elsewhere). */
+/**
+ * Recipe files directly under recipes/ (package sets and the JSON schema live elsewhere).
+ * Symlinks are listed too, so that one leading out of the repository is reported (see
+ * repo-file.ts), not skipped.
+ */
 export async function listRecipeFiles(repo: RecipeRepo): Promise<string[]> {
   const entries = await readdir(repo.recipesDir, { withFileTypes: true }).catch(() => []);
   return entries
-    .filter((entry) => entry.isFile() && /\.ya?ml$/.test(entry.name))
+    .filter((entry) => (entry.isFile() || entry.isSymbolicLink()) && /\.ya?ml$/.test(entry.name))
     .map((entry) => path.join(repo.recipesDir, entry.name))
     .sort();
 }
 
+/** Names of YAML files (symlinks included, checked when read) or of real directories in `dir`. */
 export async function listNames(dir: string, kind: 'file' | 'directory'): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   return entries
-    .filter((entry) => (kind === 'file' ? entry.isFile() && /\.ya?ml$/.test(entry.name) : entry.isDirectory()))
+    .filter((entry) => (kind === 'file' ? (entry.isFile() || entry.isSymbolicLink()) && /\.ya?ml$/.test(entry.name) : entry.isDirectory()))
     .map((entry) => (kind === 'file' ? entry.name.replace(/\.ya?ml$/, '') : entry.name))
     .sort();
 }

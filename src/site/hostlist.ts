@@ -1,3 +1,5 @@
+import { quoted } from '../errors/quote-text.js';
+
 /**
  * Host lists as HPC schedulers write them: `cn[001-512]`, `gpu[1-4,8]`, `r[1-2]n[01-16]`.
  * Zero padding follows the lower bound's width. Expansion is capped: a typo such as
@@ -15,11 +17,11 @@ export function expandHostlist(pattern: string): string[] {
       break;
     }
     const close = rest.indexOf(']', open);
-    if (close === -1) throw new Error(`unclosed \`[\` in \`${pattern}\``);
+    if (close === -1) throw new Error(`unclosed \`[\` in ${quoted(pattern)}`);
     const prefix = literal(rest.slice(0, open));
     const values = expandRanges(rest.slice(open + 1, close), pattern);
     if (names.length * values.length > maxHostlistSize) {
-      throw new Error(`\`${pattern}\` expands to more than ${maxHostlistSize} names`);
+      throw new Error(`${quoted(pattern)} expands to more than ${maxHostlistSize} names`);
     }
     names = names.flatMap((name) => values.map((value) => name + prefix + value));
     rest = rest.slice(close + 1);
@@ -28,7 +30,7 @@ export function expandHostlist(pattern: string): string[] {
 }
 
 function literal(text: string): string {
-  if (!/^[A-Za-z0-9.-]*$/.test(text)) throw new Error(`\`${text}\` is not part of a host name (letters, digits, \`.\`, \`-\`)`);
+  if (!/^[A-Za-z0-9.-]*$/.test(text)) throw new Error(`${quoted(text)} is not part of a host name (letters, digits, \`.\`, \`-\`)`);
   return text;
 }
 
@@ -36,12 +38,12 @@ function expandRanges(body: string, pattern: string): string[] {
   const values: string[] = [];
   for (const part of body.split(',')) {
     const match = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (match === null) throw new Error(`\`[${body}]\` in \`${pattern}\` is not a list of numbers or ranges like 001-512`);
+    if (match === null) throw new Error(`\`[${body}]\` in ${quoted(pattern)} is not a list of numbers or ranges like 001-512`);
     const [, low = '', high = low] = match;
     const from = Number(low);
     const to = Number(high);
-    if (to < from) throw new Error(`range \`${part}\` in \`${pattern}\` runs backwards`);
-    if (to - from >= maxHostlistSize) throw new Error(`\`${pattern}\` expands to more than ${maxHostlistSize} names`);
+    if (to < from) throw new Error(`range ${quoted(part)} in ${quoted(pattern)} runs backwards`);
+    if (to - from >= maxHostlistSize) throw new Error(`${quoted(pattern)} expands to more than ${maxHostlistSize} names`);
     for (let n = from; n <= to; n += 1) values.push(String(n).padStart(low.length, '0'));
   }
   return values;

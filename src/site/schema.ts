@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { fileName, imageName, kernelCmdline } from '../recipe/patterns.js';
+import { bootScriptUrl, fileName, imageName, kernelCmdline } from '../recipe/patterns.js';
 
 /** The site config, `pxeforge.yaml` at the root of the recipe repository. */
 
@@ -62,8 +62,7 @@ export const siteConfigSchema = z
     store: z.string().min(1).optional().describe('Image store; default var/store (relative to this file).'),
     cache: z.string().min(1).optional().describe('Build step cache (layers, initrds); default var/cache.'),
     tftpRoot: z.string().min(1).optional().describe('TFTP/HTTP root served to nodes; default var/tftp.'),
-    httpBaseUrl: z
-      .url({ protocol: /^https?$/ })
+    httpBaseUrl: bootScriptUrl
       .optional()
       .describe('URL under which nodes reach the TFTP root over HTTP (squashfs roots are fetched from it).'),
     mirror: z

@@ -4,10 +4,12 @@ import path from 'node:path';
 import { formatPath } from '../errors/format-path.js';
 import type { Problem } from '../errors/problems.js';
 import { invalidInput } from '../errors/user-error.js';
+import { quoted } from '../errors/quote-text.js';
 import type { RecipeRepo } from '../recipe/repo.js';
+import { loadRepoYaml } from '../recipe/repo-file.js';
 import { didYouMean } from '../source/suggest.js';
 import { checkSchema } from '../source/zod-problems.js';
-import { loadYamlDocument, type YamlDocument } from '../source/yaml-document.js';
+import type { YamlDocument } from '../source/yaml-document.js';
 import { expandHostlist } from './hostlist.js';
 import { siteConfigSchema, type KubernetesConfig, type SiteConfigFile } from './schema.js';
 
@@ -55,7 +57,7 @@ export async function loadSiteConfig(
   repo: RecipeRepo,
   recipeNames: readonly string[],
 ): Promise<{ site?: SiteConfig; problems: Problem[] }> {
-  const loaded = await loadYamlDocument(path.join(repo.root, siteConfigName), siteConfigName);
+  const loaded = await loadRepoYaml(repo, path.join(repo.root, siteConfigName));
   if (!loaded.ok) return { problems: loaded.problems };
   const data = loaded.document.data ?? {};
   if (typeof data !== 'object' || Array.isArray(data)) {
@@ -91,10 +93,10 @@ function resolveSiteConfig(
   for (const [name, group] of Object.entries(config.nodeGroups ?? {})) {
     const at = (...rest: PropertyKey[]) => ['nodeGroups', name, ...rest];
     if (!recipeNames.includes(group.image)) {
-      report(at('image'), `no recipe named \`${group.image}\``, didYouMean(group.image, recipeNames));
+      report(at('image'), `no recipe named ${quoted(group.image)}`, didYouMean(group.image, recipeNames));
     }
     if (!channelNames.includes(group.channel)) {
-      report(at('channel'), `no channel \`${group.channel}\` in \`channels\``, didYouMean(group.channel, channelNames) ?? `channels: ${channelNames.join(', ')}`);
+      report(at('channel'), `no channel ${quoted(group.channel)} in \`channels\``, didYouMean(group.channel, channelNames) ?? `channels: ${channelNames.join(', ')}`);
     }
     const members: NodeGroup['members'] = (group.macs ?? []).map((mac) => ({ mac: normalizeMac(mac), host: undefined }));
     for (const [index, pattern] of (group.hosts ?? []).entries()) {
@@ -115,7 +117,7 @@ function resolveSiteConfig(
     for (const member of members) {
       const previous = owner.get(member.mac);
       if (previous !== undefined && previous !== name) {
-        report(at(), `MAC ${member.mac}${member.host === undefined ? '' : ` (${member.host})`} is also in node group \`${previous}\``,
+        report(at(), `MAC ${member.mac}${member.host === undefined ? '' : ` (${member.host})`} is also in node group ${quoted(previous)}`,
           'a node boots exactly one image: keep each MAC in one group');
       }
       owner.set(member.mac, name);
@@ -125,7 +127,7 @@ function resolveSiteConfig(
 
   const unknownNodes = { action: config.unknownNodes?.action ?? 'localboot', group: config.unknownNodes?.group } as const;
   if (unknownNodes.action === 'group' && (unknownNodes.group === undefined || !groupNames.includes(unknownNodes.group))) {
-    report(['unknownNodes', 'group'], unknownNodes.group === undefined ? '`action: group` needs `group: <node group>`' : `no node group \`${unknownNodes.group}\``,
+    report(['unknownNodes', 'group'], unknownNodes.group === undefined ? '`action: group` needs `group: <node group>`' : `no node group ${quoted(unknownNodes.group)}`,
       unknownNodes.group === undefined ? undefined : didYouMean(unknownNodes.group, groupNames));
   }
   if (problems.length > 0) return { problems };

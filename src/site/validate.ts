@@ -1,4 +1,5 @@
 import type { Problem } from '../errors/problems.js';
+import { quoted } from '../errors/quote-text.js';
 import { cmdlineSizeHint, cmdlineSizeProblem } from '../recipe/cmdline-size.js';
 import { loadRecipes } from '../recipe/load.js';
 import type { Recipe } from '../recipe/recipe.js';
@@ -21,7 +22,7 @@ export async function validateRepo(repo: RecipeRepo, files: readonly string[] = 
     const recipe = loaded.recipes.find((item) => item.name === group.image);
     const tooLong = recipe === undefined ? undefined : cmdlineSizeProblem(recipe, group.kernelArgs);
     if (tooLong !== undefined) {
-      problems.push({ file: siteConfigName, path: `nodeGroups.${group.name}.kernelArgs`, message: `with image \`${group.image}\`, ${tooLong}`, hint: cmdlineSizeHint });
+      problems.push({ file: siteConfigName, path: `nodeGroups.${group.name}.kernelArgs`, message: `with image ${quoted(group.image)}, ${tooLong}`, hint: cmdlineSizeHint });
     }
   }
   return { recipes: loaded.recipes, site, files: loaded.files, problems: [...loaded.problems, ...problems] };

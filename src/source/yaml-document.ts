@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 
 import type { Problem } from '../errors/problems.js';
+import { shortText } from '../errors/quote-text.js';
 
 /**
  * A YAML document read from the recipe repository, with source positions.
@@ -63,7 +64,7 @@ export function parseYamlText(text: string, file: string): LoadResult {
   try {
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
-    return fail({ file, path: '', message: `invalid YAML: ${(error as Error).message}` });
+    return fail({ file, path: '', message: `invalid YAML: ${shortText((error as Error).message, 100)}` });
   }
   const position = (offset: number) => {
     const { line, col } = lineCounter.linePos(offset);
@@ -84,9 +85,9 @@ export function parseYamlText(text: string, file: string): LoadResult {
   };
 }
 
-/** The library's message without its own location suffix and source excerpt. */
+/** The library's message without its own location suffix and source excerpt, cut short (it may quote the file). */
 function yamlMessage(message: string): string {
-  return (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '').trim();
+  return shortText((message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '').trim(), 100);
 }
 
 /** Walks `path` from the root; stops at the deepest node that exists. */

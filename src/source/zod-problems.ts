@@ -2,6 +2,7 @@ import type { z } from 'zod';
 
 import { formatPath } from '../errors/format-path.js';
 import type { Problem } from '../errors/problems.js';
+import { quoted } from '../errors/quote-text.js';
 import { closestName } from './suggest.js';
 import type { YamlDocument } from './yaml-document.js';
 
@@ -28,7 +29,7 @@ function issueProblems(schema: z.ZodType, document: YamlDocument, issue: z.core.
       const suggestion = closestName(key, known);
       return {
         ...at([...issue.path, key], 'key'),
-        message: `unknown key \`${key}\``,
+        message: `unknown key ${quoted(key)}`,
         hint:
           suggestion !== undefined
             ? `did you mean \`${suggestion}\`?`
@@ -87,7 +88,7 @@ function describe(value: unknown): string {
   if (value === null) return 'null (an empty value)';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `\`${value.length > 60 ? `${value.slice(0, 57)}...` : value}\``;
+  if (typeof value === 'string') return quoted(value);
   if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
   return typeof value;
 }

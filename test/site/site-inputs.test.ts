@@ -1,0 +1,66 @@
+import { rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { copyFixtureRepo, runCli } from '../helpers/cli.js';
+
+let repo: { root: string; remove(): Promise<void> };
+beforeEach(async () => {
+  repo = await copyFixtureRepo();
+});
+afterEach(async () => {
+  await repo.remove();
+});
+
+async function validateSite(text: string) {
+  await writeFile(path.join(repo.root, 'pxeforge.yaml'), text);
+  return runCli(['--repo', repo.root, 'validate', path.join(repo.root, 'recipes/base.yaml')]);
+}
+
+describe('pxeforge.yaml stays inside the repository', () => {
+  it('a pxeforge.yaml linked out of the repository is refused by path, never printed', async () => {
+    const outside = path.join(repo.root, '..', 'outside.yaml');
+    await writeFile(outside, 'root:$y$j9T$SECRETHASH:19000:0:99999:7:::\nsecret_token: hunter2\n');
+    await rm(path.join(repo.root, 'pxeforge.yaml'));
+    await symlink(outside, path.join(repo.root, 'pxeforge.yaml'));
+    const result = await runCli(['--repo', repo.root, 'validate', path.join(repo.root, 'recipes/base.yaml')]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).not.toContain('SECRETHASH');
+    expect(result.stderr).not.toContain('hunter2');
+    expect(result.stderr).toContain('pxeforge.yaml: is a symlink that leads outside the repository');
+  });
+});
+
+describe('httpBaseUrl', () => {
+  it.each([
+    ['http://boot server/pxe', 'a space'],
+    ['http://server/$root', '`$`'],
+    ["http://server/it's", "`'`"],
+    ['http://server/"x"', '`"`'],
+    ['http://server/pxe#x', '`#`'],
+    ['http://server/pxe;reboot', '`;`'],
+    ['http://server/pxe\\x', '`\\`'],
+    ['http://server/pxe\tx', 'a tab'],
+    ['http://server/pxe\u0007x', 'control character U+0007'],
+  ])('%j is refused at validate: it names %s', async (url, what) => {
+    const result = await validateSite(`httpBaseUrl: ${JSON.stringify(url)}\n`);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(`pxeforge.yaml:1:14: httpBaseUrl: contains ${what}, which a generated boot script (iPXE, GRUB, pxelinux) would interpret`);
+  });
+
+  it.each(['http://10.0.0.1/pxe', 'https://boot.example.org:8443/tftp/', 'http://[fd00::1]/pxe', 'http://server/a-b_c.d~e/%20'])('%s is accepted', async (url) => {
+    const result = await validateSite(`httpBaseUrl: ${url}\n`);
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+  });
+});
+
+describe('kernel command line with a node group\'s kernelArgs', () => {
+  it('is refused at validate beyond 2,048 bytes, with its size', async () => {
+    const args = Array.from({ length: 330 }, (_, i) => `a${i}=1`).join(' ');
+    const result = await validateSite(`nodeGroups:\n  lab: { image: base, channel: staging, kernelArgs: "${args}" }\n`);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/pxeforge\.yaml: nodeGroups\.lab\.kernelArgs: with image `base`, the kernel command line is 2,\d{3} bytes/);
+  });
+});
