@@ -4,6 +4,7 @@ import path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { withChroot } from '../../src/build/chroot.js';
 import { configureImage } from '../../src/build/configure.js';
 import { readDpkgStatus } from '../../src/build/dpkg-status.js';
 import { cleanImage } from '../../src/build/hygiene.js';
@@ -29,6 +30,9 @@ beforeEach(async () => {
   await mkdir(path.join(base, 'bin'));
   await writeFile(path.join(base, 'bin/chroot'), '#!/bin/sh\nexit 0\n');
   await chmod(path.join(base, 'bin/chroot'), 0o755);
+  // A fake mount: records where it was asked to mount, mounts nothing.
+  await writeFile(path.join(base, 'bin/mount'), `#!/bin/sh\nfor last; do :; done\necho "$last" >> ${path.join(base, 'mounts.log')}\n`);
+  await chmod(path.join(base, 'bin/mount'), 0o755);
   process.env.PATH = `${path.join(base, 'bin')}:${savedPath}`;
 });
 const savedPath = process.env.PATH ?? '';
@@ -180,6 +184,19 @@ describe('an image whose paths are absolute symlinks out of the root', () => {
       { name: 'dracut', version: '1-image', arch: 'amd64' },
       { name: 'only-image', version: '1', arch: 'all' },
     ]);
+  });
+
+  it('sets up the chroot (mount points, policy-rc.d, resolv.conf) inside the image', async () => {
+    await lay(victim, { 'proc/x': 'host', 'sys/x': 'host', 'dev/x': 'host' });
+    const before = await snapshot(victim);
+    await link(['proc', 'sys', 'dev', 'usr/sbin', 'etc/resolv.conf']);
+    await withChroot(root, { emit: () => {}, stage: 'test', network: true }, async () => {
+      expect(await readFile(path.join(root, victim, 'usr/sbin/policy-rc.d'), 'utf8')).toContain('exit 101');
+    });
+    expect(await snapshot(victim)).toEqual(before);
+    const points = (await readFile(path.join(base, 'mounts.log'), 'utf8')).trim().split('\n');
+    expect(points).toEqual(['proc', 'sys', 'dev'].map((dir) => path.join(root, victim, dir)));
+    expect(await readlink(path.join(root, 'etc/resolv.conf'))).toBe(path.join(victim, 'etc/resolv.conf'));
   });
 
   it('reports a link loop in the image (here /tmp, whose target passes through /tmp) as such', async () => {
