@@ -1,3 +1,5 @@
+import { invalidInput } from '../errors/user-error.js';
+import { maxCmdlineBytes } from '../recipe/cmdline-size.js';
 import { rootfsUrlPlaceholder, type Artifact } from '../store/manifest.js';
 import type { NodeGroup, SiteConfig } from '../site/site-config.js';
 import { placedDir, treeDirName, type Served, type TreeState } from './tree.js';
@@ -80,11 +82,18 @@ export function renderGeneration(input: RenderInput): Rendering {
       if (site.httpBaseUrl === undefined) throw new Error('squashfs images need httpBaseUrl');
       cmdline = cmdline.replace(rootfsUrlPlaceholder, `${httpBase(site.httpBaseUrl)}/${dir}/rootfs.squashfs`);
     }
+    const full = [cmdline, kernelArgs].filter((part) => part !== '').join(' ');
+    // validate counted the root URL as a reserve; here it is known: the whole line must fit.
+    const bytes = Buffer.byteLength(`initrd=initrd.img ${full}`);
+    if (bytes > maxCmdlineBytes) {
+      throw invalidInput('CMDLINE_TOO_LONG', `${image}@${served.version} in ${channel}: the kernel command line is ${bytes} bytes with the root URL, over the ${maxCmdlineBytes} bytes boot loaders keep`,
+        'nothing was changed; shorten httpBaseUrl or the kernel parameters (recipe kernel.cmdline, node group kernelArgs)');
+    }
     return {
       label: `${image}@${served.version} (${channel})`,
       kernel: `/${dir}/vmlinuz`,
       initrd: `/${dir}/initrd.img`,
-      cmdline: [cmdline, kernelArgs].filter((part) => part !== '').join(' '),
+      cmdline: full,
     };
   };
 
