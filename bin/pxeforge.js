@@ -2,11 +2,11 @@
 // Entry point of the installed command: the compiled CLI lives in dist/ (`npm run build`).
 import { main } from '../dist/cli/main.js';
 
-// A reader that went away (`pxeforge history | head`) ends the command quietly, not with a stack.
+// A reader that went away (`pxeforge history | head`) stops the command through main()'s
+// AbortSignal (cli/signals.ts), with its cleanup; what is still written after that is dropped.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
+    if (error.code !== 'EPIPE') throw error;
   });
 }
 

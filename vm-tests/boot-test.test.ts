@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { execa } from 'execa';
@@ -38,10 +37,11 @@ async function freeLoopbackPort(): Promise<number> {
   return port;
 }
 
-/** Nothing a boot test starts may outlive it. */
+/** Nothing a boot test of this file starts may outlive it: its VMs and relays, and its temp dirs (in the repository's own TMPDIR). */
 async function expectNothingLeft(): Promise<void> {
-  expect((await execa('ps', ['-eo', 'args'])).stdout).not.toMatch(/^qemu-system/m);
-  expect((await readdir(tmpdir())).filter((name) => name.startsWith('pxeforge-boot-'))).toEqual([]);
+  const ours = (await execa('ps', ['-eo', 'args'])).stdout.split('\n').filter((line) => line.includes(repo.tmp));
+  expect(ours.filter((line) => line.startsWith('qemu-system') || line.includes('guest-relay'))).toEqual([]);
+  expect(await readdir(repo.tmp)).toEqual([]);
 }
 
 beforeAll(async () => {
@@ -110,6 +110,9 @@ describe('boot-test failures name their reason', () => {
     await once(blocker, 'listening');
     const taken = (blocker.address() as AddressInfo).port;
     const ports = [taken];
+    // In this process too, the boot test's temp dir goes to the repository's own TMPDIR.
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = repo.tmp;
     try {
       const events: string[] = [];
       const tested = await testImage({
@@ -124,6 +127,8 @@ describe('boot-test failures name their reason', () => {
       expect(tested.failure?.reason).toMatch(/^kernel panic/);
       expect(tested.qemu.argv.join(' ')).not.toContain(`:${taken}-:22`);
     } finally {
+      process.env.TMPDIR = savedTmp;
+      if (savedTmp === undefined) delete process.env.TMPDIR;
       blocker.close();
     }
     await expectNothingLeft();

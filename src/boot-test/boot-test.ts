@@ -1,15 +1,15 @@
-import { access, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import ssh2 from 'ssh2';
 import which from 'which';
 
 import { fileSha256 } from '../build/digest.js';
-import { UserError } from '../errors/user-error.js';
+import { InterruptedError, UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
 import { start, type Started } from '../exec/start.js';
+import { makeTempDir } from '../exec/temp-dirs.js';
 import { runStages, type Stage } from '../pipeline/stages.js';
 import { rootfsUrlPlaceholder, type Artifact, type Manifest } from '../store/manifest.js';
 import { readManifest, resolveVersion } from '../store/store.js';
@@ -102,36 +102,37 @@ const stages: Stage<TestContext>[] = [
 export async function testImage(options: BootTestOptions): Promise<TestReport> {
   const { dir } = await resolveVersion(options.store, options.image);
   const manifest = await readManifest(dir);
-  const runDir = await mkdtemp(path.join(tmpdir(), 'pxeforge-boot-'));
-  const key = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'pxeforge boot test' });
-  const context: TestContext = {
-    options,
-    dir,
-    manifest,
-    artifacts: {},
-    run: runDir,
-    consoleFile: path.join(runDir, 'console.log'),
-    key,
-    accel: (await access('/dev/kvm').then(() => true, () => false)) ? 'kvm' : 'tcg',
-    argv: [],
-    console: { phases: {}, fatal: undefined },
-    checks: [],
-    startedAt: Date.now(),
-  };
-  let stageError: unknown;
+  // Removed below in every case; if the process exits first, by the exit hook (exec/temp-dirs.ts).
+  const runDir = await makeTempDir('pxeforge-boot-');
   try {
-    await runStages(stages, context, { emit: options.emit, signal: options.signal }).catch((error: unknown) => {
-      stageError = error;
-    });
-  } finally {
-    context.ssh?.close();
-    await context.vm?.stop();
-    await context.consoleWatch?.stop();
-    await context.server?.close();
-  }
-  try {
+    const context: TestContext = {
+      options,
+      dir,
+      manifest,
+      artifacts: {},
+      run: runDir.path,
+      consoleFile: path.join(runDir.path, 'console.log'),
+      key: ssh2.utils.generateKeyPairSync('ed25519', { comment: 'pxeforge boot test' }),
+      accel: (await access('/dev/kvm').then(() => true, () => false)) ? 'kvm' : 'tcg',
+      argv: [],
+      console: { phases: {}, fatal: undefined },
+      checks: [],
+      startedAt: Date.now(),
+    };
+    let stageError: unknown;
+    try {
+      await runStages(stages, context, { emit: options.emit, signal: options.signal }).catch((error: unknown) => {
+        stageError = error;
+      });
+    } finally {
+      context.ssh?.close();
+      await context.vm?.stop();
+      await context.consoleWatch?.stop();
+      await context.server?.close();
+    }
     // A report says how a boot went: without a VM started (bad version, tampered artifact,
     // no QEMU) or when interrupted, there is nothing to report and the error stands alone.
+    if (options.signal.aborted) throw new InterruptedError(`boot test of ${manifest.name}@${manifest.version}`);
     if (stageError !== undefined && (context.vm === undefined || (stageError as { code?: string }).code === 'INTERRUPTED')) {
       throw stageError;
     }
@@ -139,7 +140,7 @@ export async function testImage(options: BootTestOptions): Promise<TestReport> {
     await writeReport(dir, report, context.consoleFile);
     return report;
   } finally {
-    await rm(runDir, { recursive: true, force: true });
+    await runDir.remove();
   }
 }
 

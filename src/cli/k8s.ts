@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { Command } from 'commander';
@@ -7,6 +5,7 @@ import { Command } from 'commander';
 import { testImage } from '../boot-test/boot-test.js';
 import { buildImage } from '../build/build.js';
 import { ExitCode, invalidInput } from '../errors/user-error.js';
+import { makeTempDir } from '../exec/temp-dirs.js';
 import { unpackInputs } from '../executors/kubernetes/inputs.js';
 import { ownedSelector } from '../executors/kubernetes/pod-manifest.js';
 import { apiError } from '../executors/kubernetes/pod-failure.js';
@@ -51,9 +50,9 @@ export function k8sCommand(context: CommandContext, setExit: (code: number) => v
     .requiredOption('--provenance <json>')
     .option('--no-cache')
     .action(async (options: { inputs: string; sha256: string; recipe: string; store: string; cacheDir: string; cache: boolean; provenance: string }) => {
-      const work = await mkdtemp(path.join(tmpdir(), 'pxeforge-inputs-'));
+      const work = await makeTempDir('pxeforge-inputs-');
       try {
-        const root = path.join(work, 'repo');
+        const root = path.join(work.path, 'repo');
         const reporter = jsonReporter(context.io.stdout);
         const unpacked = await unpackInputs(options.inputs, options.sha256, root);
         for (const message of unpacked.notes) reporter.onEvent({ type: 'warning', message: `build inputs: ${message}` });
@@ -64,7 +63,7 @@ export function k8sCommand(context: CommandContext, setExit: (code: number) => v
         const result = await buildImage({ recipe, repo, site, useCache: options.cache, emit: reporter.onEvent, signal: context.io.signal, provenance, executor: 'kubernetes' });
         context.io.stdout.write(`${JSON.stringify({ type: 'result', name: result.name, version: result.version, dir: result.dir })}\n`);
       } finally {
-        await rm(work, { recursive: true, force: true });
+        await work.remove();
       }
       setExit(ExitCode.ok);
     });

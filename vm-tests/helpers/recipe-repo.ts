@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,8 @@ const bin = path.join(projectRoot, 'bin/pxeforge.js');
  */
 export interface TempRepo {
   root: string;
+  /** The TMPDIR of every command this repository runs: what a run leaves behind is seen here, not among the host's. */
+  tmp: string;
   store: string;
   cache: string;
   pxeforge(args: string[], options?: { reject?: boolean }): ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }>;
@@ -26,6 +28,8 @@ export interface TempRepo {
 export async function tempRecipeRepo(siteExtra = ''): Promise<TempRepo> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pxeforge-vm-'));
   const root = path.join(dir, 'repo');
+  const tmp = path.join(dir, 'tmp');
+  await mkdir(tmp);
   for (const part of ['recipes', 'overlays']) await cp(path.join(projectRoot, part), path.join(root, part), { recursive: true, verbatimSymlinks: true });
   const store = path.join(dir, 'store');
   const cache = path.join(dir, 'cache');
@@ -36,9 +40,10 @@ export async function tempRecipeRepo(siteExtra = ''): Promise<TempRepo> {
   await git(['-c', 'user.name=pxeforge tests', '-c', 'user.email=tests@pxeforge.invalid', 'commit', '-qm', 'recipes']);
   return {
     root,
+    tmp,
     store,
     cache,
-    pxeforge: (args) => execa(process.execPath, [bin, ...args], { cwd: root, reject: false, env: { CI: 'true' } }),
+    pxeforge: (args) => execa(process.execPath, [bin, ...args], { cwd: root, reject: false, env: { CI: 'true', TMPDIR: tmp } }),
     git: (args) => git(['-c', 'user.name=pxeforge tests', '-c', 'user.email=tests@pxeforge.invalid', ...args]),
     write: (file, content) => writeFile(path.join(root, file), content),
     read: (file) => readFile(path.join(root, file), 'utf8'),
