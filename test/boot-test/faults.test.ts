@@ -13,12 +13,16 @@ let store: string;
 const events: string[] = [];
 const emit = (event: { type: string }) => void events.push(event.type);
 
+/** The temp dirs of this file's boot tests, which get a TMPDIR of their own. */
 async function bootTempDirs(): Promise<string[]> {
   return (await readdir(tmpdir())).filter((name) => name.startsWith('pxeforge-boot-'));
 }
 
+const savedTmp = process.env.TMPDIR;
 beforeEach(async () => {
   store = await mkdtemp(path.join(tmpdir(), 'pxeforge-store-'));
+  await mkdir(path.join(store, 'tmp'));
+  process.env.TMPDIR = path.join(store, 'tmp');
   const dir = path.join(store, 'images/tiny/20260101T000000Z-00000000');
   await mkdir(dir, { recursive: true });
   const files = { vmlinuz: 'kernel bytes', 'initrd.img': 'initrd bytes' };
@@ -28,6 +32,8 @@ beforeEach(async () => {
   await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ name: 'tiny', version: '20260101T000000Z-00000000', artifacts, kernel: { cmdline: '' }, recipe }));
 });
 afterEach(async () => {
+  if (savedTmp === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = savedTmp;
   await rm(store, { recursive: true, force: true });
 });
 
