@@ -47,6 +47,7 @@ export async function switchCurrent(paths: TreePaths, generation: number): Promi
   const staged = `${paths.current}.tmp-${process.pid}`;
   await rm(staged, { force: true });
   await symlink(`generations/${generation}`, staged);
+  await fsyncPath(paths.base);
   await rename(staged, paths.current);
   await fsyncPath(paths.base);
 }
@@ -123,13 +124,18 @@ export async function createEntries(paths: TreePaths, plan: EntryPlan): Promise<
       },
     );
   }
+  // Two passes, so that each entry directory is flushed once, not once per link (10,000 nodes):
+  // all staged links, then their directories on disk; then every rename, then the directories
+  // again (and the entry directories just made, in their parents) before `current` switches.
+  const staged = (entry: string) => `${path.join(paths.root, entry)}.pxeforge-tmp`;
   await eachLimited(plan.create, concurrency, async ({ entry, target }) => {
-    const file = path.join(paths.root, entry);
-    const staged = `${file}.pxeforge-tmp`;
-    await rm(staged, { force: true });
-    await symlink(target, staged);
-    await rename(staged, file);
+    await rm(staged(entry), { force: true });
+    await symlink(target, staged(entry));
   });
+  const dirs = [...new Set(['.', ...created.map((made) => path.dirname(made)), ...plan.create.map(({ entry }) => path.dirname(entry))])];
+  for (const dir of dirs) await fsyncPath(path.join(paths.root, dir));
+  await eachLimited(plan.create, concurrency, async ({ entry }) => rename(staged(entry), path.join(paths.root, entry)));
+  for (const dir of dirs) await fsyncPath(path.join(paths.root, dir));
   return created;
 }
 
