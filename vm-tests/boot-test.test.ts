@@ -62,7 +62,7 @@ afterAll(async () => {
 
 describe('boot-testing recipes/tiny.yaml', () => {
   it('boots direct, passes every check, and the report binds to the artifact digests', async () => {
-    const result = await repo.pxeforge(['test', 'tiny']);
+    const result = await repo.pxeforge(['test', 'tiny'], { tmp: true });
     expect(result.stdout).toMatch(new RegExp(`^tiny@${versions.tiny} via direct: PASSED in \\d+ s \\(5/5 checks\\)$`, 'm'));
     expect(result.exitCode).toBe(0);
     const tested = await report('tiny');
@@ -81,7 +81,7 @@ describe('boot-testing recipes/tiny.yaml', () => {
 
   it('boots through iPXE from the NIC, fetching kernel and initrd over HTTP; a new boot has new host keys', async () => {
     const firstKey = (await report('tiny')).hostKey;
-    const result = await repo.pxeforge(['test', '--via', 'pxe', 'tiny']);
+    const result = await repo.pxeforge(['test', '--via', 'pxe', 'tiny'], { tmp: true });
     expect(result.stdout).toMatch(/via pxe: PASSED/);
     const tested = await report('tiny');
     expect(tested.via).toBe('pxe');
@@ -94,7 +94,7 @@ describe('boot-testing recipes/tiny.yaml', () => {
 
 describe('boot-test failures name their reason', () => {
   it('a kernel panic is caught from the console within seconds', async () => {
-    const result = await repo.pxeforge(['test', 'panic']);
+    const result = await repo.pxeforge(['test', 'panic'], { tmp: true });
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/panic@\S+ via direct: FAILED in [\d.]+ s \(0\/0 checks\): kernel panic: .*Kernel panic - not syncing/);
     const tested = await report('panic');
@@ -135,7 +135,7 @@ describe('boot-test failures name their reason', () => {
   });
 
   it('sshd disabled and a failing and a hanging check, two VMs at once', async () => {
-    const result = await repo.pxeforge(['test', '--parallel', '2', 'nossh', 'badcheck']);
+    const result = await repo.pxeforge(['test', '--parallel', '2', 'nossh', 'badcheck'], { tmp: true });
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/^nossh@\S+ via direct: FAILED .*: no SSH after 45 s \(stuck in ssh up\)$/m);
     expect(result.stdout).toMatch(/^badcheck@\S+ via direct: FAILED .*: motd greets — output `.*`, expected `hello`; hangs — no result within 5 s$/m);

@@ -14,11 +14,11 @@ const bin = path.join(projectRoot, 'bin/pxeforge.js');
  */
 export interface TempRepo {
   root: string;
-  /** The TMPDIR of every command this repository runs: what a run leaves behind is seen here, not among the host's. */
+  /** A TMPDIR of this repository's own (`pxeforge(args, { tmp: true })`): what a run leaves behind is seen here, not among the host's. */
   tmp: string;
   store: string;
   cache: string;
-  pxeforge(args: string[], options?: { reject?: boolean }): ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }>;
+  pxeforge(args: string[], options?: { tmp?: boolean }): ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }>;
   git(args: string[]): Promise<string>;
   write(file: string, content: string): Promise<void>;
   read(file: string): Promise<string>;
@@ -43,7 +43,7 @@ export async function tempRecipeRepo(siteExtra = ''): Promise<TempRepo> {
     tmp,
     store,
     cache,
-    pxeforge: (args) => execa(process.execPath, [bin, ...args], { cwd: root, reject: false, env: { CI: 'true', TMPDIR: tmp } }),
+    pxeforge: (args, options) => execa(process.execPath, [bin, ...args], { cwd: root, reject: false, env: { CI: 'true', ...(options?.tmp === true ? { TMPDIR: tmp } : {}) } }),
     git: (args) => git(['-c', 'user.name=pxeforge tests', '-c', 'user.email=tests@pxeforge.invalid', ...args]),
     write: (file, content) => writeFile(path.join(root, file), content),
     read: (file) => readFile(path.join(root, file), 'utf8'),
