@@ -25,11 +25,27 @@ export function mmdebstrapArgv(options: {
   ];
 }
 
-/** Runs inside the chroot. INITRD=No stops the kernel's postinst from building an initrd nobody boots. */
-export function aptInstallArgv(root: string, packages: readonly string[]): string[] {
+/**
+ * Every command run inside an image root: `chroot <root> env -i <image environment> argv`.
+ * Nothing of the build host's environment reaches the image (no TMPDIR or HOME that exist
+ * only on the host, no credentials a CI runner keeps in variables): only a fixed PATH, HOME and
+ * locale, plus what the caller names. The one place a chroot command line is made.
+ */
+export function chrootArgv(root: string, argv: readonly string[], env: Record<string, string> = {}): string[] {
   return [
     'chroot', root,
-    'env', 'DEBIAN_FRONTEND=noninteractive', 'INITRD=No', 'LC_ALL=C.UTF-8',
+    'env', '-i',
+    'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    'HOME=/root',
+    'LC_ALL=C.UTF-8',
+    ...Object.entries(env).map(([name, value]) => `${name}=${value}`),
+    ...argv,
+  ];
+}
+
+/** Runs inside the chroot. INITRD=No stops the kernel's postinst from building an initrd nobody boots. */
+export function aptInstallArgv(root: string, packages: readonly string[], sourceDateEpoch: number): string[] {
+  return chrootArgv(root, [
     'apt-get', 'install',
     '--yes',
     '--no-install-recommends',
@@ -39,11 +55,11 @@ export function aptInstallArgv(root: string, packages: readonly string[]): strin
     '-o', 'Dpkg::Use-Pty=0',
     '--',
     ...packages,
-  ];
+  ], { DEBIAN_FRONTEND: 'noninteractive', INITRD: 'No', SOURCE_DATE_EPOCH: String(sourceDateEpoch) });
 }
 
-export function aptUpdateArgv(root: string): string[] {
-  return ['chroot', root, 'env', 'LC_ALL=C.UTF-8', 'apt-get', 'update', '-o', 'Dpkg::Use-Pty=0'];
+export function aptUpdateArgv(root: string, sourceDateEpoch: number): string[] {
+  return chrootArgv(root, ['apt-get', 'update', '-o', 'Dpkg::Use-Pty=0'], { SOURCE_DATE_EPOCH: String(sourceDateEpoch) });
 }
 
 /**
@@ -62,16 +78,14 @@ export function tarExtractArgv(archive: string, root: string): string[] {
 }
 
 export function dracutArgv(root: string, kernelVersion: string, output: string): string[] {
-  return [
-    'chroot', root,
-    'env', 'LC_ALL=C.UTF-8',
+  return chrootArgv(root, [
     'dracut',
     '--force',
     '--no-hostonly',
     '--reproducible',
     '--kver', kernelVersion,
     output,
-  ];
+  ]);
 }
 
 /** `-e` comes last: mksquashfs takes every argument after it as an exclude. */

@@ -12,7 +12,7 @@ import type { RecipeRepo } from '../recipe/repo.js';
 import type { SiteConfig } from '../site/site-config.js';
 import { discardStaged, publishVersion, readManifest, stageVersion, versionDir } from '../store/store.js';
 import type { Manifest } from '../store/manifest.js';
-import { aptInstallArgv, aptUpdateArgv, mmdebstrapArgv, overlayMountArgv, tarExtractArgv } from './argv.js';
+import { aptInstallArgv, aptUpdateArgv, chrootArgv, mmdebstrapArgv, overlayMountArgv, tarExtractArgv } from './argv.js';
 import { cachedStep, stepCache, type CacheOutcome, type StepCache } from './cache.js';
 import { withChroot } from './chroot.js';
 import { configureImage } from './configure.js';
@@ -165,10 +165,10 @@ async function installPackages(context: BuildContext, { emit, signal }: { emit: 
     await mkdir(target);
     await run(tarExtractArgv(context.layers.bootstrap!, target), { emit, signal });
     await withChroot(target, { emit, stage: 'packages', network: true }, async () => {
-      const env = { SOURCE_DATE_EPOCH: String(context.plan.sourceDateEpoch) };
-      await run(aptUpdateArgv(target), { emit, signal, env });
-      await run(aptInstallArgv(target, context.plan.recipe.packages.install), { emit, signal, env }).catch(explainAptFailure);
-      await run(['chroot', target, 'apt-get', 'clean'], { emit, signal });
+      const epoch = context.plan.sourceDateEpoch;
+      await run(aptUpdateArgv(target, epoch), { emit, signal });
+      await run(aptInstallArgv(target, context.plan.recipe.packages.install, epoch), { emit, signal }).catch(explainAptFailure);
+      await run(chrootArgv(target, ['apt-get', 'clean']), { emit, signal });
     });
   });
   context.layers.packages = layer;

@@ -2,6 +2,7 @@ import { UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
 import type { Recipe } from '../recipe/recipe.js';
+import { chrootArgv } from './argv.js';
 import { removeImagePath, replaceWithSymlink, statImagePath, writeImageFile } from './image-files.js';
 
 export interface ConfigureTools {
@@ -14,7 +15,7 @@ export interface ConfigureTools {
  * timezone, and the host name left to DHCP. Runs inside withChroot (systemctl, useradd).
  */
 export async function configureImage(root: string, recipe: Recipe, tools: ConfigureTools): Promise<string> {
-  const chroot = (argv: string[]) => run(['chroot', root, ...argv], { ...tools, stage: 'configure' });
+  const chroot = (argv: string[]) => run(chrootArgv(root, argv), { ...tools, stage: 'configure' });
   for (const group of recipe.groups) {
     await chroot(['groupadd', ...(group.gid === undefined ? [] : ['--gid', String(group.gid)]), ...(group.system ? ['--system'] : []), '--', group.name]);
   }

@@ -5,6 +5,7 @@ import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
 import { describeExit, ToolError } from '../exec/tool-error.js';
 import type { Recipe } from '../recipe/recipe.js';
+import { chrootArgv } from './argv.js';
 import { copyIntoImage, removeImagePath } from './image-files.js';
 
 /** Runs the recipe's hook scripts inside the image root, in order (within withChroot). */
@@ -22,7 +23,7 @@ export async function runHooks(
     await copyIntoImage(root, path.join(repoRoot, hook), inside, 0o755);
     try {
       await run(
-        ['chroot', root, 'env', 'DEBIAN_FRONTEND=noninteractive', 'LC_ALL=C.UTF-8', `PXEFORGE_IMAGE=${recipe.name}`, `SOURCE_DATE_EPOCH=${sourceDateEpoch}`, '/bin/sh', inside],
+        chrootArgv(root, ['/bin/sh', inside], { DEBIAN_FRONTEND: 'noninteractive', PXEFORGE_IMAGE: recipe.name, SOURCE_DATE_EPOCH: String(sourceDateEpoch) }),
         { ...tools, stage: 'hooks' },
       );
     } catch (error) {

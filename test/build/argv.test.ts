@@ -1,6 +1,12 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
 import { describe, expect, it } from 'vitest';
 
-import { aptInstallArgv, compressorArgv, cpioArgv, dracutArgv, mksquashfsArgv, mmdebstrapArgv, overlayMountArgv, tarExtractArgv } from '../../src/build/argv.js';
+import { aptInstallArgv, aptUpdateArgv, chrootArgv, compressorArgv, cpioArgv, dracutArgv, mksquashfsArgv, mmdebstrapArgv, overlayMountArgv, tarExtractArgv } from '../../src/build/argv.js';
 
 describe('argv builders', () => {
   it('mmdebstrap', () => {
@@ -47,10 +53,31 @@ describe('argv builders', () => {
   });
 
   it('apt-get install keeps daemons and initrd generation out, and ends options before package names', () => {
-    const argv = aptInstallArgv('/r', ['openssh-server', 'chrony']);
-    expect(argv.slice(0, 6)).toEqual(['chroot', '/r', 'env', 'DEBIAN_FRONTEND=noninteractive', 'INITRD=No', 'LC_ALL=C.UTF-8']);
+    const argv = aptInstallArgv('/r', ['openssh-server', 'chrony'], 1700000000);
+    expect(argv.slice(0, 10)).toEqual([
+      'chroot', '/r', 'env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LC_ALL=C.UTF-8',
+      'DEBIAN_FRONTEND=noninteractive', 'INITRD=No', 'SOURCE_DATE_EPOCH=1700000000',
+    ]);
     expect(argv.slice(-3)).toEqual(['--', 'openssh-server', 'chrony']);
     expect(argv).toContain('--no-install-recommends');
+    expect(aptUpdateArgv('/r', 5)).toEqual(['chroot', '/r', 'env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LC_ALL=C.UTF-8', 'SOURCE_DATE_EPOCH=5', 'apt-get', 'update', '-o', 'Dpkg::Use-Pty=0']);
+  });
+
+  it('a command in the image gets no variable of the build host, only the image environment and what is named', async () => {
+    // A stand-in chroot that ignores the root runs the rest on this host: the env -i that follows is real.
+    const dir = await mkdtemp(path.join(tmpdir(), 'pxeforge-chroot-'));
+    try {
+      await writeFile(path.join(dir, 'chroot'), '#!/bin/sh\nshift\nexec "$@"\n', { mode: 0o755 });
+      const argv = chrootArgv('/r', ['/usr/bin/printenv'], { PXEFORGE_IMAGE: 'tiny' });
+      const { stdout } = await promisify(execFile)(path.join(dir, argv[0]!), argv.slice(1), {
+        env: { ...process.env, TMPDIR: '/only/on/the/host', AWS_SECRET_ACCESS_KEY: 'x', HOME: '/home/admin' },
+      });
+      expect(stdout.trim().split('\n').sort()).toEqual([
+        'HOME=/root', 'LC_ALL=C.UTF-8', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'PXEFORGE_IMAGE=tiny',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('the work root is an overlay over the package layer', () => {
@@ -66,7 +93,7 @@ describe('argv builders', () => {
 
   it('cpio, dracut and the compressors', () => {
     expect(cpioArgv('/r', '/o.cpio')).toEqual(['cpio', '--create', '--format=newc', '--reproducible', '--null', '--quiet', '--directory=/r', '--file=/o.cpio']);
-    expect(dracutArgv('/r', '6.1.0-1-amd64', '/tmp/i.img')).toEqual(['chroot', '/r', 'env', 'LC_ALL=C.UTF-8', 'dracut', '--force', '--no-hostonly', '--reproducible', '--kver', '6.1.0-1-amd64', '/tmp/i.img']);
+    expect(dracutArgv('/r', '6.1.0-1-amd64', '/tmp/i.img')).toEqual(['chroot', '/r', 'env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LC_ALL=C.UTF-8', 'dracut', '--force', '--no-hostonly', '--reproducible', '--kver', '6.1.0-1-amd64', '/tmp/i.img']);
     expect(compressorArgv('zstd', 3)).toEqual(['zstd', '--quiet', '-3', '--threads=0', '--stdout']);
     expect(compressorArgv('gzip', undefined)).toEqual(['gzip', '--no-name', '-6', '--stdout']);
     expect(compressorArgv('xz', undefined)).toContain('--check=crc32');

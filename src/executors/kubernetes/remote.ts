@@ -12,6 +12,7 @@ import type { Emit, PxeEvent } from '../../events/events.js';
 import type { Recipe } from '../../recipe/recipe.js';
 import type { RecipeRepo } from '../../recipe/repo.js';
 import { siteConfigName, type SiteConfig } from '../../site/site-config.js';
+import { parseImageRef } from '../../store/image-ref.js';
 import { versionDir } from '../../store/store.js';
 import type { KubeClient } from './client.js';
 import { packInputs } from './inputs.js';
@@ -112,7 +113,7 @@ export async function buildInPod(options: RemoteOptions & { repo: RecipeRepo; re
 /** `pxeforge test --executor kubernetes`: the same boot test in a pod (KVM through the device plugin when configured). */
 export async function testInPod(options: RemoteOptions & { image: string; via: 'direct' | 'pxe' }): Promise<TestReport> {
   const { site } = options;
-  const [name = '', version = ''] = options.image.split('@');
+  const { name, version = '' } = parseImageRef(options.image);
   const command = ['pxeforge', '--json', 'k8s', 'run-test', '--store', site.store, '--via', options.via, options.image];
   const relay = relayLines(options.emit);
   await runPod(options.client, podManifest({ kind: 'test', image: name, version, runId: options.runId ?? newRunId(), command, config: site.kubernetes! }), {
