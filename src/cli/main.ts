@@ -9,6 +9,7 @@ import { promoteCommand, refreshCommand, rollbackCommand } from './promote.js';
 import { changedCommand, pipelineCommand } from './pipeline.js';
 import { k8sCommand } from './k8s.js';
 import { renderCommand } from './render.js';
+import { reportCommand } from './report.js';
 import { gcCommand, historyCommand, statusCommand, unlockCommand, verifyCommand } from './tree.js';
 import { commandContext, type GlobalOptions } from './context.js';
 import { doctorCommand } from './doctor.js';
@@ -39,7 +40,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
   const context = commandContext(io, () => program.opts<GlobalOptions>());
   for (const make of [
     validateCommand, buildCommand, testCommand, promoteCommand, rollbackCommand, statusCommand, historyCommand, verifyCommand, gcCommand,
-    refreshCommand, unlockCommand, changedCommand, pipelineCommand, k8sCommand, renderCommand, imagesCommand, showCommand, diffCommand, cacheCommand, schemaCommand, doctorCommand,
+    refreshCommand, unlockCommand, changedCommand, pipelineCommand, k8sCommand, renderCommand, imagesCommand, showCommand, diffCommand, reportCommand, cacheCommand, schemaCommand, doctorCommand,
   ]) {
     program.addCommand(make(context, setExit));
   }

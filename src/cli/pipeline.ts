@@ -11,6 +11,8 @@ import { changedRecipes, type Changes } from '../workflow/changed.js';
 import { runPipeline, type PipelineExecutor, type PipelineOutcome } from '../workflow/pipeline.js';
 import type { RecipeRepo } from '../recipe/repo.js';
 import type { SiteConfig } from '../site/site-config.js';
+import { checkReportDir } from '../report/write-report.js';
+import { writeReport } from '../report/report.js';
 import { kubernetesClient } from './kubernetes-client.js';
 import { requireRoot } from './needs-root.js';
 import type { CommandContext } from './context.js';
@@ -54,7 +56,8 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
     .option('--parallel <n>', 'run up to n recipes at once', '1')
     .option('--no-cache', 'rebuild every step')
     .option('--reason <text>', 'recorded in the promotion history (default: pxeforge pipeline)')
-    .action(async (files: string[], options: { changedSince?: string; promoteTo?: string; executor: string; via: string; parallel: string; cache: boolean; reason?: string }) => {
+    .option('--report <dir>', 'write the HTML report (`pxeforge report`) there at the end, also when a recipe failed')
+    .action(async (files: string[], options: { changedSince?: string; promoteTo?: string; executor: string; via: string; parallel: string; cache: boolean; reason?: string; report?: string }) => {
       const { io } = context;
       if (options.executor !== 'local' && options.executor !== 'kubernetes') {
         throw new UserError('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, { hint: 'use --executor local or --executor kubernetes', exitCode: ExitCode.invalidInput });
@@ -80,6 +83,8 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
       const { recipes, problems } = await loadRecipes(repo, targets);
       if (problems.length > 0) throw new ValidationError(problems);
       const site = await requireSiteConfig(repo);
+      const reportDir = options.report === undefined ? undefined : path.resolve(io.cwd, options.report);
+      if (reportDir !== undefined) await checkReportDir(reportDir, site.tftpRoot);
       const executor = options.executor === 'kubernetes' ? await kubernetesExecutor(repo, site, options.cache, options.via, io) : undefined;
       if (executor === undefined) requireRoot('pipeline');
       const several = recipes.length > 1;
@@ -102,8 +107,9 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
       } finally {
         await reporter.close();
       }
-      if (json) io.stdout.write(`${JSON.stringify({ type: 'result', outcomes })}\n`);
-      else writeLines(io.stdout, summaryTable(outcomes));
+      const report = reportDir === undefined ? undefined : await writeReport(site, reportDir);
+      if (json) io.stdout.write(`${JSON.stringify({ type: 'result', outcomes, ...(report === undefined ? {} : { report: report.file }) })}\n`);
+      else writeLines(io.stdout, [...summaryTable(outcomes), ...(report === undefined ? [] : [`report: ${report.file}`])]);
       setExit(outcomes.every((o) => o.failure === null) ? ExitCode.ok : ExitCode.failure);
     });
 }

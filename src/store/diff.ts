@@ -9,7 +9,10 @@ export interface VersionDiff {
   inputs: { changed: string[] };
 }
 
-export function diffManifests(a: Manifest, b: Manifest): VersionDiff {
+/** The parts of a manifest a diff compares. */
+export type Diffable = Pick<Manifest, 'inputs' | 'packages' | 'artifacts'> & { kernel: Pick<Manifest['kernel'], 'version' | 'cmdline'> };
+
+export function diffManifests(a: Diffable, b: Diffable): VersionDiff {
   const aSources = a.inputs;
   const bSources = b.inputs;
   const before = new Map(a.packages.map((p) => [`${p.name}:${p.arch}`, p.version]));
