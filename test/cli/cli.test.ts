@@ -16,7 +16,7 @@ describe('pxeforge (the command)', () => {
     const result = await pxeforge(['--help']);
     expect(result.exitCode).toBe(0);
     const verbs = [...result.stdout.matchAll(/^  (\w+)\b/gm)].map((m) => m[1]);
-    expect(verbs).toEqual(['validate', 'build', 'test', 'promote', 'rollback', 'status', 'history', 'verify', 'gc', 'refresh', 'unlock', 'changed', 'pipeline', 'k8s', 'render', 'images', 'show', 'diff', 'cache', 'schema', 'doctor', 'help']);
+    expect(verbs).toEqual(['validate', 'build', 'test', 'promote', 'rollback', 'status', 'history', 'verify', 'gc', 'refresh', 'unlock', 'changed', 'pipeline', 'k8s', 'render', 'images', 'show', 'diff', 'report', 'cache', 'schema', 'doctor', 'help']);
     expect(result.stdout).toContain('Exit codes: 0 ok, 1 an operation failed, 2 invalid input or usage');
   });
 
