@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
+import { UserError } from '../../src/errors/user-error.js';
+
 import { renderGeneration, type RenderInput, type Rendering, type VersionInfo } from '../../src/promote/render.js';
 import type { Served } from '../../src/promote/tree.js';
 import type { NodeGroup, SiteConfig } from '../../src/site/site-config.js';
@@ -358,6 +360,14 @@ describe('renderGeneration', () => {
     `);
   });
 
+  it('boots unknown nodes into a group only when the action is group, not when a group is merely named', () => {
+    const localboot = show(render({ unknownNodes: { action: 'localboot', group: 'compute' } }), unknownFiles);
+    expect(localboot).toBe(show(render({ unknownNodes: { action: 'localboot', group: undefined } }), unknownFiles));
+    expect(localboot).not.toContain('compute@c1');
+    const menu = show(render({ unknownNodes: { action: 'menu', group: 'compute' } }), unknownFiles);
+    expect(menu).toBe(show(render({ unknownNodes: { action: 'menu', group: undefined } }), unknownFiles));
+  });
+
   it('offers unknown nodes a menu of everything served, channels and images in order, local disk by default', () => {
     expect(show(render({ unknownNodes: { action: 'menu', group: undefined } }), unknownFiles)).toMatchInlineSnapshot(`
       "=== grub/grub.cfg
@@ -554,5 +564,38 @@ describe('renderGeneration', () => {
   it('refuses a squashfs image without httpBaseUrl, and a served version without a manifest', () => {
     expect(() => render({ httpBaseUrl: undefined, unknownNodes: { action: 'localboot', group: undefined } })).toThrow('squashfs images need httpBaseUrl');
     expect(() => render({ unknownNodes: { action: 'localboot', group: undefined } }, { versions: new Map() })).toThrow('no manifest for compute@c1');
+  });
+
+  it('refuses a command line over 2,048 bytes as the node gets it, and takes one of exactly 2,048', () => {
+    // initrd=initrd.img + quiet + the group's kernelArgs: 18 + 6 + 2024 bytes.
+    const withArgs = (kernelArgs: string) =>
+      render(
+        { nodeGroups: [group('gpu', 'gpu', 'lab', 'uefi', kernelArgs, ['52:54:00:00:01:01'])], unknownNodes: { action: 'localboot', group: undefined } },
+        { channels: { lab: channels.lab } },
+      );
+    const fits = `x=${'y'.repeat(2022)}`;
+    expect(show(withArgs(fits), (file) => file === 'grub/groups/gpu.cfg')).toContain(`linux /pxeforge/images/gpu/g1/vmlinuz quiet ${fits}\n`);
+    const error = (() => {
+      try {
+        withArgs(`${fits}z`);
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(UserError);
+    expect({ code: (error as UserError).code, exitCode: (error as UserError).exitCode, message: (error as UserError).message, hint: (error as UserError).hint }).toStrictEqual({
+      code: 'CMDLINE_TOO_LONG',
+      exitCode: 2,
+      message: 'gpu@g1 in lab: the kernel command line is 2049 bytes with the root URL, over the 2048 bytes boot loaders keep',
+      hint: 'nothing was changed; shorten httpBaseUrl or the kernel parameters (recipe kernel.cmdline, node group kernelArgs)',
+    });
+  });
+
+  it('counts the root URL of a squashfs image in the command line', () => {
+    const longBase = `http://boot.example.org/${'p'.repeat(2000)}`;
+    expect(() => render({ httpBaseUrl: longBase, unknownNodes: { action: 'localboot', group: undefined } })).toThrow(
+      /^compute@c1 in production: the kernel command line is 2138 bytes with the root URL, over the 2048 bytes boot loaders keep$/,
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -6,6 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { copyFixtureRepo, fixtureRepo, runCli } from '../helpers/cli.js';
 
 const badDir = path.join(fixtureRepo, 'recipes/bad');
+// 16-overlay-symlink-escape names the overlay `escape`, a symlink out of the repository (to
+// /etc). A copy of the repository that leaves symlinks out (the mutation-testing sandbox) gets
+// it back here.
+await symlink('/etc', path.join(fixtureRepo, 'overlays/escape')).catch((error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EEXIST') throw error;
+});
 const corpus = (await readdir(badDir)).filter((name) => name.endsWith('.yaml')).sort();
 
 describe('the bad-recipe corpus', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 
-import { fileName, imageName, kernelCmdline, packageSpec, repoPath, timezoneName, unitName } from '../../src/recipe/patterns.js';
+import { bootScriptUrl, fileName, imageName, kernelCmdline, packageSpec, repoPath, timezoneName, unitName } from '../../src/recipe/patterns.js';
 
 /**
  * Each name rule, by what it lets through and what it refuses: the bad cases put the bad
@@ -118,5 +118,15 @@ describe('repoPath', () => {
     expect(messages(repoPath, 'a\0b')).toEqual(['must not contain NUL']);
     expect(messages(repoPath, '\0a')).toEqual(['must not contain NUL']);
     expect(messages(repoPath, 'a\0')).toEqual(['must not contain NUL']);
+  });
+});
+
+describe('bootScriptUrl', () => {
+  it('takes http and https URLs', () => {
+    accepts(bootScriptUrl, ['http://10.0.0.1/pxe', 'https://boot.example.org:8443/tftp/', 'HTTP://server/']);
+  });
+
+  it('refuses every other scheme, also one that only starts or ends like http', () => {
+    refuses(bootScriptUrl, ['ftp://server/pxe', 'xhttp://server/pxe', 'httpx://server/pxe', 'https2://server/pxe', 'tftp://server/', 'file:///srv/tftp', 'server/pxe']);
   });
 });

@@ -97,6 +97,7 @@ describe('checkSchema', () => {
       'port: "22"',
       'ratio: {}',
       'enabled: ~',
+      'mode: true',
       'tags: yes',
       'users: 1.5',
       'tftp: "x"',
@@ -108,11 +109,12 @@ describe('checkSchema', () => {
         "site.yaml:2:7: port: expected a number, got \`22\`",
         "site.yaml:3:8: ratio: expected a number, got a mapping",
         "site.yaml:4:10: enabled: expected a boolean, got null (an empty value)",
-        "site.yaml:5:7: tags: expected a list, got \`yes\`",
-        "site.yaml:5:7: tags: must be at most 2 characters long, got \`yes\`",
-        "site.yaml:6:8: users: expected a list, got number 1.5",
-        "site.yaml:7:7: tftp: expected a mapping, got \`x\`",
-        "site.yaml:8:10: nothing: expected an undefined, got number 1",
+        "site.yaml:5:7: mode: boolean true is not one of \`fast\`, \`safe\`, \`paranoid\`",
+        "site.yaml:6:7: tags: expected a list, got \`yes\`",
+        "site.yaml:6:7: tags: must be at most 2 characters long, got \`yes\`",
+        "site.yaml:7:8: users: expected a list, got number 1.5",
+        "site.yaml:8:7: tftp: expected a mapping, got \`x\`",
+        "site.yaml:9:10: nothing: expected an undefined, got number 1",
       ]
     `);
   });
@@ -203,9 +205,32 @@ describe('checkSchema', () => {
         "site.yaml:1:8: owner: is not a user name",
       ]
     `);
+    expect(problems(schema, 'source: { path: 1 }\n')).toMatchInlineSnapshot(`
+      [
+        "site.yaml:1:17: source.path: expected a string, got number 1",
+      ]
+    `);
     expect(problems(schema, 'source: { git: x, ref: 1 }\n')).toMatchInlineSnapshot(`
       [
         "site.yaml:1:24: source.ref: expected a string, got number 1",
+      ]
+    `);
+  });
+
+  it('passes a rule’s own message through when it refuses an absent value', () => {
+    const schema = z.strictObject({ group: z.custom<string>((value) => typeof value === 'string', { error: 'name the node group' }) });
+    expect(problems(schema, '{}\n')).toMatchInlineSnapshot(`
+      [
+        "site.yaml:1:1: group: name the node group",
+      ]
+    `);
+  });
+
+  it('lists no keys it cannot see, inside a lazy schema', () => {
+    const schema = z.strictObject({ nested: z.lazy(() => z.strictObject({ a: z.string() })) });
+    expect(problems(schema, 'nested: { b: 1, a: x }\n')).toMatchInlineSnapshot(`
+      [
+        "site.yaml:1:11: nested.b: unknown key \`b\`",
       ]
     `);
   });
