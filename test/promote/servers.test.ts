@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -105,6 +105,17 @@ async function tftpGet(server: string[], file: string, to: string): Promise<'ser
   );
 }
 
+/** Makes the private files world-readable (as an older tree had them); returns their modes as pxeforge wrote them. */
+async function openUp(): Promise<number[]> {
+  const modes = await Promise.all(privateFiles.map(async (file) => (await stat(path.join(site.tftp, file))).mode & 0o777));
+  for (const file of privateFiles) await chmod(path.join(site.tftp, file), 0o644);
+  return modes;
+}
+
+async function restore(modes: number[]): Promise<void> {
+  for (const [index, file] of privateFiles.entries()) await chmod(path.join(site.tftp, file), modes[index]!);
+}
+
 async function withTftpd(extra: string[], use: (client: string[]) => Promise<void>): Promise<void> {
   const port = await freeUdpPortish();
   const server = spawn('in.tftpd', ['--foreground', '--listen', '--address', `127.0.0.1:${port}`, '--secure', ...extra, site.tftp], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -131,7 +142,7 @@ describe('what nodes never need is not served', () => {
   it('the shipped tftpd-hpa rules refuse them even when someone made them world-readable', async () => {
     const out = path.join(site.dir, 'private-remap');
     await mkdir(out, { recursive: true });
-    for (const file of privateFiles) await chmod(path.join(site.tftp, file), 0o644);
+    const modes = await openUp();
     try {
       await withTftpd(['--map-file', path.join(projectRoot, 'deploy/servers/tftpd-hpa.remap')], async (client) => {
         for (const [index, file] of [...privateFiles, `/${privateFiles[0]}`].entries()) {
@@ -141,7 +152,7 @@ describe('what nodes never need is not served', () => {
         expect(await tftpGet(client, `pxeforge/images/tiny/${v1}/vmlinuz`, path.join(out, 'kernel'))).toBe('served');
       });
     } finally {
-      for (const file of privateFiles) await chmod(path.join(site.tftp, file), 0o640);
+      await restore(modes);
     }
   });
 
@@ -190,10 +201,13 @@ describe('what nodes never need is not served', () => {
       expect(await get(`pxeforge/images/tiny/${v1}/vmlinuz`)).toBe(200);
       expect(await get('pxeforge/generations/2/boot.ipxe')).toBe(200);
       for (const file of privateFiles) expect(await get(file), file).toBe(404);
-      for (const file of privateFiles) await chmod(path.join(site.tftp, file), 0o644);
-      for (const file of privateFiles) expect(await get(file), `${file} (world-readable)`).toBe(404);
+      const modes = await openUp();
+      try {
+        for (const file of privateFiles) expect(await get(file), `${file} (world-readable)`).toBe(404);
+      } finally {
+        await restore(modes);
+      }
     } finally {
-      for (const file of privateFiles) await chmod(path.join(site.tftp, file), 0o640);
       server.kill('SIGQUIT');
       await new Promise((resolve) => (server.exitCode === null ? server.on('exit', resolve) : resolve(undefined)));
     }
