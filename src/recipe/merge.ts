@@ -33,10 +33,9 @@ export function mergeRecipeFiles(parent: RecipeFile, child: RecipeFile): RecipeF
   };
 }
 
+/** Key by key, the child winning; absent only when both are. */
 function mergeObject<T extends object>(parent: T | undefined, child: T | undefined): T | undefined {
-  if (parent === undefined) return child;
-  if (child === undefined) return parent;
-  return { ...parent, ...child };
+  return parent === undefined && child === undefined ? undefined : ({ ...parent, ...child } as T);
 }
 
 export function concatUnique(...lists: (readonly string[] | undefined)[]): string[] {

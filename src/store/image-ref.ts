@@ -1,3 +1,4 @@
+import { quoted } from '../errors/quote-text.js';
 import { invalidInput } from '../errors/user-error.js';
 import { imageName } from '../recipe/patterns.js';
 
@@ -21,13 +22,14 @@ export function parseImageRef(reference: string): ImageRef {
   const at = reference.indexOf('@');
   const name = at < 0 ? reference : reference.slice(0, at);
   const version = at < 0 ? undefined : reference.slice(at + 1);
-  const shown = JSON.stringify(reference.length > 80 ? `${reference.slice(0, 80)}…` : reference);
+  // Quoted short and with control characters escaped: the reference is whatever was typed.
+  const shown = quoted(reference, 80);
   const usage = 'write it as <name> or <name>@<version>, e.g. tiny@20261125T120455Z-3fa9c1d2 (`pxeforge images` lists them)';
   if (!imageName.safeParse(name).success) {
-    throw invalidInput('BAD_IMAGE_REFERENCE', `${shown}: \`${name.slice(0, 80)}\` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)`, usage);
+    throw invalidInput('BAD_IMAGE_REFERENCE', `${shown}: ${quoted(name, 80)} is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)`, usage);
   }
   if (version !== undefined && version !== 'latest' && !versionPattern.test(version)) {
-    throw invalidInput('BAD_IMAGE_REFERENCE', `${shown}: the version must be one plain name (letters, digits, \`.\`, \`_\`, \`+\`, \`-\`), not \`${version.slice(0, 80)}\``, usage);
+    throw invalidInput('BAD_IMAGE_REFERENCE', `${shown}: the version must be one plain name (letters, digits, \`.\`, \`_\`, \`+\`, \`-\`), not ${quoted(version, 80)}`, usage);
   }
   return { name, version: version === 'latest' ? undefined : version };
 }

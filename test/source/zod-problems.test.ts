@@ -290,3 +290,14 @@ describe('checkSchema', () => {
     `);
   });
 });
+
+describe('a value of the wrong type', () => {
+  it('is reported as that alone, not also as too short or too long', () => {
+    expect(problems(z.strictObject({ name: z.string().min(1) }), 'name: []\n')).toEqual([
+      expect.stringMatching(/^site\.yaml:1:7: name: expected a string, got a list$/),
+    ]);
+    // A bound on a value of the right type is still reported.
+    expect(problems(z.strictObject({ name: z.string().min(2) }), 'name: x\n')).toEqual([expect.stringContaining('name:')]);
+    expect(problems(z.strictObject({ name: z.string().min(2) }), 'name: x\n')[0]).not.toContain('expected a string');
+  });
+});

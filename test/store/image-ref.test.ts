@@ -16,6 +16,9 @@ function refusal(reference: string) {
   throw new Error(`${reference} was accepted`);
 }
 
+/** How a message shows the control characters of what was typed. */
+const shown = (text: string) => text.replace('\0', '\\x00').replace('\n', '\\x0a');
+
 describe('parseImageRef', () => {
   it('splits at the first @; no version and `latest` both mean the latest', () => {
     expect(parseImageRef('tiny')).toStrictEqual({ name: 'tiny', version: undefined });
@@ -35,7 +38,7 @@ describe('parseImageRef', () => {
       expect(refusal(`tiny@${version}`)).toStrictEqual({
         code: 'BAD_IMAGE_REFERENCE',
         exitCode: 2,
-        message: `${JSON.stringify(`tiny@${version}`)}: the version must be one plain name (letters, digits, \`.\`, \`_\`, \`+\`, \`-\`), not \`${version}\``,
+        message: `\`tiny@${shown(version)}\`: the version must be one plain name (letters, digits, \`.\`, \`_\`, \`+\`, \`-\`), not \`${shown(version)}\``,
         hint: usage,
       });
     }
@@ -45,25 +48,38 @@ describe('parseImageRef', () => {
     expect(refusal('..@images')).toStrictEqual({
       code: 'BAD_IMAGE_REFERENCE',
       exitCode: 2,
-      message: '"..@images": `..` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)',
+      message: '`..@images`: `..` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)',
       hint: usage,
     });
-    expect(refusal('@v1').message).toBe('"@v1": `` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)');
-    expect(refusal('Tiny').message).toBe('"Tiny": `Tiny` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)');
+    expect(refusal('@v1').message).toBe('`@v1`: `` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)');
+    expect(refusal('Tiny').message).toBe('`Tiny`: `Tiny` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)');
   });
 
   it('refuses versions past 128 characters, and shows at most 80 characters of what it was given', () => {
     const name80 = `A${'a'.repeat(79)}`;
-    expect(refusal(name80).message).toBe(`"${name80}": \`${name80}\` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)`);
+    expect(refusal(name80).message).toBe(`\`${name80}\`: \`${name80}\` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)`);
     const name81 = `${name80}b`;
-    expect(refusal(name81).message).toBe(`"${name80}…": \`${name80}\` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)`);
+    expect(refusal(name81).message).toBe(`\`${name80.slice(0, 79)}…\`: \`${name80.slice(0, 79)}…\` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)`);
     const long = `a${'b'.repeat(128)}`;
     expect(refusal(`tiny@${long}`).message).toBe(
-      `"tiny@${long.slice(0, 75)}…": the version must be one plain name (letters, digits, \`.\`, \`_\`, \`+\`, \`-\`), not \`${long.slice(0, 80)}\``,
+      `\`tiny@${long.slice(0, 74)}…\`: the version must be one plain name (letters, digits, \`.\`, \`_\`, \`+\`, \`-\`), not \`${long.slice(0, 79)}…\``,
     );
     const version = `.${'v'.repeat(90)}`;
     expect(refusal(`tiny@${version}`).message).toBe(
-      `"tiny@${version.slice(0, 75)}…": the version must be one plain name (letters, digits, \`.\`, \`_\`, \`+\`, \`-\`), not \`${version.slice(0, 80)}\``,
+      `\`tiny@${version.slice(0, 74)}…\`: the version must be one plain name (letters, digits, \`.\`, \`_\`, \`+\`, \`-\`), not \`${version.slice(0, 79)}…\``,
     );
+  });
+});
+
+describe('a refused reference is quoted safely', () => {
+  it('escapes control characters, so a typed escape sequence never reaches the terminal', () => {
+    let message = '';
+    try {
+      parseImageRef('tiny@a\u001b]0;x\u0007');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).not.toMatch(/[\u0000-\u001f]/);
+    expect(message).toContain('\\x1b]0;x\\x07');
   });
 });
