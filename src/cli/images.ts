@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { readTestReport, type TestReport } from '../boot-test/report.js';
 
 import { ExitCode } from '../errors/user-error.js';
-import { diffManifests } from '../store/diff.js';
+import { diffLines, diffManifests } from '../store/diff.js';
 import type { Manifest } from '../store/manifest.js';
 import { listImages, listVersions, readManifest, resolveVersion, versionDir } from '../store/store.js';
 import type { CommandContext } from './context.js';
@@ -88,15 +88,7 @@ export function diffCommand(context: CommandContext, setExit: (code: number) => 
       if (context.globals().json) {
         context.io.stdout.write(`${JSON.stringify(diff)}\n`);
       } else {
-        const lines = [
-          ...diff.inputs.changed.map((file) => `input changed: ${file}`),
-          ...diff.packages.added.map((p) => `package added: ${p}`),
-          ...diff.packages.removed.map((p) => `package removed: ${p}`),
-          ...diff.packages.changed.map((p) => `package upgraded: ${p.name} ${p.from} → ${p.to}`),
-          ...(diff.kernel ? [`kernel: ${diff.kernel.from} → ${diff.kernel.to}`] : []),
-          ...(diff.cmdline ? [`cmdline: ${diff.cmdline.from} → ${diff.cmdline.to}`] : []),
-          ...diff.artifacts.map((x) => `artifact ${x.name}: ${mib(x.from)} → ${mib(x.to)}${x.changed ? '' : ' (identical)'}`),
-        ];
+        const lines = diffLines(diff, { size: mib, identical: true });
         writeLines(context.io.stdout, lines);
       }
       setExit(ExitCode.ok);

@@ -1,4 +1,5 @@
 import { bootPhases } from '../boot-test/console-watch.js';
+import { diffLines } from '../store/diff.js';
 import { seconds, shortCommit, size, when } from './format.js';
 import type { ReportData, TestVerdict, TimelineEntry, VersionView } from './report-data.js';
 
@@ -93,15 +94,7 @@ export function imagesView(data: ReportData) {
     chartHeight: 90 + image.versions.length * 30,
     rows: image.versions.map(versionRow),
     changes: image.changes.map(({ from, to, diff }) => {
-      const lines = [
-        ...diff.inputs.changed.map((file) => `input changed: ${file}`),
-        ...diff.packages.added.map((p) => `package added: ${p}`),
-        ...diff.packages.removed.map((p) => `package removed: ${p}`),
-        ...diff.packages.changed.map((p) => `package upgraded: ${p.name} ${p.from} → ${p.to}`),
-        ...(diff.kernel ? [`kernel: ${diff.kernel.from} → ${diff.kernel.to}`] : []),
-        ...(diff.cmdline ? [`cmdline: ${diff.cmdline.from} → ${diff.cmdline.to}`] : []),
-        ...diff.artifacts.filter((a) => a.changed).map((a) => `artifact ${a.name}: ${a.from === undefined ? '–' : size(a.from)} → ${a.to === undefined ? '–' : size(a.to)}`),
-      ];
+      const lines = diffLines(diff, { size: (bytes) => (bytes === undefined ? '–' : size(bytes)), identical: false });
       const counts = [
         diff.packages.added.length + diff.packages.removed.length + diff.packages.changed.length > 0
           ? `packages: ${diff.packages.added.length} added, ${diff.packages.removed.length} removed, ${diff.packages.changed.length} upgraded`

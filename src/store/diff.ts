@@ -37,3 +37,23 @@ export function diffManifests(a: Diffable, b: Diffable): VersionDiff {
     inputs: { changed: inputs },
   };
 }
+
+/**
+ * One line per difference, as `pxeforge diff` prints them and the report lists them; `size`
+ * formats an artifact's size (undefined: the artifact is not in that version). With
+ * `identical: false` only changed artifacts get a line.
+ */
+export function diffLines(diff: VersionDiff, options: { size: (bytes: number | undefined) => string; identical: boolean }): string[] {
+  const { size } = options;
+  return [
+    ...diff.inputs.changed.map((file) => `input changed: ${file}`),
+    ...diff.packages.added.map((p) => `package added: ${p}`),
+    ...diff.packages.removed.map((p) => `package removed: ${p}`),
+    ...diff.packages.changed.map((p) => `package upgraded: ${p.name} ${p.from} → ${p.to}`),
+    ...(diff.kernel ? [`kernel: ${diff.kernel.from} → ${diff.kernel.to}`] : []),
+    ...(diff.cmdline ? [`cmdline: ${diff.cmdline.from} → ${diff.cmdline.to}`] : []),
+    ...diff.artifacts
+      .filter((artifact) => options.identical || artifact.changed)
+      .map((artifact) => `artifact ${artifact.name}: ${size(artifact.from)} → ${size(artifact.to)}${artifact.changed ? '' : ' (identical)'}`),
+  ];
+}

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -33,4 +33,10 @@ export async function copyFixtureRepo(): Promise<{ root: string; remove(): Promi
   const root = path.join(dir, 'repo');
   await cp(fixtureRepo, root, { recursive: true, verbatimSymlinks: true });
   return { root, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Writes `text` as the repository's pxeforge.yaml and runs `validate` on one recipe of the fixture. */
+export async function validateSiteText(root: string, text: string): Promise<CliRun> {
+  await writeFile(path.join(root, 'pxeforge.yaml'), text);
+  return runCli(['--repo', root, 'validate', path.join(root, 'recipes/base.yaml')]);
 }

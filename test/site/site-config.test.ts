@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { recipeRepo } from '../../src/recipe/repo.js';
 import { loadSiteConfig } from '../../src/site/site-config.js';
-import { copyFixtureRepo, runCli } from '../helpers/cli.js';
+import { copyFixtureRepo, runCli, validateSiteText } from '../helpers/cli.js';
 
 let repo: { root: string; remove(): Promise<void> };
 beforeEach(async () => {
@@ -15,10 +15,7 @@ afterEach(async () => {
   await repo.remove();
 });
 
-async function validateSite(text: string) {
-  await writeFile(path.join(repo.root, 'pxeforge.yaml'), text);
-  return runCli(['--repo', repo.root, 'validate', path.join(repo.root, 'recipes/base.yaml')]);
-}
+const validateSite = (text: string) => validateSiteText(repo.root, text);
 
 describe('pxeforge.yaml', () => {
   it('defaults put the store and TFTP tree under the repository', async () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { copyFixtureRepo, runCli } from '../helpers/cli.js';
+import { copyFixtureRepo, runCli, validateSiteText } from '../helpers/cli.js';
 
 let repo: { root: string; remove(): Promise<void> };
 beforeEach(async () => {
@@ -13,10 +13,7 @@ afterEach(async () => {
   await repo.remove();
 });
 
-async function validateSite(text: string) {
-  await writeFile(path.join(repo.root, 'pxeforge.yaml'), text);
-  return runCli(['--repo', repo.root, 'validate', path.join(repo.root, 'recipes/base.yaml')]);
-}
+const validateSite = (text: string) => validateSiteText(repo.root, text);
 
 describe('pxeforge.yaml stays inside the repository', () => {
   it('a pxeforge.yaml linked out of the repository is refused by path, never printed', async () => {
