@@ -27,10 +27,6 @@ export const pureModules = [
 export const equivalentMutants = [
   { file: 'src/promote/render.ts', function: 'grubMenu', mutator: 'StringLiteral', original: '`# ${header}`', replacement: '``',
     why: "grubMenu's text only goes into grub.cfg, which drops its first line for a header of its own" },
-  { file: 'src/recipe/merge.ts', function: 'mergeObject', mutator: 'ConditionalExpression', original: 'parent === undefined', replacement: 'false',
-    why: '{ ...undefined, ...child } is an equal copy of child (and two undefined still give undefined on the next line)' },
-  { file: 'src/recipe/merge.ts', function: 'mergeObject', mutator: 'ConditionalExpression', original: 'child === undefined', replacement: 'false',
-    why: '{ ...parent, ...undefined } is an equal copy of parent' },
   { file: 'src/source/zod-problems.ts', function: 'issueProblems', mutator: 'MethodExpression', original: 'issue.path.slice(0, -1)', replacement: 'issue.path',
     why: 'a missing field has no node: locate() falls back to its deepest existing ancestor, the parent' },
   { file: 'src/source/zod-problems.ts', function: 'issueProblems', line: "issue.path.at(-1) ?? ''", mutator: 'StringLiteral', original: "''", replacement: '"Stryker was here!"',

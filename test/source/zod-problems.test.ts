@@ -296,6 +296,9 @@ describe('a value of the wrong type', () => {
     expect(problems(z.strictObject({ name: z.string().min(1) }), 'name: []\n')).toEqual([
       expect.stringMatching(/^site\.yaml:1:7: name: expected a string, got a list$/),
     ]);
+    expect(problems(z.strictObject({ name: z.string().max(2) }), 'name: [a, b, c]\n')).toEqual([
+      expect.stringMatching(/^site\.yaml:1:7: name: expected a string, got a list$/),
+    ]);
     // A bound on a value of the right type is still reported.
     expect(problems(z.strictObject({ name: z.string().min(2) }), 'name: x\n')).toEqual([expect.stringContaining('name:')]);
     expect(problems(z.strictObject({ name: z.string().min(2) }), 'name: x\n')[0]).not.toContain('expected a string');
