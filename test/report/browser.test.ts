@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { runCli } from '../helpers/cli.js';
+import { projectRoot, runCli } from '../helpers/cli.js';
 import type { TreeSite } from '../helpers/tree-site.js';
 import { computeVersions, hostileReason, hostileUser, makeReportSite, tinyVersions } from './report-fixture.js';
 
@@ -14,7 +14,8 @@ import { computeVersions, hostileReason, hostileUser, makeReportSite, tinyVersio
  * The report in a real browser: Debian's chromium (scripts/test installs it), headless, with
  * a profile of its own. The page must load without a console error or a network request,
  * draw its charts, show the right versions and nodes, and fit a phone's width. Screenshots
- * stay in their own directory (printed) for a person to look at.
+ * go to var/test-shots/ in the checkout (ignored by git, overwritten by the next run; the paths
+ * are printed) for a person to look at, or to PXEFORGE_REPORT_SHOTS.
  */
 const executablePath = '/usr/bin/chromium';
 let site: TreeSite;
@@ -39,7 +40,8 @@ beforeAll(async () => {
     },
   }));
   work = await mkdtemp(path.join(tmpdir(), 'pxeforge-report-browser-'));
-  shots = process.env.PXEFORGE_REPORT_SHOTS ?? (await mkdtemp(path.join(tmpdir(), 'pxeforge-report-shots-')));
+  shots = process.env.PXEFORGE_REPORT_SHOTS ?? path.join(projectRoot, 'var/test-shots');
+  await mkdir(shots, { recursive: true });
   const run = await runCli(['report', '--out', path.join(work, 'out')], site.repo);
   expect(run.exitCode, run.stderr).toBe(0);
   page = pathToFileURL(path.join(work, 'out', 'index.html')).href;
