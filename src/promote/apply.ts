@@ -10,7 +10,7 @@ import type { Manifest } from '../store/manifest.js';
 import { acquireTreeLock, currentUser, describeTakeover, removeLockLeftovers, sudoUser } from './lock.js';
 import { renderGeneration, versionKey, type VersionInfo } from './render.js';
 import { privateFileMode, readCurrent, readHistoryFile, type HistoryEntry, type TreePaths, type TreeState } from './tree.js';
-import { assertNoObstacles, entryDirsOf } from './tree-guard.js';
+import { assertEntryDirs, assertNoObstacles, entryDirsOf } from './tree-guard.js';
 import { treeWriteError } from './tree-write-error.js';
 import {
   conflictError,
@@ -73,7 +73,6 @@ export async function applyChange(
     mark = now;
   };
   const fresh = !(await stat(paths.base).then(() => true, () => false));
-  if (!fresh) await assertNoObstacles(paths);
   const lock = await acquireTreeLock(paths.lock, { command, waitMs: tools.waitMs, emit, signal: tools.signal }).catch((error: unknown) => {
     throw treeWriteError(error, paths);
   });
@@ -96,7 +95,7 @@ export async function applyChange(
     const versions = await readVersionInfos(paths, decision.channels, decision.place?.manifest);
     const rendering = renderGeneration({ generation, channels: decision.channels, versions, site: tools.site });
     lap('render');
-    await assertNoObstacles(paths, entryDirsOf(rendering.entries.keys()));
+    await assertEntryDirs(paths, entryDirsOf(rendering.entries.keys()));
     const entries = await planEntries(paths, rendering);
     if (entries.conflicts.length > 0) throw conflictError(entries.conflicts, paths.root);
     for (const entry of entries.siteOwned) rendering.entries.delete(entry);

@@ -21,10 +21,9 @@ export interface GcResult {
  * never switched to, versions no longer named. Runs under the tree lock.
  */
 export async function collectGarbage(paths: TreePaths, options: { keep: number; dryRun: boolean; waitMs: number; signal?: AbortSignal; emit?: Emit }): Promise<GcResult> {
-  await assertNoObstacles(paths);
   const lock = await acquireTreeLock(paths.lock, { command: `gc --keep ${options.keep}`, waitMs: options.waitMs, emit: options.emit, signal: options.signal });
   try {
-    // Checked again under the lock: gc removes only real directories that pxeforge made, never what a symlink points at.
+    // Checked under the lock (acquiring it refuses a linked pxeforge/ itself): gc removes only real directories that pxeforge made, never what a symlink points at.
     await assertNoObstacles(paths);
     const current = await readCurrent(paths);
     const all = await listGenerations(paths);

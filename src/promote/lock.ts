@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +8,7 @@ import { InterruptedError, UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
 import { printable } from './audit-text.js';
 import { privateFileMode } from './tree.js';
+import { assertKinds } from './tree-guard.js';
 
 /**
  * One writer per PXE tree, with a lock that works on NFS: the lock is a directory that
@@ -109,12 +110,8 @@ export function describeOwner(status: LockStatus): string {
  */
 export async function acquireTreeLock(lockDir: string, options: { command: string; waitMs: number; emit?: Emit; signal?: AbortSignal }): Promise<HeldLock> {
   await mkdir(path.dirname(lockDir), { recursive: true });
-  // The lock lives in pxeforge's own directory: never in whatever a planted symlink points at.
-  if ((await lstat(path.dirname(lockDir))).isSymbolicLink()) {
-    throw new UserError('TREE_OBSTACLE', `${path.dirname(lockDir)} is a symlink (to ${await readlink(path.dirname(lockDir))}), where pxeforge keeps a directory`, {
-      hint: 'nothing was changed. pxeforge does not write through links it did not create: put a real directory in its place',
-    });
-  }
+  // The lock lives in pxeforge's own directory, and is itself a directory: never whatever a planted symlink points at.
+  await assertKinds([[path.dirname(lockDir), 'dir'], [lockDir, 'dir']]);
   const owner: LockOwner = {
     host: os.hostname(),
     pid: process.pid,

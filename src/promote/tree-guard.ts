@@ -2,7 +2,7 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 
 import { UserError } from '../errors/user-error.js';
-import { generationNumber, type TreePaths } from './tree.js';
+import { currentGeneration, generationNumber, type TreePaths } from './tree.js';
 
 /**
  * The rule for the whole PXE tree, enforced here and nowhere else:
@@ -19,23 +19,15 @@ import { generationNumber, type TreePaths } from './tree.js';
  * anything, naming the path, and `pxeforge verify` reports it. The TFTP root itself is the
  * site's and may be a symlink.
  */
-export async function treeObstacles(paths: TreePaths, entryDirs: readonly string[] = []): Promise<string[]> {
+export async function treeObstacles(paths: TreePaths): Promise<string[]> {
   const found: string[] = [];
-  const expect = async (file: string, kind: 'dir' | 'file' | 'link'): Promise<boolean> => {
-    const info = await lstat(file).catch(() => undefined);
-    if (info === undefined) return false;
-    const is = info.isSymbolicLink() ? 'link' : info.isDirectory() ? 'dir' : info.isFile() ? 'file' : 'other';
-    if (is === kind) return true;
-    const what = is === 'link' ? `a symlink (to ${await readlink(file).catch(() => '?')})` : is === 'dir' ? 'a directory' : is === 'file' ? 'a regular file' : 'a special file';
-    found.push(`${file} is ${what}, where pxeforge keeps ${kind === 'dir' ? 'a directory' : kind === 'file' ? 'a file' : 'its own symlink'}`);
-    return false;
-  };
+  const expect = (file: string, kind: Kind) => expectKind(file, kind, found);
   if (!(await expect(paths.base, 'dir'))) return found;
   await expect(paths.history, 'file');
   await expect(paths.lock, 'dir');
   if (await expect(paths.current, 'link')) {
     const target = await readlink(paths.current);
-    if (!/^generations\/[1-9]\d*$/.test(target)) found.push(`${paths.current} points at ${target}, not at generations/<n>`);
+    if (currentGeneration(target) === undefined) found.push(`${paths.current} points at ${target}, not at generations/<n>`);
   }
   if (await expect(paths.generations, 'dir')) {
     for (const name of await readdir(paths.generations)) {
@@ -56,13 +48,40 @@ export async function treeObstacles(paths: TreePaths, entryDirs: readonly string
       }
     }
   }
-  for (const dir of entryDirs) await expect(path.join(paths.root, dir), 'dir');
   return found;
 }
 
+type Kind = 'dir' | 'file' | 'link';
+
+/** Whether `file` is absent or of `kind`; anything else is added to `found`, described. */
+async function expectKind(file: string, kind: Kind, found: string[]): Promise<boolean> {
+  const info = await lstat(file).catch(() => undefined);
+  if (info === undefined) return false;
+  const is = info.isSymbolicLink() ? 'link' : info.isDirectory() ? 'dir' : info.isFile() ? 'file' : 'other';
+  if (is === kind) return true;
+  const what = is === 'link' ? `a symlink (to ${await readlink(file).catch(() => '?')})` : is === 'dir' ? 'a directory' : is === 'file' ? 'a regular file' : 'a special file';
+  found.push(`${file} is ${what}, where pxeforge keeps ${kind === 'dir' ? 'a directory' : kind === 'file' ? 'a file' : 'its own symlink'}`);
+  return false;
+}
+
 /** Refuses a change (or gc) when the tree holds obstacles; nothing has been written yet. */
-export async function assertNoObstacles(paths: TreePaths, entryDirs: readonly string[] = []): Promise<void> {
-  const found = await treeObstacles(paths, entryDirs);
+export async function assertNoObstacles(paths: TreePaths): Promise<void> {
+  refuse(await treeObstacles(paths));
+}
+
+/** Refuses a change whose entry points would go into something other than a real directory under the TFTP root. */
+export async function assertEntryDirs(paths: TreePaths, entryDirs: readonly string[]): Promise<void> {
+  await assertKinds(entryDirs.map((dir) => [path.join(paths.root, dir), 'dir']));
+}
+
+/** Refuses unless each path is absent or of its kind (the lock checks its own directory and itself this way). */
+export async function assertKinds(checks: readonly (readonly [string, Kind])[]): Promise<void> {
+  const found: string[] = [];
+  for (const [file, kind] of checks) await expectKind(file, kind, found);
+  refuse(found);
+}
+
+function refuse(found: readonly string[]): void {
   if (found.length === 0) return;
   throw new UserError('TREE_OBSTACLE', `pxeforge will not write through what it did not create:\n${found.map((line) => `  ${line}`).join('\n')}`, {
     hint: 'nothing was changed. Move these aside (for a link: put a real directory with the same contents in its place), then run again; `pxeforge verify` lists them too',

@@ -130,7 +130,7 @@ export async function readCurrent(paths: TreePaths): Promise<{ generation: numbe
     if (generations.length === 0) return undefined;
     throw damaged(paths, `${paths.current} is missing, but ${paths.generations} holds ${generations.length} generation(s): nodes cannot boot from this tree`);
   }
-  const generation = /^generations\/([1-9]\d*)$/.test(target) ? generationNumber(path.basename(target)) : undefined;
+  const generation = currentGeneration(target);
   if (generation === undefined) throw damaged(paths, `${paths.current} points at ${target}, which is not a generation`);
   const dir = path.join(paths.generations, String(generation));
   const text = await readFile(path.join(dir, stateFile), 'utf8').catch(() => undefined);
@@ -148,6 +148,12 @@ function damaged(paths: TreePaths, message: string): UserError {
   return new UserError('TREE_DAMAGED', message, {
     hint: `nothing was changed. \`pxeforge verify\` lists the generations and history; put the switch back on the generation nodes last booted (the newest complete one the history names), e.g. \`ln -sfn generations/<n> ${paths.current}\`, then run \`pxeforge verify\` again`,
   });
+}
+
+/** The generation a `current` link target names (`generations/<n>`, nothing else), or undefined. */
+export function currentGeneration(target: string): number | undefined {
+  const [dir, name, ...rest] = target.split('/');
+  return dir === 'generations' && rest.length === 0 && name !== undefined ? generationNumber(name) : undefined;
 }
 
 export function generationNumber(name: string): number | undefined {

@@ -119,6 +119,17 @@ describe('pxeforge never follows a symlink it did not create', () => {
   });
 });
 
+describe('the lock itself', () => {
+  it('a symlink planted as pxeforge/lock is refused; nothing is made behind it', async () => {
+    expect((await cli('promote', `tiny@${v1}`, '--channel', 'staging')).exitCode).toBe(0);
+    await symlink(outside, path.join(site.tftp, 'pxeforge/lock'));
+    const error = await refused(['promote', `tiny@${v2}`, '--channel', 'staging'], 'TREE_OBSTACLE', 1);
+    expect(error.message).toContain(`${path.join(site.tftp, 'pxeforge/lock')} is a symlink (to ${outside})`);
+    await refused(['gc', '--keep', '1'], 'TREE_OBSTACLE', 1);
+    expect(await snapshotTree(outside)).toEqual({ precious: expect.stringMatching(/^file /) });
+  });
+});
+
 describe('a tree nodes cannot boot from is never reported as fine', () => {
   beforeEach(async () => {
     expect((await cli('promote', `tiny@${v1}`, '--channel', 'staging')).exitCode).toBe(0);
