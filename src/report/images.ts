@@ -1,3 +1,4 @@
+import { untestedArtifacts } from '../boot-test/report.js';
 import { diffManifests, type Diffable } from '../store/diff.js';
 import type { TreeState } from '../promote/tree.js';
 import type { ImageView, VersionView } from './report-data.js';
@@ -42,7 +43,7 @@ function versionView(stored: StoredVersion, servedBy: string[]): VersionView {
             checksPassed: test.checks.filter((c) => c.passed).length,
             checks: test.checks.length,
             phases: test.phases,
-            stale: artifacts.some(([file, a]) => test.artifacts[file]?.sha256 !== a.sha256),
+            stale: untestedArtifacts(manifest?.artifacts ?? {}, test.artifacts).length > 0,
           },
     servedBy,
     problem: stored.problem ?? null,
