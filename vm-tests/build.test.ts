@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 

@@ -68,22 +68,22 @@ async function replace(file: string, content: string | Buffer): Promise<void> {
 }
 
 export function junitXml(report: TestReport): string {
-  const escape = (text: string) =>
+  const xmlText = (text: string) =>
     text.replace(/[<>&"']/g, (ch) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[ch]!).replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '');
   const suite = `${report.name}@${report.version} (${report.via})`;
   const cases = report.checks.map((check) => {
-    const body = check.passed ? '' : `<failure message="${escape(check.reason ?? 'failed')}">${escape(check.output)}</failure>`;
-    return `    <testcase classname="${escape(suite)}" name="${escape(check.name)}" time="${(check.durationMs / 1000).toFixed(3)}">${body}</testcase>`;
+    const body = check.passed ? '' : `<failure message="${xmlText(check.reason ?? 'failed')}">${xmlText(check.output)}</failure>`;
+    return `    <testcase classname="${xmlText(suite)}" name="${xmlText(check.name)}" time="${(check.durationMs / 1000).toFixed(3)}">${body}</testcase>`;
   });
   if (report.failure !== undefined) {
     cases.unshift(
-      `    <testcase classname="${escape(suite)}" name="boot" time="${(report.durationMs / 1000).toFixed(3)}"><failure message="${escape(report.failure.reason)}">${escape(report.failure.consoleTail.join('\n'))}</failure></testcase>`,
+      `    <testcase classname="${xmlText(suite)}" name="boot" time="${(report.durationMs / 1000).toFixed(3)}"><failure message="${xmlText(report.failure.reason)}">${xmlText(report.failure.consoleTail.join('\n'))}</failure></testcase>`,
     );
   }
   const failures = report.checks.filter((c) => !c.passed).length + (report.failure ? 1 : 0);
   return `<?xml version="1.0" encoding="UTF-8"?>
 <testsuites>
-  <testsuite name="${escape(suite)}" tests="${cases.length}" failures="${failures}" time="${(report.durationMs / 1000).toFixed(3)}">
+  <testsuite name="${xmlText(suite)}" tests="${cases.length}" failures="${failures}" time="${(report.durationMs / 1000).toFixed(3)}">
 ${cases.join('\n')}
   </testsuite>
 </testsuites>

@@ -39,7 +39,8 @@ async function walk(root: string, imagePath: string, followLast: boolean): Promi
     const candidate = [...current, part];
     const info = await lstat(path.join(root, ...candidate)).catch(() => undefined);
     if (info?.isSymbolicLink()) {
-      if ((hops += 1) > 40) {
+      hops += 1;
+      if (hops > 40) {
         throw new UserError('IMAGE_SYMLINK_LOOP', `too many levels of symbolic links in the image at ${imagePath}`, {
           hint: 'a link laid by a package, overlay or hook points back at itself; links are followed inside the image, as under chroot',
         });

@@ -57,7 +57,7 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
         const reporter = shared ?? createReporter(chooseReporter({ json, stream: io.stdout }), io.stdout);
         const emit = shared === undefined ? reporter.onEvent : namedEmit(reporter.onEvent, recipe.name);
         const started = performance.now();
-        let result;
+        let result: { name: string; version: string; dir: string };
         try {
           result = client === undefined
             ? await buildImage({ recipe, repo, site, useCache: options.cache, emit, signal: io.signal })

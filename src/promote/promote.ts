@@ -99,7 +99,9 @@ export async function promote(tools: TreeTools, options: PromoteOptions): Promis
       dirty: manifest.git.dirty,
     };
     return {
-      place: { manifest, run: async () => void (placed = await placeVersion(tools.paths, manifest, dir)) },
+      place: { manifest, run: async () => {
+          placed = await placeVersion(tools.paths, manifest, dir);
+        } },
       channels: withServed(current?.channels ?? {}, options.channel, name, next),
       change: {
         action: 'promote',

@@ -4,7 +4,7 @@
  * pattern as well as a colour and the legend names it, so the chart reads without colour;
  * the tables beside the charts hold the same values as text.
  */
-export const pageScript = String.raw`
+export const pageScript = `
 (function () {
   'use strict';
   var source = document.getElementById('report-chart-data');

@@ -15,7 +15,7 @@ describe('pxeforge (the command)', () => {
   it('--help lists the verbs that exist and only those', async () => {
     const result = await pxeforge(['--help']);
     expect(result.exitCode).toBe(0);
-    const verbs = [...result.stdout.matchAll(/^  (\w+)\b/gm)].map((m) => m[1]);
+    const verbs = [...result.stdout.matchAll(/^ {2}(\w+)\b/gm)].map((m) => m[1]);
     expect(verbs).toEqual(['validate', 'build', 'test', 'promote', 'rollback', 'status', 'history', 'verify', 'gc', 'refresh', 'unlock', 'changed', 'pipeline', 'k8s', 'render', 'images', 'show', 'diff', 'report', 'cache', 'schema', 'doctor', 'help']);
     expect(result.stdout).toContain('Exit codes: 0 ok, 1 an operation failed, 2 invalid input or usage');
   });
@@ -95,7 +95,7 @@ describe('pxeforge (the command)', () => {
     const result = await pxeforge(['doctor'], { env: { PATH: '/nonexistent' } });
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/^MISSING git +provenance +\(Debian package git\)$/m);
-    expect(result.stdout).toMatch(/^  apt-get update && apt-get install -y .*\bgit\b/m);
+    expect(result.stdout).toMatch(/^ {2}apt-get update && apt-get install -y .*\bgit\b/m);
   });
 });
 

@@ -264,7 +264,8 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
         return json(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(version) }, items: [...pods.values()].map((r) => r.pod).filter((pod) => matches(pod, selector) && matches(pod, field)) });
       }
       const target = [...pods.values()].find((r) => matches(r.pod, field));
-      const firstWatch = target !== undefined && (target.watches += 1) === 1;
+      if (target !== undefined) target.watches += 1;
+      const firstWatch = target !== undefined && target.watches === 1;
       res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
       const mode = firstWatch ? (fake.scenario.watch ?? 'normal') : 'normal';
       if (mode === 'gone') {

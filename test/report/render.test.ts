@@ -46,7 +46,7 @@ describe('renderReport', () => {
     expect(page).not.toMatch(/<svg|<script>alert|onclick="alert/);
     expect(page).toContain('data-image="&quot;&gt;&lt;svg onload=alert(3)&gt;"');
     expect(page).toContain('id="group-x&quot; onclick=&quot;alert(5)"');
-    const json = /<script type="application\/json" id="report-chart-data">([^]*?)<\/script>/.exec(page)![1]!;
+    const json = /<script type="application\/json" id="report-chart-data">([\s\S]*?)<\/script>/.exec(page)![1]!;
     expect(JSON.parse(json)[0].image).toBe('"><svg onload=alert(3)>');
     expect(json).not.toMatch(/[<>&\u2028\u2029]/);
   });
