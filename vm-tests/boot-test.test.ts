@@ -138,7 +138,9 @@ describe('boot-test failures name their reason', () => {
     const result = await repo.pxeforge(['test', '--parallel', '2', 'nossh', 'badcheck'], { tmp: true });
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/^nossh@\S+ via direct: FAILED .*: no SSH after 45 s \(stuck in ssh up\)$/m);
-    expect(result.stdout).toMatch(/^badcheck@\S+ via direct: FAILED .*: motd greets — output `.*`, expected `hello`; hangs — no result within 5 s$/m);
+    expect(result.stdout).toMatch(
+      /^badcheck@\S+ via direct: FAILED .*: motd greets — output `.*`, expected `hello`; hangs — no result within 5 s$/m,
+    );
     const [nossh, badcheck] = [await report('nossh'), await report('badcheck')];
     expect(nossh.failure?.consoleTail.length).toBeGreaterThan(0);
     expect(nossh.qemu.argv.join(' ')).not.toBe(badcheck.qemu.argv.join(' '));

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -46,7 +46,9 @@ describe('building recipes/tiny.yaml for real', () => {
     const manifest = await manifestOf(version);
     expect(manifest.cache).toEqual({ bootstrap: 'miss', packages: 'miss' });
     expect(Object.keys(manifest.artifacts).sort()).toEqual(['initrd.img', 'vmlinuz']);
-    expect(manifest.packages.map((p) => p.name)).toEqual(expect.arrayContaining(['openssh-server', 'systemd-sysv', 'linux-image-cloud-amd64']));
+    expect(manifest.packages.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['openssh-server', 'systemd-sysv', 'linux-image-cloud-amd64']),
+    );
     expect(manifest.git.commit).toMatch(/^[0-9a-f]{40}$/);
     expect(manifest.git.dirty).toBe(false);
     expect(manifest.kernel.version).toMatch(/cloud-amd64$/);
@@ -60,7 +62,9 @@ describe('building recipes/tiny.yaml for real', () => {
       expect(await hygieneViolations(unpacked.dir)).toEqual([]);
       expect(await readFile(path.join(unpacked.dir, 'etc/machine-id'), 'utf8')).toBe('');
       await expect(readFile(path.join(unpacked.dir, 'root/.ssh/authorized_keys'))).rejects.toThrow();
-      expect(await readFile(path.join(unpacked.dir, 'etc/systemd/system/ssh.service.d/pxeforge-host-keys.conf'), 'utf8')).toContain('ssh-keygen -A');
+      expect(await readFile(path.join(unpacked.dir, 'etc/systemd/system/ssh.service.d/pxeforge-host-keys.conf'), 'utf8')).toContain(
+        'ssh-keygen -A',
+      );
       expect(await readdir(path.join(unpacked.dir, 'etc/ssh'))).not.toContain('ssh_host_ed25519_key');
     } finally {
       await unpacked.remove();
@@ -95,7 +99,10 @@ describe('building recipes/tiny.yaml for real', () => {
     expect(lines.filter((line) => line.startsWith('input changed'))).toEqual(['input changed: overlays/common/etc/pxeforge-marker']);
     expect(lines.filter((line) => line.startsWith('package'))).toEqual([]);
     expect(lines).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^artifact vmlinuz: .* \(identical\)$/), expect.stringMatching(/^artifact initrd\.img: [\d.]+ MiB → [\d.]+ MiB$/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/^artifact vmlinuz: .* \(identical\)$/),
+        expect.stringMatching(/^artifact initrd\.img: [\d.]+ MiB → [\d.]+ MiB$/),
+      ]),
     );
   });
 
@@ -145,7 +152,9 @@ describe('build faults', () => {
     ['pack', 'SIGINT', '[pack] $ cpio'],
   ])('%s interrupted by %s: nothing mounted, no temp dir, no partial version; the next build works', async (_, signal, marker) => {
     await repo.write('recipes/hooks/slow.sh', '#!/bin/sh\nsleep 600\n');
-    const recipe = marker.startsWith('[hooks]') ? 'name: slow\nextends: tiny\nhooks: [recipes/hooks/slow.sh]\n' : 'name: slow\nextends: tiny\n';
+    const recipe = marker.startsWith('[hooks]')
+      ? 'name: slow\nextends: tiny\nhooks: [recipes/hooks/slow.sh]\n'
+      : 'name: slow\nextends: tiny\n';
     await repo.write('recipes/slow.yaml', recipe);
     const before = await readdir(path.join(repo.store, 'images/slow')).catch(() => [] as string[]);
     const child = repo.pxeforge(['build', 'recipes/slow.yaml']);

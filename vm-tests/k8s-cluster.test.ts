@@ -19,10 +19,18 @@ describe.skipIf(!enabled)('on a real cluster', () => {
   let repo: TempRepo;
   beforeAll(async () => {
     repo = await tempRecipeRepo();
-    const storage = process.env.PXEFORGE_K8S_PVC ? `{ pvc: ${process.env.PXEFORGE_K8S_PVC}, mountPath: ${shared} }` : `{ hostPath: ${shared}, mountPath: ${shared} }`;
+    const storage = process.env.PXEFORGE_K8S_PVC
+      ? `{ pvc: ${process.env.PXEFORGE_K8S_PVC}, mountPath: ${shared} }`
+      : `{ hostPath: ${shared}, mountPath: ${shared} }`;
     const site = await repo.read('pxeforge.yaml');
-    await repo.write('pxeforge.yaml', site.replace(/^store: .*$/m, `store: ${shared}/store`).replace(/^cache: .*$/m, `cache: ${shared}/cache`));
-    await appendFile(path.join(repo.root, 'pxeforge.yaml'), `kubernetes:\n  namespace: ${process.env.PXEFORGE_K8S_NAMESPACE ?? 'pxeforge'}\n  image: ${process.env.PXEFORGE_K8S_IMAGE ?? 'pxeforge-builder:0.1.0'}\n  storage: ${storage}\n  kvm: ${process.env.PXEFORGE_K8S_KVM === '1'}\n`);
+    await repo.write(
+      'pxeforge.yaml',
+      site.replace(/^store: .*$/m, `store: ${shared}/store`).replace(/^cache: .*$/m, `cache: ${shared}/cache`),
+    );
+    await appendFile(
+      path.join(repo.root, 'pxeforge.yaml'),
+      `kubernetes:\n  namespace: ${process.env.PXEFORGE_K8S_NAMESPACE ?? 'pxeforge'}\n  image: ${process.env.PXEFORGE_K8S_IMAGE ?? 'pxeforge-builder:0.1.0'}\n  storage: ${storage}\n  kvm: ${process.env.PXEFORGE_K8S_KVM === '1'}\n`,
+    );
   });
   afterAll(async () => {
     await repo?.pxeforge(['k8s', 'cleanup']);
@@ -33,7 +41,10 @@ describe.skipIf(!enabled)('on a real cluster', () => {
     const build = await repo.pxeforge(['build', 'recipes/tiny.yaml', '--executor', 'kubernetes']);
     expect(build.exitCode, build.stdout + build.stderr).toBe(0);
     const version = /built tiny@(\S+) in/.exec(build.stdout)![1]!;
-    const manifest = JSON.parse(await readFile(path.join(shared, 'store/images/tiny', version, 'manifest.json'), 'utf8')) as { executor: string; git: { commit: string | null } };
+    const manifest = JSON.parse(await readFile(path.join(shared, 'store/images/tiny', version, 'manifest.json'), 'utf8')) as {
+      executor: string;
+      git: { commit: string | null };
+    };
     expect(manifest.executor).toBe('kubernetes');
     expect(manifest.git.commit).toMatch(/^[0-9a-f]{40}$/);
     const test = await repo.pxeforge(['test', `tiny@${version}`, '--executor', 'kubernetes']);

@@ -25,14 +25,23 @@ beforeAll(async () => {
     execute: (command) => {
       const [program, ...args] = command;
       expect(program).toBe('pxeforge');
-      const child = spawn(process.execPath, [path.join(projectRoot, 'bin/pxeforge.js'), ...args], { cwd: '/', stdio: ['ignore', 'pipe', 'inherit'] });
-      return { lines: createInterface({ input: child.stdout, crlfDelay: Infinity }), exit: new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1))) };
+      const child = spawn(process.execPath, [path.join(projectRoot, 'bin/pxeforge.js'), ...args], {
+        cwd: '/',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      return {
+        lines: createInterface({ input: child.stdout, crlfDelay: Infinity }),
+        exit: new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1))),
+      };
     },
   });
   const kubeconfig = path.join(repo.root, '..', 'kubeconfig.yaml');
   await writeFile(kubeconfig, fake.kubeConfig.exportConfig());
   const site = await repo.read('pxeforge.yaml');
-  await repo.write('pxeforge.yaml', `${site}kubernetes:\n  kubeconfig: ${kubeconfig}\n  image: pxeforge-builder:0.1.0\n  storage: { hostPath: ${path.dirname(repo.store)}, mountPath: ${path.dirname(repo.store)} }\n`);
+  await repo.write(
+    'pxeforge.yaml',
+    `${site}kubernetes:\n  kubeconfig: ${kubeconfig}\n  image: pxeforge-builder:0.1.0\n  storage: { hostPath: ${path.dirname(repo.store)}, mountPath: ${path.dirname(repo.store)} }\n`,
+  );
   await repo.git(['commit', '-qam', 'kubernetes executor']);
 });
 afterAll(async () => {
@@ -48,7 +57,10 @@ describe('kubernetes executor with a real build and boot in the "pod"', () => {
     expect(build.stdout).toMatch(/^\[bootstrap\] /m);
     expect(build.stdout).toMatch(/^\[pack\] done in /m);
     const version = /built tiny@(\S+) in/.exec(build.stdout)![1]!;
-    const manifest = JSON.parse(await readFile(path.join(repo.store, 'images/tiny', version, 'manifest.json'), 'utf8')) as { executor: string; git: { commit: string; dirty: boolean } };
+    const manifest = JSON.parse(await readFile(path.join(repo.store, 'images/tiny', version, 'manifest.json'), 'utf8')) as {
+      executor: string;
+      git: { commit: string; dirty: boolean };
+    };
     expect(manifest.executor).toBe('kubernetes');
     // Provenance measured where the repository is, not in the pod's unpacked copy.
     expect(manifest.git).toEqual({ commit: (await repo.git(['rev-parse', 'HEAD'])).trim(), dirty: false });

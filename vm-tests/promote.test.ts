@@ -32,7 +32,17 @@ async function build(): Promise<string> {
 }
 
 async function testViaTree(version: string, channel: string, entry = 'boot.ipxe', group?: string): Promise<TestReport> {
-  const result = await repo.pxeforge(['test', `story@${version}`, '--via', 'pxe', '--channel', channel, '--entry', entry, ...(group ? ['--group', group] : [])]);
+  const result = await repo.pxeforge([
+    'test',
+    `story@${version}`,
+    '--via',
+    'pxe',
+    '--channel',
+    channel,
+    '--entry',
+    entry,
+    ...(group ? ['--group', group] : []),
+  ]);
   expect(result.exitCode, result.stdout + result.stderr).toBe(0);
   const report = JSON.parse(await readFile(path.join(repo.store, 'images/story', version, 'test-report.json'), 'utf8')) as TestReport;
   expect(report.passed).toBe(true);
@@ -49,17 +59,20 @@ async function promote(version: string, channel: string): Promise<void> {
 beforeAll(async () => {
   repo = await tempRecipeRepo(site);
   tftp = path.join(path.dirname(repo.root), 'tftp');
-  await repo.write('recipes/story.yaml', [
-    'name: story',
-    'extends: tiny',
-    'overlays: [common, story]',
-    'tests:',
-    '  boot: { timeout: 400 }   # UEFI firmware and GRUB fetching the initrd over TFTP take a while under TCG',
-    '  checks:',
-    '    - { name: marker, run: "cat /etc/pxeforge-story" }',
-    '    - { name: kernel command line, run: "cat /proc/cmdline" }',
-    '',
-  ].join('\n'));
+  await repo.write(
+    'recipes/story.yaml',
+    [
+      'name: story',
+      'extends: tiny',
+      'overlays: [common, story]',
+      'tests:',
+      '  boot: { timeout: 400 }   # UEFI firmware and GRUB fetching the initrd over TFTP take a while under TCG',
+      '  checks:',
+      '    - { name: marker, run: "cat /etc/pxeforge-story" }',
+      '    - { name: kernel command line, run: "cat /proc/cmdline" }',
+      '',
+    ].join('\n'),
+  );
   await mkdir(path.join(repo.root, 'overlays/story/etc'), { recursive: true });
   await repo.write('overlays/story/etc/pxeforge-story', 'first\n');
   await repo.git(['add', '-A']);

@@ -24,15 +24,16 @@ nodeGroups:
   beta-nodes: { image: beta, channel: staging, macs: ["52:54:00:00:20:01"] }
 `;
 
-const recipe = (name: string) => [
-  `name: ${name}`,
-  'extends: shared',
-  `overlays: [common, ${name}]`,
-  'tests:',
-  '  checks:',
-  `    - { name: marker, run: "cat /etc/${name}-marker" }`,
-  '',
-].join('\n');
+const recipe = (name: string) =>
+  [
+    `name: ${name}`,
+    'extends: shared',
+    `overlays: [common, ${name}]`,
+    'tests:',
+    '  checks:',
+    `    - { name: marker, run: "cat /etc/${name}-marker" }`,
+    '',
+  ].join('\n');
 
 async function pipeline(args: string[]): Promise<{ stdout: string; outcomes: PipelineOutcome[] }> {
   const result = await repo.pxeforge(['--json', 'pipeline', ...args]);
@@ -44,7 +45,9 @@ async function pipeline(args: string[]): Promise<{ stdout: string; outcomes: Pip
 async function changed(): Promise<Record<string, string[]>> {
   const result = await repo.pxeforge(['--json', 'changed', '--since', 'HEAD~1']);
   expect(result.exitCode, result.stderr).toBe(0);
-  return Object.fromEntries((JSON.parse(result.stdout) as { affected: { name: string; reasons: string[] }[] }).affected.map((a) => [a.name, a.reasons]));
+  return Object.fromEntries(
+    (JSON.parse(result.stdout) as { affected: { name: string; reasons: string[] }[] }).affected.map((a) => [a.name, a.reasons]),
+  );
 }
 
 async function commitMarker(name: string, text: string): Promise<void> {
@@ -85,7 +88,9 @@ describe('from commit to node image', () => {
     const second = run.outcomes[0]!.version!;
     expect(second).not.toBe(first);
     expect(run.outcomes[0]).toMatchObject({ promotedTo: 'staging', failure: null, test: { passed: true } });
-    const manifest = JSON.parse(await readFile(path.join(repo.store, 'images/alpha', second, 'manifest.json'), 'utf8')) as { git: { commit: string; dirty: boolean } };
+    const manifest = JSON.parse(await readFile(path.join(repo.store, 'images/alpha', second, 'manifest.json'), 'utf8')) as {
+      git: { commit: string; dirty: boolean };
+    };
     expect(manifest.git).toEqual({ commit: (await repo.git(['rev-parse', 'HEAD'])).trim(), dirty: false });
     // The pipeline never touches a protected channel; a person does.
     expect((await repo.pxeforge(['status'])).stdout).toContain(`alpha@${first}  since`);

@@ -40,7 +40,8 @@ export async function serveArtifacts(files: Record<string, string>, emit: Emit, 
     const target = parseTarget(req);
     res.on('finish', () => {
       const name = typeof target === 'string' ? target : printable(req.url ?? '');
-      if (typeof target === 'string') fetched.push({ path: target, range: req.headers.range, status: res.statusCode, at: new Date().toISOString() });
+      if (typeof target === 'string')
+        fetched.push({ path: target, range: req.headers.range, status: res.statusCode, at: new Date().toISOString() });
       log(`${printable(req.method ?? '?')} ${name}${req.headers.range ? ` (${printable(req.headers.range)})` : ''}`, res.statusCode);
     });
     answer(req, res, target, files).catch(() => refuse(res, 500));
@@ -98,7 +99,14 @@ async function answer(req: IncomingMessage, res: ServerResponse, target: string 
   }
   const file = Object.hasOwn(files, target) ? files[target] : undefined;
   // A served name must be a regular file itself: a symlink planted in its place is not followed.
-  if (file === undefined || !(await lstat(file).then((info) => info.isFile(), () => false))) return refuse(res, 404);
+  if (
+    file === undefined ||
+    !(await lstat(file).then(
+      (info) => info.isFile(),
+      () => false,
+    ))
+  )
+    return refuse(res, 404);
   send(req, file, { dotfiles: 'allow', etag: true, lastModified: false })
     .on('error', (error: { status?: number }) => refuse(res, error.status ?? 500))
     .pipe(res);
@@ -118,7 +126,8 @@ const reasons: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not A
 
 function endSocket(socket: Socket, status: number): void {
   socket.on('error', () => socket.destroy());
-  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${reasons[status] ?? 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  if (socket.writable)
+    socket.end(`HTTP/1.1 ${status} ${reasons[status] ?? 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   else socket.destroy();
 }
 

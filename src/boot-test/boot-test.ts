@@ -113,7 +113,12 @@ export async function testImage(options: BootTestOptions): Promise<TestReport> {
       run: runDir.path,
       consoleFile: path.join(runDir.path, 'console.log'),
       key: ssh2.utils.generateKeyPairSync('ed25519', { comment: 'pxeforge boot test' }),
-      accel: (await access('/dev/kvm').then(() => true, () => false)) ? 'kvm' : 'tcg',
+      accel: (await access('/dev/kvm').then(
+        () => true,
+        () => false,
+      ))
+        ? 'kvm'
+        : 'tcg',
       argv: [],
       console: { phases: {}, fatal: undefined },
       checks: [],
@@ -151,9 +156,13 @@ async function verifyArtifacts(context: TestContext) {
     const file = path.join(from, name);
     const sha256 = await fileSha256(file).catch(() => undefined);
     if (sha256 !== expected.sha256) {
-      throw new UserError('ARTIFACT_TAMPERED', `${context.manifest.name}@${context.manifest.version}: ${name} ${sha256 === undefined ? 'is missing' : 'does not match its manifest digest'}`, {
-        hint: 'versions are immutable; rebuild the image instead of changing its files',
-      });
+      throw new UserError(
+        'ARTIFACT_TAMPERED',
+        `${context.manifest.name}@${context.manifest.version}: ${name} ${sha256 === undefined ? 'is missing' : 'does not match its manifest digest'}`,
+        {
+          hint: 'versions are immutable; rebuild the image instead of changing its files',
+        },
+      );
     }
     context.artifacts[name] = expected;
   }
@@ -165,7 +174,7 @@ async function serve(context: TestContext, { emit }: Tools) {
   const { tree } = context.options;
   if (tree !== undefined) {
     // The node's configs name the site's HTTP server; the test plays it only when that is this host as QEMU sees it.
-    if (tree.httpPort === undefined) return 'nothing to serve: the node loads from the TFTP root and the site\'s HTTP server';
+    if (tree.httpPort === undefined) return "nothing to serve: the node loads from the TFTP root and the site's HTTP server";
     for (const name of Object.keys(context.artifacts)) files[`/${tree.placed}/${name}`] = path.join(tree.tftpRoot, tree.placed, name);
     context.server = await serveArtifacts(files, emit, 'boot', tree.httpPort);
     return `${context.server.url}/${tree.placed}/`;
@@ -183,13 +192,21 @@ async function boot(context: TestContext, tools: Tools) {
   const { manifest } = context;
   const { tree } = context.options;
   const cmdline = tree !== undefined ? '' : manifest.kernel.cmdline.replace(rootfsUrlPlaceholder, guestUrl(context, 'rootfs.squashfs'));
-  let source: BootSource = { kind: 'direct', kernel: path.join(context.dir, 'vmlinuz'), initrd: path.join(context.dir, 'initrd.img'), cmdline };
+  let source: BootSource = {
+    kind: 'direct',
+    kernel: path.join(context.dir, 'vmlinuz'),
+    initrd: path.join(context.dir, 'initrd.img'),
+    cmdline,
+  };
   if (tree !== undefined) {
     source = { kind: 'pxe', tftpDir: tree.tftpRoot, bootfile: tree.entry, ...(tree.uefi ? { uefi: await uefiFirmware(context.run) } : {}) };
   } else if (context.options.via === 'pxe') {
     const tftpDir = path.join(context.run, 'tftp');
     await mkdir(tftpDir);
-    await writeFile(path.join(tftpDir, 'boot.ipxe'), ipxeScript({ kernel: guestUrl(context, 'vmlinuz'), initrd: guestUrl(context, 'initrd.img'), cmdline }));
+    await writeFile(
+      path.join(tftpDir, 'boot.ipxe'),
+      ipxeScript({ kernel: guestUrl(context, 'vmlinuz'), initrd: guestUrl(context, 'initrd.img'), cmdline }),
+    );
     source = { kind: 'pxe', tftpDir, bootfile: 'boot.ipxe' };
   }
   const { memory, cpus, timeout } = manifest.recipe.tests.boot;
@@ -198,11 +215,22 @@ async function boot(context: TestContext, tools: Tools) {
       hint: 'run `pxeforge doctor` to see what is missing and how to install it',
     });
   }
-  const artifactServer = context.server === undefined ? undefined : { port: context.server.port, relay: await writeGuestRelay(context.run) };
+  const artifactServer =
+    context.server === undefined ? undefined : { port: context.server.port, relay: await writeGuestRelay(context.run) };
   const started = Date.now();
   for (let attempt = 1; ; attempt += 1) {
     const sshPort = await (context.options.pickPort ?? freePort)();
-    context.argv = qemuArgv({ accel: context.accel, memoryMiB: memory, cpus, boot: source, sshPort, authorizedKey: context.key.public, consoleLog: context.consoleFile, mac: tree?.mac, artifactServer });
+    context.argv = qemuArgv({
+      accel: context.accel,
+      memoryMiB: memory,
+      cpus,
+      boot: source,
+      sshPort,
+      authorizedKey: context.key.public,
+      consoleLog: context.consoleFile,
+      mac: tree?.mac,
+      artifactServer,
+    });
     await context.consoleWatch?.stop();
     context.vm = start(context.argv, { emit: tools.emit, stage: 'boot' });
     const outcome = await watchBoot(context, sshPort, started + timeout * 1000, tools);
@@ -217,9 +245,13 @@ async function boot(context: TestContext, tools: Tools) {
       const tail = await consoleTail(context.consoleFile);
       const phase = stuckIn(context.console);
       context.failure = { phase, reason: outcome, consoleTail: tail };
-      throw new UserError('BOOT_FAILED', `${manifest.name}@${manifest.version} did not boot: ${outcome} (stuck in: ${phase})\nlast console lines:\n${tail.map((line) => `  | ${line}`).join('\n')}`, {
-        hint: `the whole console is kept in ${path.join(context.dir, 'console.log')}`,
-      });
+      throw new UserError(
+        'BOOT_FAILED',
+        `${manifest.name}@${manifest.version} did not boot: ${outcome} (stuck in: ${phase})\nlast console lines:\n${tail.map((line) => `  | ${line}`).join('\n')}`,
+        {
+          hint: `the whole console is kept in ${path.join(context.dir, 'console.log')}`,
+        },
+      );
     }
     return `SSH after ${((Date.now() - started) / 1000).toFixed(0)} s (${context.accel})`;
   }
@@ -235,12 +267,18 @@ async function checks(context: TestContext, tools: Tools) {
   for (const spec of specs) {
     const result = await runCheck(session, spec);
     context.checks.push(result);
-    tools.emit({ type: result.passed ? 'info' : 'warning', message: `${result.passed ? 'pass' : 'FAIL'}: ${result.name}${result.reason ? ` — ${result.reason}` : ''}` });
+    tools.emit({
+      type: result.passed ? 'info' : 'warning',
+      message: `${result.passed ? 'pass' : 'FAIL'}: ${result.name}${result.reason ? ` — ${result.reason}` : ''}`,
+    });
   }
   await multiUserFromGuest(context, session);
   const failed = context.checks.filter((check) => !check.passed);
   if (failed.length > 0) {
-    throw new UserError('CHECKS_FAILED', `${failed.length} of ${context.checks.length} checks failed: ${failed.map((check) => `${check.name} (${check.reason})`).join('; ')}`);
+    throw new UserError(
+      'CHECKS_FAILED',
+      `${failed.length} of ${context.checks.length} checks failed: ${failed.map((check) => `${check.name} (${check.reason})`).join('; ')}`,
+    );
   }
   return `${context.checks.length} checks passed`;
 }
@@ -256,13 +294,21 @@ async function multiUserFromGuest(context: TestContext, session: SshSession): Pr
   const micros = Number(result.stdout.trim());
   // The console watcher replaces its state while we wait: write into the current one.
   const { phases } = context.console;
-  if (result.exitCode === 0 && micros > 0 && phases['multi-user'] === undefined) phases['multi-user'] = phases.kernel! + Math.round(micros / 1000);
+  if (result.exitCode === 0 && micros > 0 && phases['multi-user'] === undefined)
+    phases['multi-user'] = phases.kernel! + Math.round(micros / 1000);
 }
 
 async function makeReport(context: TestContext): Promise<TestReport> {
-  const qemuVersion = await run(['qemu-system-x86_64', '--version'], { capture: true }).then((r) => r.stdout.split('\n')[0] ?? '', () => 'unknown');
+  const qemuVersion = await run(['qemu-system-x86_64', '--version'], { capture: true }).then(
+    (r) => r.stdout.split('\n')[0] ?? '',
+    () => 'unknown',
+  );
   const { recipe } = context.manifest;
-  const passed = context.failure === undefined && context.ssh !== undefined && context.checks.length > 0 && context.checks.every((check) => check.passed);
+  const passed =
+    context.failure === undefined &&
+    context.ssh !== undefined &&
+    context.checks.length > 0 &&
+    context.checks.every((check) => check.passed);
   return {
     schemaVersion: 1,
     name: context.manifest.name,
@@ -274,7 +320,13 @@ async function makeReport(context: TestContext): Promise<TestReport> {
     durationMs: Date.now() - context.startedAt,
     artifacts: context.artifacts,
     kernel: context.manifest.kernel.version,
-    qemu: { version: qemuVersion, accel: context.accel, memoryMiB: recipe.tests.boot.memory, cpus: recipe.tests.boot.cpus, argv: context.argv },
+    qemu: {
+      version: qemuVersion,
+      accel: context.accel,
+      memoryMiB: recipe.tests.boot.memory,
+      cpus: recipe.tests.boot.cpus,
+      argv: context.argv,
+    },
     phases: context.console.phases,
     ...(context.failure === undefined ? {} : { failure: context.failure }),
     checks: context.checks,

@@ -33,13 +33,21 @@ export function builtinChecks(format: OutputFormat, session: SshSession, otherHo
       run: 'systemctl is-system-running --wait >/dev/null; systemctl is-active multi-user.target; systemctl --failed --no-legend --plain --no-pager',
       timeout: 120,
       judge: (output) => {
-        const [target, ...failed] = output.trim().split('\n').filter((line) => line.trim() !== '');
+        const [target, ...failed] = output
+          .trim()
+          .split('\n')
+          .filter((line) => line.trim() !== '');
         if (target !== 'active') return `multi-user.target is ${target ?? 'unknown'}`;
         return failed.length > 0 ? `failed units: ${failed.map((line) => line.trim().split(/\s+/)[0]).join(', ')}` : undefined;
       },
     },
     format === 'squashfs'
-      ? { builtin: true, name: 'built-in: root is an overlay over the squashfs image', run: 'findmnt -no FSTYPE /; findmnt -no FSTYPE /run/rootfsbase', expect: 'overlay\nsquashfs' }
+      ? {
+          builtin: true,
+          name: 'built-in: root is an overlay over the squashfs image',
+          run: 'findmnt -no FSTYPE /; findmnt -no FSTYPE /run/rootfsbase',
+          expect: 'overlay\nsquashfs',
+        }
       : { builtin: true, name: 'built-in: root is in RAM', run: 'findmnt -no FSTYPE /', match: '^(rootfs|tmpfs)$' },
     {
       builtin: true,
@@ -48,7 +56,8 @@ export function builtinChecks(format: OutputFormat, session: SshSession, otherHo
       judge: (output) => {
         const [machineId] = output.trim().split('\n');
         if (!/^[0-9a-f]{32}$/.test(machineId ?? '')) return `machine-id is \`${machineId ?? ''}\`, not one made at boot`;
-        if (otherHostKeys.includes(session.hostKey)) return `SSH host key ${session.hostKey} was already seen in another boot of this image`;
+        if (otherHostKeys.includes(session.hostKey))
+          return `SSH host key ${session.hostKey} was already seen in another boot of this image`;
         return undefined;
       },
     },
@@ -60,20 +69,34 @@ export async function runCheck(session: SshSession, check: CheckSpec): Promise<C
   const timeoutMs = (check.timeout ?? 60) * 1000;
   const result = await session.exec(check.run, timeoutMs);
   const output = (result.stdout + (result.stderr === '' ? '' : `\n${result.stderr}`)).trim();
-  const base = { name: check.name, builtin: check.builtin === true, command: check.run, exitCode: result.exitCode, output, durationMs: Math.round(performance.now() - started) };
+  const base = {
+    name: check.name,
+    builtin: check.builtin === true,
+    command: check.run,
+    exitCode: result.exitCode,
+    output,
+    durationMs: Math.round(performance.now() - started),
+  };
   const reason = failure(check, result, output);
   return reason === undefined ? { ...base, passed: true } : { ...base, passed: false, reason };
 }
 
-function failure(check: CheckSpec, result: { stdout: string; exitCode: number | null; timedOut: boolean }, output: string): string | undefined {
+function failure(
+  check: CheckSpec,
+  result: { stdout: string; exitCode: number | null; timedOut: boolean },
+  output: string,
+): string | undefined {
   if (result.timedOut) return `no result within ${check.timeout ?? 60} s`;
   const expectedExit = check.exit ?? 0;
-  if (check.judge === undefined && result.exitCode !== expectedExit) return `exit status ${result.exitCode ?? 'none (killed)'}, expected ${expectedExit}`;
+  if (check.judge === undefined && result.exitCode !== expectedExit)
+    return `exit status ${result.exitCode ?? 'none (killed)'}, expected ${expectedExit}`;
   const stdout = result.stdout.trim();
-  if (check.expect !== undefined && stdout !== check.expect.trim()) return `output \`${excerpt(stdout)}\`, expected \`${check.expect.trim()}\``;
+  if (check.expect !== undefined && stdout !== check.expect.trim())
+    return `output \`${excerpt(stdout)}\`, expected \`${check.expect.trim()}\``;
   const patternError = check.match === undefined ? undefined : checkPatternError(check.match);
   if (patternError !== undefined) return `pattern /${check.match}/ cannot run (RE2): ${patternError}`;
-  if (check.match !== undefined && !compileCheckPattern(check.match).test(stdout)) return `output \`${excerpt(stdout)}\` does not match /${check.match}/`;
+  if (check.match !== undefined && !compileCheckPattern(check.match).test(stdout))
+    return `output \`${excerpt(stdout)}\` does not match /${check.match}/`;
   return check.judge?.(output);
 }
 

@@ -51,30 +51,48 @@ export function qemuArgv(options: QemuOptions): string[] {
   const credential = Buffer.from(`${options.authorizedKey.trim()}\n`).toString('base64');
   return [
     'qemu-system-x86_64',
-    '-machine', 'q35',
-    '-accel', options.accel,
-    '-cpu', options.accel === 'kvm' ? 'host' : 'max',
-    '-smp', String(options.cpus),
-    '-m', String(options.memoryMiB),
+    '-machine',
+    'q35',
+    '-accel',
+    options.accel,
+    '-cpu',
+    options.accel === 'kvm' ? 'host' : 'max',
+    '-smp',
+    String(options.cpus),
+    '-m',
+    String(options.memoryMiB),
     ...(options.boot.kind === 'direct'
       ? ['-kernel', options.boot.kernel, '-initrd', options.boot.initrd, '-append', options.boot.cmdline]
       : [
           ...(options.boot.uefi === undefined
             ? []
-            : ['-drive', `if=pflash,format=raw,readonly=on,file=${options.boot.uefi.code}`, '-drive', `if=pflash,format=raw,file=${options.boot.uefi.vars}`]),
-          '-boot', 'n',
+            : [
+                '-drive',
+                `if=pflash,format=raw,readonly=on,file=${options.boot.uefi.code}`,
+                '-drive',
+                `if=pflash,format=raw,file=${options.boot.uefi.vars}`,
+              ]),
+          '-boot',
+          'n',
         ]),
-    '-nic', nic,
-    '-smbios', `type=11,value=io.systemd.credential.binary:ssh.authorized_keys.root=${credential}`,
-    '-display', 'none',
-    '-serial', `file:${options.consoleLog}`,
-    '-monitor', 'none',
+    '-nic',
+    nic,
+    '-smbios',
+    `type=11,value=io.systemd.credential.binary:ssh.authorized_keys.root=${credential}`,
+    '-display',
+    'none',
+    '-serial',
+    `file:${options.consoleLog}`,
+    '-monitor',
+    'none',
     '-no-reboot',
   ];
 }
 
 /** `guestfwd=tcp:<guest address>:<port>-cmd:<relay> <port>`, quoted for QEMU (`,` doubled) and for the shell-like split QEMU applies to the command. */
 function guestForward({ port, relay }: { port: number; relay: readonly string[] }): string {
-  const command = [...relay, String(port)].map((word) => (/^[\w@%+=:./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`)).join(' ');
+  const command = [...relay, String(port)]
+    .map((word) => (/^[\w@%+=:./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`))
+    .join(' ');
   return `guestfwd=tcp:${guestHostAddress}:${port}-cmd:${command}`.replaceAll(',', ',,');
 }

@@ -69,7 +69,9 @@ async function replace(file: string, content: string | Buffer): Promise<void> {
 
 export function junitXml(report: TestReport): string {
   const xmlText = (text: string) =>
-    text.replace(/[<>&"']/g, (ch) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[ch]!).replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '');
+    text
+      .replace(/[<>&"']/g, (ch) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[ch]!)
+      .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '');
   const suite = `${report.name}@${report.version} (${report.via})`;
   const cases = report.checks.map((check) => {
     const body = check.passed ? '' : `<failure message="${xmlText(check.reason ?? 'failed')}">${xmlText(check.output)}</failure>`;
@@ -95,6 +97,11 @@ ${cases.join('\n')}
  * with another digest. Empty: the report covers exactly these artifacts (what a protected
  * channel asks for).
  */
-export function untestedArtifacts(artifacts: Record<string, Pick<Artifact, 'sha256'>>, tested: Record<string, Pick<Artifact, 'sha256'>>): string[] {
-  return Object.entries(artifacts).filter(([name, artifact]) => tested[name]?.sha256 !== artifact.sha256).map(([name]) => name);
+export function untestedArtifacts(
+  artifacts: Record<string, Pick<Artifact, 'sha256'>>,
+  tested: Record<string, Pick<Artifact, 'sha256'>>,
+): string[] {
+  return Object.entries(artifacts)
+    .filter(([name, artifact]) => tested[name]?.sha256 !== artifact.sha256)
+    .map(([name]) => name);
 }

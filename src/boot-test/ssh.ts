@@ -16,7 +16,12 @@ export interface SshSession {
  * Connects as root with the per-run key, retrying until `deadline` (the node is booting).
  * Returns undefined if SSH never answered in time.
  */
-export async function connectSsh(options: { port: number; privateKey: string; deadline: number; signal: AbortSignal }): Promise<SshSession | undefined> {
+export async function connectSsh(options: {
+  port: number;
+  privateKey: string;
+  deadline: number;
+  signal: AbortSignal;
+}): Promise<SshSession | undefined> {
   while (Date.now() < options.deadline) {
     options.signal.throwIfAborted();
     const session = await tryConnect(options.port, options.privateKey).catch(() => undefined);

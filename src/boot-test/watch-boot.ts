@@ -47,10 +47,17 @@ export async function watchBoot(context: TestContext, sshPort: number, deadline:
     if (context.console.fatal !== undefined) return `${context.console.fatal.reason}: ${context.console.fatal.line}`;
     if (exited) {
       const { tail } = await context.vm!.exited;
-      return tail.some((line) => /host forwarding rule|Could not set up host forwarding/.test(line)) ? 'port taken' : `QEMU exited: ${tail.at(-1) ?? 'no message'}`;
+      return tail.some((line) => /host forwarding rule|Could not set up host forwarding/.test(line))
+        ? 'port taken'
+        : `QEMU exited: ${tail.at(-1) ?? 'no message'}`;
     }
     if (context.console.phases['root mounted'] !== undefined || Date.now() - vmStarted > 20_000) {
-      const session = await connectSsh({ port: sshPort, privateKey: context.key.private, deadline: Date.now() + 1500, signal: tools.signal });
+      const session = await connectSsh({
+        port: sshPort,
+        privateKey: context.key.private,
+        deadline: Date.now() + 1500,
+        signal: tools.signal,
+      });
       if (session !== undefined) {
         context.ssh = session;
         context.console.phases['ssh up'] = Date.now() - vmStarted;

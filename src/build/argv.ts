@@ -4,13 +4,7 @@
  */
 import type { CompressionAlgorithm } from '../recipe/recipe.js';
 
-export function mmdebstrapArgv(options: {
-  release: string;
-  arch: string;
-  variant: string;
-  target: string;
-  sourcesList: string;
-}): string[] {
+export function mmdebstrapArgv(options: { release: string; arch: string; variant: string; target: string; sourcesList: string }): string[] {
   return [
     'mmdebstrap',
     '--mode=root',
@@ -33,8 +27,10 @@ export function mmdebstrapArgv(options: {
  */
 export function chrootArgv(root: string, argv: readonly string[], env: Record<string, string> = {}): string[] {
   return [
-    'chroot', root,
-    'env', '-i',
+    'chroot',
+    root,
+    'env',
+    '-i',
     'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     'HOME=/root',
     'LC_ALL=C.UTF-8',
@@ -45,17 +41,24 @@ export function chrootArgv(root: string, argv: readonly string[], env: Record<st
 
 /** Runs inside the chroot. INITRD=No stops the kernel's postinst from building an initrd nobody boots. */
 export function aptInstallArgv(root: string, packages: readonly string[], sourceDateEpoch: number): string[] {
-  return chrootArgv(root, [
-    'apt-get', 'install',
-    '--yes',
-    '--no-install-recommends',
-    // A locked build pins versions that may be older than those in the bootstrap layer.
-    '--allow-downgrades',
-    '-o', 'Dpkg::Options::=--force-confold',
-    '-o', 'Dpkg::Use-Pty=0',
-    '--',
-    ...packages,
-  ], { DEBIAN_FRONTEND: 'noninteractive', INITRD: 'No', SOURCE_DATE_EPOCH: String(sourceDateEpoch) });
+  return chrootArgv(
+    root,
+    [
+      'apt-get',
+      'install',
+      '--yes',
+      '--no-install-recommends',
+      // A locked build pins versions that may be older than those in the bootstrap layer.
+      '--allow-downgrades',
+      '-o',
+      'Dpkg::Options::=--force-confold',
+      '-o',
+      'Dpkg::Use-Pty=0',
+      '--',
+      ...packages,
+    ],
+    { DEBIAN_FRONTEND: 'noninteractive', INITRD: 'No', SOURCE_DATE_EPOCH: String(sourceDateEpoch) },
+  );
 }
 
 export function aptUpdateArgv(root: string, sourceDateEpoch: number): string[] {
@@ -68,24 +71,30 @@ export function aptUpdateArgv(root: string, sourceDateEpoch: number): string[] {
  */
 export function overlayMountArgv(lower: string, upper: string, work: string, target: string): string[] {
   const odd = [lower, upper, work].find((dir) => /[,:\\]/.test(dir));
-  if (odd !== undefined) throw new Error(`cannot mount an overlay with \`${odd}\`: the path has a comma, colon or backslash (move the cache)`);
+  if (odd !== undefined)
+    throw new Error(`cannot mount an overlay with \`${odd}\`: the path has a comma, colon or backslash (move the cache)`);
   return ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},metacopy=on`, target];
 }
 
 /** Unpacks a tar layer, keeping owners, modes, ACLs and xattrs (file capabilities). */
 export function tarExtractArgv(archive: string, root: string): string[] {
-  return ['tar', '--extract', '--file', archive, '--directory', root, '--numeric-owner', '--preserve-permissions', '--xattrs', "--xattrs-include=*", '--acls'];
+  return [
+    'tar',
+    '--extract',
+    '--file',
+    archive,
+    '--directory',
+    root,
+    '--numeric-owner',
+    '--preserve-permissions',
+    '--xattrs',
+    '--xattrs-include=*',
+    '--acls',
+  ];
 }
 
 export function dracutArgv(root: string, kernelVersion: string, output: string): string[] {
-  return chrootArgv(root, [
-    'dracut',
-    '--force',
-    '--no-hostonly',
-    '--reproducible',
-    '--kver', kernelVersion,
-    output,
-  ]);
+  return chrootArgv(root, ['dracut', '--force', '--no-hostonly', '--reproducible', '--kver', kernelVersion, output]);
 }
 
 /** `-e` comes last: mksquashfs takes every argument after it as an exclude. */
@@ -102,13 +111,17 @@ export function mksquashfsArgv(options: {
   if (options.level !== undefined && options.algorithm === 'zstd') compression.push('-Xcompression-level', String(options.level));
   if (options.level !== undefined && options.algorithm === 'gzip') compression.push('-Xcompression-level', String(options.level));
   return [
-    'mksquashfs', options.root, options.output,
+    'mksquashfs',
+    options.root,
+    options.output,
     '-noappend',
     '-no-progress',
     '-quiet',
     ...compression,
-    '-mkfs-time', String(options.epoch),
-    '-all-time', String(options.epoch),
+    '-mkfs-time',
+    String(options.epoch),
+    '-all-time',
+    String(options.epoch),
     ...(options.processors === undefined ? [] : ['-processors', String(options.processors)]),
     ...(options.exclude.length > 0 ? ['-wildcards', '-e', ...options.exclude] : []),
   ];

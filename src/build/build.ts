@@ -90,7 +90,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const git = options.provenance ?? (await gitProvenance(repo.root, recipe.sources));
   const sourceDateEpoch = Number(process.env.SOURCE_DATE_EPOCH ?? git.commitTime ?? Math.floor(Date.now() / 1000));
   if (git.commitTime === null && process.env.SOURCE_DATE_EPOCH === undefined) {
-    options.emit({ type: 'warning', message: 'the recipe repository is not a git checkout: timestamps are the build time, so builds are not reproducible' });
+    options.emit({
+      type: 'warning',
+      message: 'the recipe repository is not a git checkout: timestamps are the build time, so builds are not reproducible',
+    });
   }
   const sourceDigests: Record<string, string> = {};
   for (const source of recipe.sources) Object.assign(sourceDigests, await sourceFileDigests(repo.root, source));
@@ -145,14 +148,24 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
 async function bootstrap(context: BuildContext, { emit, signal }: { emit: Emit; signal: AbortSignal }) {
   const { recipe } = context.plan;
   const entry = context.cache.entry('bootstrap', context.plan.keys.bootstrap);
-  const { path: layer, outcome } = await cachedStep(entry, { useCache: context.options.useCache, private_: path.join(context.work, 'bootstrap.tar') }, async (target) => {
-    const sourcesFile = path.join(context.work, 'sources.list');
-    await writeFile(sourcesFile, context.plan.sourcesList);
-    const argv = mmdebstrapArgv({ release: recipe.base.release, arch: recipe.base.arch, variant: recipe.base.variant, target, sourcesList: sourcesFile });
-    // mmdebstrap's own temporary root (and its mounts) stays inside the work tree, which the
-    // build always unmounts and removes, even if mmdebstrap is killed before its cleanup.
-    await run(argv, { emit, signal, env: { SOURCE_DATE_EPOCH: String(context.plan.sourceDateEpoch), TMPDIR: context.work } });
-  });
+  const { path: layer, outcome } = await cachedStep(
+    entry,
+    { useCache: context.options.useCache, private_: path.join(context.work, 'bootstrap.tar') },
+    async (target) => {
+      const sourcesFile = path.join(context.work, 'sources.list');
+      await writeFile(sourcesFile, context.plan.sourcesList);
+      const argv = mmdebstrapArgv({
+        release: recipe.base.release,
+        arch: recipe.base.arch,
+        variant: recipe.base.variant,
+        target,
+        sourcesList: sourcesFile,
+      });
+      // mmdebstrap's own temporary root (and its mounts) stays inside the work tree, which the
+      // build always unmounts and removes, even if mmdebstrap is killed before its cleanup.
+      await run(argv, { emit, signal, env: { SOURCE_DATE_EPOCH: String(context.plan.sourceDateEpoch), TMPDIR: context.work } });
+    },
+  );
   context.layers.bootstrap = layer;
   context.cacheOutcomes.bootstrap = outcome;
   return outcome === 'hit' ? { skipped: `cached layer ${path.basename(layer)}` } : `${await sizeOf(layer)} layer`;
@@ -161,19 +174,25 @@ async function bootstrap(context: BuildContext, { emit, signal }: { emit: Emit; 
 /** The package layer is kept unpacked: builds mount it read-only under their work tree. */
 async function installPackages(context: BuildContext, { emit, signal }: { emit: Emit; signal: AbortSignal }) {
   const entry = context.cache.entry('packages', context.plan.keys.packages);
-  const { path: layer, outcome } = await cachedStep(entry, { useCache: context.options.useCache, private_: path.join(context.work, 'packages') }, async (target) => {
-    await mkdir(target);
-    await run(tarExtractArgv(context.layers.bootstrap!, target), { emit, signal });
-    await withChroot(target, { emit, stage: 'packages', network: true }, async () => {
-      const epoch = context.plan.sourceDateEpoch;
-      await run(aptUpdateArgv(target, epoch), { emit, signal });
-      await run(aptInstallArgv(target, context.plan.recipe.packages.install, epoch), { emit, signal }).catch(explainAptFailure);
-      await run(chrootArgv(target, ['apt-get', 'clean']), { emit, signal });
-    });
-  });
+  const { path: layer, outcome } = await cachedStep(
+    entry,
+    { useCache: context.options.useCache, private_: path.join(context.work, 'packages') },
+    async (target) => {
+      await mkdir(target);
+      await run(tarExtractArgv(context.layers.bootstrap!, target), { emit, signal });
+      await withChroot(target, { emit, stage: 'packages', network: true }, async () => {
+        const epoch = context.plan.sourceDateEpoch;
+        await run(aptUpdateArgv(target, epoch), { emit, signal });
+        await run(aptInstallArgv(target, context.plan.recipe.packages.install, epoch), { emit, signal }).catch(explainAptFailure);
+        await run(chrootArgv(target, ['apt-get', 'clean']), { emit, signal });
+      });
+    },
+  );
   context.layers.packages = layer;
   context.cacheOutcomes.packages = outcome;
-  return outcome === 'hit' ? { skipped: `cached layer ${path.basename(layer)}` } : `${context.plan.recipe.packages.install.length} packages requested`;
+  return outcome === 'hit'
+    ? { skipped: `cached layer ${path.basename(layer)}` }
+    : `${context.plan.recipe.packages.install.length} packages requested`;
 }
 
 /**
@@ -194,7 +213,10 @@ async function applyOverlays(context: BuildContext, { emit }: { emit: Emit; sign
   let files = 0;
   for (const name of recipe.overlays) {
     const meta = path.join(repo.overlaysDir, `${name}.yaml`);
-    const hasMeta = await stat(meta).then((info) => info.isFile(), () => false);
+    const hasMeta = await stat(meta).then(
+      (info) => info.isFile(),
+      () => false,
+    );
     files += await applyOverlay(context.root, path.join(repo.overlaysDir, name), hasMeta ? meta : undefined, emit);
   }
   return `${files} entries from ${recipe.overlays.join(', ')}`;
@@ -220,8 +242,11 @@ async function kernel(context: BuildContext, tools: { emit: Emit; signal: AbortS
   await copyKernel(context.root, version, path.join(context.staged, 'vmlinuz'));
   if (recipe.output.format !== 'squashfs') return `kernel ${version}; the root itself is the initramfs`;
   const entry = context.cache.entry('initrd', await initrdCacheKey(context.root, version));
-  const { path: file, outcome } = await cachedStep(entry, { useCache: context.options.useCache, private_: path.join(context.work, 'initrd.img') }, (target) =>
-    withChroot(context.root, { emit: tools.emit, stage: 'kernel' }, () => buildNetbootInitrd(context.root, version, target, tools)),
+  const { path: file, outcome } = await cachedStep(
+    entry,
+    { useCache: context.options.useCache, private_: path.join(context.work, 'initrd.img') },
+    (target) =>
+      withChroot(context.root, { emit: tools.emit, stage: 'kernel' }, () => buildNetbootInitrd(context.root, version, target, tools)),
   );
   context.cacheOutcomes.initrd = outcome;
   await copyFile(file, path.join(context.staged, 'initrd.img'));
@@ -232,7 +257,13 @@ async function hygiene(context: BuildContext) {
   const { repo, recipe } = context.options;
   let resolvConf: 'reset' | 'keep' = 'reset';
   for (const name of recipe.overlays) {
-    if (await lstat(path.join(repo.overlaysDir, name, 'etc/resolv.conf')).then(() => true, () => false)) resolvConf = 'keep';
+    if (
+      await lstat(path.join(repo.overlaysDir, name, 'etc/resolv.conf')).then(
+        () => true,
+        () => false,
+      )
+    )
+      resolvConf = 'keep';
   }
   context.hygiene = await cleanImage(context.root, context.plan.recipe.hygiene.allowPrivateKeys, { resolvConf });
   return `${context.hygiene.removed.length} paths removed; SSH host keys ${context.hygiene.sshHostKeys}; resolv.conf ${context.hygiene.resolvConf}`;

@@ -51,7 +51,12 @@ export async function cachedStep(
     retries: { forever: true, minTimeout: 200, maxTimeout: 2_000 },
   });
   try {
-    if (await stat(entry).then(() => true, () => false)) {
+    if (
+      await stat(entry).then(
+        () => true,
+        () => false,
+      )
+    ) {
       const now = new Date();
       await utimes(entry, now, now);
       return { path: entry, outcome: 'hit' };

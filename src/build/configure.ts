@@ -17,7 +17,13 @@ export interface ConfigureTools {
 export async function configureImage(root: string, recipe: Recipe, tools: ConfigureTools): Promise<string> {
   const chroot = (argv: string[]) => run(chrootArgv(root, argv), { ...tools, stage: 'configure' });
   for (const group of recipe.groups) {
-    await chroot(['groupadd', ...(group.gid === undefined ? [] : ['--gid', String(group.gid)]), ...(group.system ? ['--system'] : []), '--', group.name]);
+    await chroot([
+      'groupadd',
+      ...(group.gid === undefined ? [] : ['--gid', String(group.gid)]),
+      ...(group.system ? ['--system'] : []),
+      '--',
+      group.name,
+    ]);
   }
   for (const user of recipe.users) {
     await chroot([
@@ -26,12 +32,18 @@ export async function configureImage(root: string, recipe: Recipe, tools: Config
       ...(user.group === undefined ? ['--user-group'] : ['--gid', user.group]),
       ...(user.groups === undefined || user.groups.length === 0 ? [] : ['--groups', user.groups.join(',')]),
       ...(user.home === undefined ? [] : ['--home-dir', user.home]),
-      '--shell', user.shell ?? '/bin/bash',
+      '--shell',
+      user.shell ?? '/bin/bash',
       ...(user.system ? ['--system'] : ['--create-home']),
-      '--', user.name,
+      '--',
+      user.name,
     ]);
   }
-  for (const [verb, units] of [['enable', recipe.services.enable], ['disable', recipe.services.disable], ['mask', recipe.services.mask]] as const) {
+  for (const [verb, units] of [
+    ['enable', recipe.services.enable],
+    ['disable', recipe.services.disable],
+    ['mask', recipe.services.mask],
+  ] as const) {
     if (units.length > 0) await chroot(['systemctl', verb, '--', ...units]);
   }
   if (recipe.timezone !== undefined) await setTimezone(root, recipe.timezone);
@@ -68,7 +80,9 @@ export const netbootDracutConfig = [
 async function setTimezone(root: string, timezone: string): Promise<void> {
   const zone = `/usr/share/zoneinfo/${timezone}`;
   if (!(await statImagePath(root, zone))?.isFile()) {
-    throw new UserError('NO_TIMEZONE', `timezone \`${timezone}\` is not in the image`, { hint: 'add `tzdata` to packages.include, and check the zone name' });
+    throw new UserError('NO_TIMEZONE', `timezone \`${timezone}\` is not in the image`, {
+      hint: 'add `tzdata` to packages.include, and check the zone name',
+    });
   }
   await replaceWithSymlink(root, '/etc/localtime', zone);
   await writeImageFile(root, '/etc/timezone', `${timezone}\n`);

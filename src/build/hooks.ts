@@ -23,7 +23,11 @@ export async function runHooks(
     await copyIntoImage(root, path.join(repoRoot, hook), inside, 0o755);
     try {
       await run(
-        chrootArgv(root, ['/bin/sh', inside], { DEBIAN_FRONTEND: 'noninteractive', PXEFORGE_IMAGE: recipe.name, SOURCE_DATE_EPOCH: String(sourceDateEpoch) }),
+        chrootArgv(root, ['/bin/sh', inside], {
+          DEBIAN_FRONTEND: 'noninteractive',
+          PXEFORGE_IMAGE: recipe.name,
+          SOURCE_DATE_EPOCH: String(sourceDateEpoch),
+        }),
         { ...tools, stage: 'hooks' },
       );
     } catch (error) {

@@ -99,7 +99,8 @@ async function findPrivateKeys(root: string): Promise<string[]> {
       const handle = await open(file, 'r');
       try {
         const { buffer, bytesRead } = await handle.read(Buffer.alloc(Math.min(info.size, 64 * 1024)), 0, Math.min(info.size, 64 * 1024), 0);
-        if (keyMarker.test(buffer.subarray(0, bytesRead).toString('latin1'))) found.push(path.posix.join('/', dir, path.relative(top, file)));
+        if (keyMarker.test(buffer.subarray(0, bytesRead).toString('latin1')))
+          found.push(path.posix.join('/', dir, path.relative(top, file)));
       } finally {
         await handle.close();
       }

@@ -64,7 +64,11 @@ export async function readHostAptSources(etcApt = '/etc/apt'): Promise<AptSource
 
 export function parseOneLine(text: string): AptSource[] {
   return text.split('\n').flatMap((raw) => {
-    const line = raw.replace(/#.*$/, '').replace(/\[[^\]]*\]/, '').trim().split(/\s+/);
+    const line = raw
+      .replace(/#.*$/, '')
+      .replace(/\[[^\]]*\]/, '')
+      .trim()
+      .split(/\s+/);
     const [type, uri, suite, ...components] = line;
     return type === 'deb' && uri !== undefined && suite !== undefined ? [{ uri, suite, components }] : [];
   });
@@ -79,8 +83,14 @@ export function parseDeb822(text: string): AptSource[] {
     }
     if (!(fields.get('types') ?? '').split(/\s+/).includes('deb') || fields.get('enabled') === 'no') return [];
     const components = (fields.get('components') ?? 'main').split(/\s+/);
-    return (fields.get('uris') ?? '').split(/\s+/).filter(Boolean).flatMap((uri) =>
-      (fields.get('suites') ?? '').split(/\s+/).filter(Boolean).map((suite) => ({ uri, suite, components })),
-    );
+    return (fields.get('uris') ?? '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .flatMap((uri) =>
+        (fields.get('suites') ?? '')
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((suite) => ({ uri, suite, components })),
+      );
   });
 }

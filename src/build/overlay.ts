@@ -31,13 +31,19 @@ export async function applyOverlay(root: string, overlayDir: string, metaFile: s
         } else if (existing === undefined) {
           await mkdir(to, { mode: 0o755 });
         } else if (!existing.isDirectory()) {
-          throw new UserError('OVERLAY_CONFLICT', `overlay ${path.basename(overlayDir)}: ${imagePath} is a directory in the overlay but a file in the image`);
+          throw new UserError(
+            'OVERLAY_CONFLICT',
+            `overlay ${path.basename(overlayDir)}: ${imagePath} is a directory in the overlay but a file in the image`,
+          );
         }
         await walk(path.join(relative, name));
         continue;
       }
       if (existing?.isDirectory()) {
-        throw new UserError('OVERLAY_CONFLICT', `overlay ${path.basename(overlayDir)}: ${imagePath} is a file in the overlay but a directory in the image`);
+        throw new UserError(
+          'OVERLAY_CONFLICT',
+          `overlay ${path.basename(overlayDir)}: ${imagePath} is a file in the overlay but a directory in the image`,
+        );
       }
       if (existing !== undefined) await rm(to);
       if (info.isSymbolicLink()) {
@@ -85,15 +91,23 @@ async function applyOverlayMeta(root: string, metaFile: string, emit: Emit): Pro
       }
       if (entry.mode !== undefined && !(await lstat(item)).isSymbolicLink()) await chmod(item, parseInt(entry.mode, 8));
     }
-    emit({ type: 'info', message: `${entry.path}: ${[entry.owner, entry.group].filter((x) => x !== undefined).join(':')} ${entry.mode ?? ''}`.trim() });
+    emit({
+      type: 'info',
+      message: `${entry.path}: ${[entry.owner, entry.group].filter((x) => x !== undefined).join(':')} ${entry.mode ?? ''}`.trim(),
+    });
   }
 }
 
 function idTable(text = ''): Map<string, number> {
-  return new Map(text.split('\n').filter(Boolean).map((line) => {
-    const [name = '', , id = ''] = line.split(':');
-    return [name, Number(id)] as const;
-  }));
+  return new Map(
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [name = '', , id = ''] = line.split(':');
+        return [name, Number(id)] as const;
+      }),
+  );
 }
 
 function lookup(table: Map<string, number>, value: string | number, kind: string, where: string): number {

@@ -32,7 +32,12 @@ export async function packInitramfs(root: string, output: string, recipe: Recipe
   const cpio = `${output}.cpio`;
   try {
     await run(cpioArgv(root, cpio), { ...tools, stage: 'pack', input: Buffer.from(entries.map((entry) => `${entry}\0`).join('')) });
-    await run(compressorArgv(recipe.output.compression.algorithm, recipe.output.compression.level), { ...tools, stage: 'pack', stdinFile: cpio, stdoutFile: output });
+    await run(compressorArgv(recipe.output.compression.algorithm, recipe.output.compression.level), {
+      ...tools,
+      stage: 'pack',
+      stdinFile: cpio,
+      stdoutFile: output,
+    });
   } finally {
     await rm(cpio, { force: true });
   }
@@ -50,7 +55,9 @@ async function listForCpio(root: string, epoch: number): Promise<string[]> {
       const child = relative === '.' ? name : `${relative}/${name}`;
       const info = await lstat(path.join(root, child));
       if (info.isFile() && info.size >= 4 * 1024 ** 3) {
-        throw new UserError('FILE_TOO_LARGE_FOR_CPIO', `/${child} is 4 GiB or larger; newc cpio cannot hold it`, { hint: 'use `output.format: squashfs`' });
+        throw new UserError('FILE_TOO_LARGE_FOR_CPIO', `/${child} is 4 GiB or larger; newc cpio cannot hold it`, {
+          hint: 'use `output.format: squashfs`',
+        });
       }
       await lutimes(path.join(root, child), epoch, epoch);
       out.push(child);

@@ -9,7 +9,11 @@ import { mountsUnder } from './mounts.js';
  * Removes cache entries not used for `olderThanDays` (a hit refreshes an entry's time).
  * Entries being produced (locked) and work directories with anything mounted are left alone.
  */
-export async function pruneCache(cacheDir: string, olderThanDays: number, dryRun: boolean): Promise<{ removed: string[]; freedBytes: number }> {
+export async function pruneCache(
+  cacheDir: string,
+  olderThanDays: number,
+  dryRun: boolean,
+): Promise<{ removed: string[]; freedBytes: number }> {
   const cutoff = Date.now() - olderThanDays * 24 * 3600 * 1000;
   const removed: string[] = [];
   let freedBytes = 0;

@@ -33,10 +33,14 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
     .action(async (files: string[], options: { cache: boolean; executor: string; locked?: string; parallel: string }) => {
       const { io } = context;
       if (options.executor !== 'local' && options.executor !== 'kubernetes') {
-        throw new UserError('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, { hint: 'use --executor local or --executor kubernetes', exitCode: ExitCode.invalidInput });
+        throw new UserError('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, {
+          hint: 'use --executor local or --executor kubernetes',
+          exitCode: ExitCode.invalidInput,
+        });
       }
       const parallel = Number(options.parallel);
-      if (!Number.isInteger(parallel) || parallel < 1) throw invalidInput('BAD_OPTION', `--parallel takes a whole number ≥ 1, got \`${options.parallel}\``);
+      if (!Number.isInteger(parallel) || parallel < 1)
+        throw invalidInput('BAD_OPTION', `--parallel takes a whole number ≥ 1, got \`${options.parallel}\``);
       const repo = await context.repo();
       const recipes: Recipe[] = [];
       for (const file of files) recipes.push(await loadRecipe(repo, path.resolve(io.cwd, file)));
@@ -59,9 +63,20 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
         const started = performance.now();
         let result: { name: string; version: string; dir: string };
         try {
-          result = client === undefined
-            ? await buildImage({ recipe, repo, site, useCache: options.cache, emit, signal: io.signal })
-            : await buildInPod({ client, site, repo, recipe, useCache: options.cache, emit, signal: io.signal, runId, output: io.stdout });
+          result =
+            client === undefined
+              ? await buildImage({ recipe, repo, site, useCache: options.cache, emit, signal: io.signal })
+              : await buildInPod({
+                  client,
+                  site,
+                  repo,
+                  recipe,
+                  useCache: options.cache,
+                  emit,
+                  signal: io.signal,
+                  runId,
+                  output: io.stdout,
+                });
         } catch (error) {
           // With several builds, one failure does not stop the others (Ctrl-C does).
           if (!several || !isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;
@@ -78,7 +93,11 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
       } finally {
         await shared?.close();
       }
-      if (failures.length > 0) writeLines(io.stderr, failures.map((line) => `FAILED ${line}`));
+      if (failures.length > 0)
+        writeLines(
+          io.stderr,
+          failures.map((line) => `FAILED ${line}`),
+        );
       setExit(failures.length === 0 ? ExitCode.ok : ExitCode.failure);
     });
 }

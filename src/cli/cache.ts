@@ -15,11 +15,15 @@ export function cacheCommand(context: CommandContext, setExit: (code: number) =>
     .option('--dry-run', 'only list what would be removed')
     .action(async (options: { olderThan: string; dryRun?: boolean }) => {
       const days = Number(options.olderThan);
-      if (!Number.isFinite(days) || days < 0) throw invalidInput('BAD_OPTION', `--older-than takes a number of days, got \`${options.olderThan}\``);
+      if (!Number.isFinite(days) || days < 0)
+        throw invalidInput('BAD_OPTION', `--older-than takes a number of days, got \`${options.olderThan}\``);
       const site = await requireSiteConfig(await context.repo());
       const result = await pruneCache(site.cache, days, options.dryRun === true);
       const verb = options.dryRun ? 'would remove' : 'removed';
-      writeLines(context.io.stdout, [...result.removed.map((item) => `${verb} ${item}`), `${verb} ${result.removed.length} entries, ${(result.freedBytes / 1024 / 1024).toFixed(0)} MiB`]);
+      writeLines(context.io.stdout, [
+        ...result.removed.map((item) => `${verb} ${item}`),
+        `${verb} ${result.removed.length} entries, ${(result.freedBytes / 1024 / 1024).toFixed(0)} MiB`,
+      ]);
       setExit(ExitCode.ok);
     });
   return cache;

@@ -13,17 +13,26 @@ export function doctorCommand(context: CommandContext, setExit: (code: number) =
       const statuses = await checkHostTools();
       const fix = installCommand(statuses);
       if (context.globals().json) {
-        const tools = statuses.map(({ tool, found }) => ({ name: tool.name, package: tool.package, neededFor: tool.neededFor, found: found ?? null }));
+        const tools = statuses.map(({ tool, found }) => ({
+          name: tool.name,
+          package: tool.package,
+          neededFor: tool.neededFor,
+          found: found ?? null,
+        }));
         context.io.stdout.write(`${JSON.stringify({ ok: fix === undefined, tools, install: fix ?? null })}\n`);
       } else {
         const width = Math.max(...statuses.map(({ tool }) => tool.name.length));
         writeLines(
           context.io.stdout,
-          statuses.map(({ tool, found }) =>
-            `${found === undefined ? 'MISSING' : 'ok     '} ${tool.name.padEnd(width)}  ${tool.neededFor.padEnd(10)}  ${found ?? `(Debian package ${tool.package})`}`,
+          statuses.map(
+            ({ tool, found }) =>
+              `${found === undefined ? 'MISSING' : 'ok     '} ${tool.name.padEnd(width)}  ${tool.neededFor.padEnd(10)}  ${found ?? `(Debian package ${tool.package})`}`,
           ),
         );
-        writeLines(context.io.stdout, fix === undefined ? ['all host tools are present'] : ['', 'to install what is missing, as root:', `  apt-get update && ${fix}`]);
+        writeLines(
+          context.io.stdout,
+          fix === undefined ? ['all host tools are present'] : ['', 'to install what is missing, as root:', `  apt-get update && ${fix}`],
+        );
       }
       setExit(fix === undefined ? ExitCode.ok : ExitCode.failure);
     });

@@ -1,5 +1,3 @@
-
-
 import { Command } from 'commander';
 
 import { readTestReport, untestedArtifacts, type TestReport } from '../boot-test/report.js';
@@ -25,12 +23,28 @@ export function imagesCommand(context: CommandContext, setExit: (code: number) =
         for (const version of await listVersions(site.store, image)) {
           const manifest = await readManifest(versionDir(site.store, image, version));
           const size = Object.values(manifest.artifacts).reduce((sum, a) => sum + a.size, 0);
-          rows.push({ image, version, format: manifest.format, size, kernel: manifest.kernel.version, commit: manifest.git.commit, dirty: manifest.git.dirty });
+          rows.push({
+            image,
+            version,
+            format: manifest.format,
+            size,
+            kernel: manifest.kernel.version,
+            commit: manifest.git.commit,
+            dirty: manifest.git.dirty,
+          });
         }
       }
       if (context.globals().json) context.io.stdout.write(`${JSON.stringify(rows)}\n`);
-      else writeLines(context.io.stdout, rows.length === 0 ? ['no images in the store'] : rows.map((r) =>
-        `${r.image}@${r.version}  ${r.format.padEnd(9)}  ${mib(r.size).padStart(10)}  ${r.kernel}  ${r.commit?.slice(0, 10) ?? 'no-git'}${r.dirty ? '+dirty' : ''}`));
+      else
+        writeLines(
+          context.io.stdout,
+          rows.length === 0
+            ? ['no images in the store']
+            : rows.map(
+                (r) =>
+                  `${r.image}@${r.version}  ${r.format.padEnd(9)}  ${mib(r.size).padStart(10)}  ${r.kernel}  ${r.commit?.slice(0, 10) ?? 'no-git'}${r.dirty ? '+dirty' : ''}`,
+              ),
+        );
       setExit(ExitCode.ok);
     });
 }
@@ -56,8 +70,14 @@ export function showCommand(context: CommandContext, setExit: (code: number) => 
           'artifacts:',
           ...Object.entries(m.artifacts).map(([name, a]) => `  ${name.padEnd(16)} ${mib(a.size).padStart(10)}  sha256:${a.sha256}`),
           `packages: ${m.packages.length}`,
-          `stages: ${Object.entries(m.durations).map(([stage, ms]) => `${stage} ${(ms / 1000).toFixed(1)} s`).join(', ')}`,
-          `cache: ${Object.entries(m.cache).map(([step, outcome]) => `${step} ${outcome}`).join(', ') || '-'}`,
+          `stages: ${Object.entries(m.durations)
+            .map(([stage, ms]) => `${stage} ${(ms / 1000).toFixed(1)} s`)
+            .join(', ')}`,
+          `cache: ${
+            Object.entries(m.cache)
+              .map(([step, outcome]) => `${step} ${outcome}`)
+              .join(', ') || '-'
+          }`,
           `hygiene: SSH host keys ${m.hygiene.sshHostKeys}, machine-id ${m.hygiene.machineId}, ${m.hygiene.removed.length} paths removed`,
           `boot test: ${testStatus(m, test)}`,
           `directory: ${dir}`,
@@ -83,7 +103,10 @@ export function diffCommand(context: CommandContext, setExit: (code: number) => 
     .argument('<b>', 'name@version')
     .action(async (a: string, b: string) => {
       const site = await requireSiteConfig(await context.repo());
-      const diff = diffManifests(await readManifest((await resolveVersion(site.store, a)).dir), await readManifest((await resolveVersion(site.store, b)).dir));
+      const diff = diffManifests(
+        await readManifest((await resolveVersion(site.store, a)).dir),
+        await readManifest((await resolveVersion(site.store, b)).dir),
+      );
       if (context.globals().json) {
         context.io.stdout.write(`${JSON.stringify(diff)}\n`);
       } else {

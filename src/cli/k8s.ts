@@ -49,31 +49,51 @@ export function k8sCommand(context: CommandContext, setExit: (code: number) => v
     .requiredOption('--cache-dir <dir>')
     .requiredOption('--provenance <json>')
     .option('--no-cache')
-    .action(async (options: { inputs: string; sha256: string; recipe: string; store: string; cacheDir: string; cache: boolean; provenance: string }) => {
-      const work = await makeTempDir('pxeforge-inputs-');
-      try {
-        const root = path.join(work.path, 'repo');
-        const reporter = jsonReporter(context.io.stdout);
-        const unpacked = await unpackInputs(options.inputs, options.sha256, root);
-        for (const message of unpacked.notes) reporter.onEvent({ type: 'warning', message: `build inputs: ${message}` });
-        const repo = recipeRepo(root);
-        const recipe = await loadRecipe(repo, path.join(root, options.recipe));
-        const site = { ...(await requireSiteConfig(repo)), store: options.store, cache: options.cacheDir };
-        const provenance = JSON.parse(options.provenance) as { commit: string | null; dirty: boolean; commitTime: number | null };
-        const result = await buildImage({ recipe, repo, site, useCache: options.cache, emit: reporter.onEvent, signal: context.io.signal, provenance, executor: 'kubernetes' });
-        context.io.stdout.write(`${JSON.stringify({ type: 'result', name: result.name, version: result.version, dir: result.dir })}\n`);
-      } finally {
-        await work.remove();
-      }
-      setExit(ExitCode.ok);
-    });
+    .action(
+      async (options: {
+        inputs: string;
+        sha256: string;
+        recipe: string;
+        store: string;
+        cacheDir: string;
+        cache: boolean;
+        provenance: string;
+      }) => {
+        const work = await makeTempDir('pxeforge-inputs-');
+        try {
+          const root = path.join(work.path, 'repo');
+          const reporter = jsonReporter(context.io.stdout);
+          const unpacked = await unpackInputs(options.inputs, options.sha256, root);
+          for (const message of unpacked.notes) reporter.onEvent({ type: 'warning', message: `build inputs: ${message}` });
+          const repo = recipeRepo(root);
+          const recipe = await loadRecipe(repo, path.join(root, options.recipe));
+          const site = { ...(await requireSiteConfig(repo)), store: options.store, cache: options.cacheDir };
+          const provenance = JSON.parse(options.provenance) as { commit: string | null; dirty: boolean; commitTime: number | null };
+          const result = await buildImage({
+            recipe,
+            repo,
+            site,
+            useCache: options.cache,
+            emit: reporter.onEvent,
+            signal: context.io.signal,
+            provenance,
+            executor: 'kubernetes',
+          });
+          context.io.stdout.write(`${JSON.stringify({ type: 'result', name: result.name, version: result.version, dir: result.dir })}\n`);
+        } finally {
+          await work.remove();
+        }
+        setExit(ExitCode.ok);
+      },
+    );
   k8s
     .command('run-test', { hidden: true })
     .argument('<image>')
     .requiredOption('--store <dir>')
     .option('--via <path>', '', 'direct')
     .action(async (image: string, options: { store: string; via: string }) => {
-      if (options.via !== 'direct' && options.via !== 'pxe') throw invalidInput('BAD_OPTION', `--via takes direct or pxe, got \`${options.via}\``);
+      if (options.via !== 'direct' && options.via !== 'pxe')
+        throw invalidInput('BAD_OPTION', `--via takes direct or pxe, got \`${options.via}\``);
       const reporter = jsonReporter(context.io.stdout);
       const report = await testImage({ store: options.store, image, via: options.via, emit: reporter.onEvent, signal: context.io.signal });
       context.io.stdout.write(`${JSON.stringify({ type: 'result', name: report.name, version: report.version, passed: report.passed })}\n`);

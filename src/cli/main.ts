@@ -28,10 +28,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('--repo <dir>', 'recipe repository (default: the nearest directory with pxeforge.yaml)')
     .option('--json', 'machine-readable output: JSON (lines) on stdout, errors as JSON on stderr')
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText(
-      'after',
-      '\nExit codes: 0 ok, 1 an operation failed, 2 invalid input or usage (nothing changed), 130 interrupted.',
-    )
+    .addHelpText('after', '\nExit codes: 0 ok, 1 an operation failed, 2 invalid input or usage (nothing changed), 130 interrupted.')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -39,8 +36,28 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     });
   const context = commandContext(io, () => program.opts<GlobalOptions>());
   for (const make of [
-    validateCommand, buildCommand, testCommand, promoteCommand, rollbackCommand, statusCommand, historyCommand, verifyCommand, gcCommand,
-    refreshCommand, unlockCommand, changedCommand, pipelineCommand, k8sCommand, renderCommand, imagesCommand, showCommand, diffCommand, reportCommand, cacheCommand, schemaCommand, doctorCommand,
+    validateCommand,
+    buildCommand,
+    testCommand,
+    promoteCommand,
+    rollbackCommand,
+    statusCommand,
+    historyCommand,
+    verifyCommand,
+    gcCommand,
+    refreshCommand,
+    unlockCommand,
+    changedCommand,
+    pipelineCommand,
+    k8sCommand,
+    renderCommand,
+    imagesCommand,
+    showCommand,
+    diffCommand,
+    reportCommand,
+    cacheCommand,
+    schemaCommand,
+    doctorCommand,
   ]) {
     program.addCommand(make(context, setExit));
   }

@@ -39,9 +39,11 @@ export function changedCommand(context: CommandContext, setExit: (code: number) 
 function describeChanges(changes: Changes): string[] {
   const lines = changes.affected.map((recipe) => `${recipe.name}: ${recipe.reasons.join(', ')}`);
   if (changes.files.length === 0) lines.push(`nothing changed since ${changes.since} (${changes.commit.slice(0, 10)})`);
-  else if (changes.affected.length === 0) lines.push(`no recipe is affected by the ${changes.files.length} file(s) changed since ${changes.since}: ${changes.files.join(', ')}`);
+  else if (changes.affected.length === 0)
+    lines.push(`no recipe is affected by the ${changes.files.length} file(s) changed since ${changes.since}: ${changes.files.join(', ')}`);
   const siteOnly = changes.unrelated.includes('pxeforge.yaml');
-  if (siteOnly) lines.push('pxeforge.yaml changed but not what images are built from: `pxeforge refresh` renders new node groups into the PXE tree');
+  if (siteOnly)
+    lines.push('pxeforge.yaml changed but not what images are built from: `pxeforge refresh` renders new node groups into the PXE tree');
   return lines;
 }
 
@@ -57,64 +59,92 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
     .option('--no-cache', 'rebuild every step')
     .option('--reason <text>', 'recorded in the promotion history (default: pxeforge pipeline)')
     .option('--report <dir>', 'write the HTML report (`pxeforge report`) there at the end, also when a recipe failed')
-    .action(async (files: string[], options: { changedSince?: string; promoteTo?: string; executor: string; via: string; parallel: string; cache: boolean; reason?: string; report?: string }) => {
-      const { io } = context;
-      if (options.executor !== 'local' && options.executor !== 'kubernetes') {
-        throw new UserError('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, { hint: 'use --executor local or --executor kubernetes', exitCode: ExitCode.invalidInput });
-      }
-      if (options.via !== 'direct' && options.via !== 'pxe') throw invalidInput('BAD_OPTION', `--via takes direct or pxe, got \`${options.via}\``);
-      const parallel = Number(options.parallel);
-      if (!Number.isInteger(parallel) || parallel < 1) throw invalidInput('BAD_OPTION', `--parallel takes a whole number ≥ 1, got \`${options.parallel}\``);
-      if ((files.length > 0) === (options.changedSince !== undefined)) throw invalidInput('BAD_OPTION', 'name recipe files or pass --changed-since <ref> (one of the two)');
-      const repo = await context.repo();
-      const json = context.globals().json === true;
-
-      let targets = files.map((file) => path.resolve(io.cwd, file));
-      if (options.changedSince !== undefined) {
-        const changes = await changedRecipes(repo, options.changedSince);
-        if (!json) writeLines(io.stdout, describeChanges(changes));
-        targets = changes.affected.map((recipe) => path.join(repo.root, recipe.file));
-        if (targets.length === 0) {
-          if (json) io.stdout.write(`${JSON.stringify({ type: 'result', changes, outcomes: [] })}\n`);
-          setExit(ExitCode.ok);
-          return;
+    .action(
+      async (
+        files: string[],
+        options: {
+          changedSince?: string;
+          promoteTo?: string;
+          executor: string;
+          via: string;
+          parallel: string;
+          cache: boolean;
+          reason?: string;
+          report?: string;
+        },
+      ) => {
+        const { io } = context;
+        if (options.executor !== 'local' && options.executor !== 'kubernetes') {
+          throw new UserError('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, {
+            hint: 'use --executor local or --executor kubernetes',
+            exitCode: ExitCode.invalidInput,
+          });
         }
-      }
-      const { recipes, problems } = await loadRecipes(repo, targets);
-      if (problems.length > 0) throw new ValidationError(problems);
-      const site = await requireSiteConfig(repo);
-      const reportDir = options.report === undefined ? undefined : path.resolve(io.cwd, options.report);
-      if (reportDir !== undefined) await checkReportDir(reportDir, site.tftpRoot);
-      const executor = options.executor === 'kubernetes' ? await kubernetesExecutor(repo, site, options.cache, options.via, io) : undefined;
-      if (executor === undefined) requireRoot('pipeline');
-      const several = recipes.length > 1;
-      const reporter = createReporter(several && !json ? 'plain' : chooseReporter({ json, stream: io.stdout }), io.stdout);
-      let outcomes: PipelineOutcome[];
-      try {
-        outcomes = await runPipeline({
-          repo,
-          site,
-          recipes,
-          promoteTo: options.promoteTo,
-          via: options.via,
-          parallel,
-          useCache: options.cache,
-          reason: options.reason,
-          emit: (name) => (several ? namedEmit(reporter.onEvent, name) : reporter.onEvent),
-          signal: io.signal,
-          executor,
-        });
-      } finally {
-        await reporter.close();
-      }
-      const report = reportDir === undefined ? undefined : await writeReport(site, reportDir);
-      if (json) io.stdout.write(`${JSON.stringify({ type: 'result', outcomes, ...(report === undefined ? {} : { report: report.file }) })}\n`);
-      else writeLines(io.stdout, [...summaryTable(outcomes), ...(report === undefined ? [] : [`report: ${report.file}`])]);
-      setExit(outcomes.every((o) => o.failure === null) ? ExitCode.ok : ExitCode.failure);
-    });
+        if (options.via !== 'direct' && options.via !== 'pxe')
+          throw invalidInput('BAD_OPTION', `--via takes direct or pxe, got \`${options.via}\``);
+        const parallel = Number(options.parallel);
+        if (!Number.isInteger(parallel) || parallel < 1)
+          throw invalidInput('BAD_OPTION', `--parallel takes a whole number ≥ 1, got \`${options.parallel}\``);
+        if (files.length > 0 === (options.changedSince !== undefined))
+          throw invalidInput('BAD_OPTION', 'name recipe files or pass --changed-since <ref> (one of the two)');
+        const repo = await context.repo();
+        const json = context.globals().json === true;
+
+        let targets = files.map((file) => path.resolve(io.cwd, file));
+        if (options.changedSince !== undefined) {
+          const changes = await changedRecipes(repo, options.changedSince);
+          if (!json) writeLines(io.stdout, describeChanges(changes));
+          targets = changes.affected.map((recipe) => path.join(repo.root, recipe.file));
+          if (targets.length === 0) {
+            if (json) io.stdout.write(`${JSON.stringify({ type: 'result', changes, outcomes: [] })}\n`);
+            setExit(ExitCode.ok);
+            return;
+          }
+        }
+        const { recipes, problems } = await loadRecipes(repo, targets);
+        if (problems.length > 0) throw new ValidationError(problems);
+        const site = await requireSiteConfig(repo);
+        const reportDir = options.report === undefined ? undefined : path.resolve(io.cwd, options.report);
+        if (reportDir !== undefined) await checkReportDir(reportDir, site.tftpRoot);
+        const executor =
+          options.executor === 'kubernetes' ? await kubernetesExecutor(repo, site, options.cache, options.via, io) : undefined;
+        if (executor === undefined) requireRoot('pipeline');
+        const several = recipes.length > 1;
+        const reporter = createReporter(several && !json ? 'plain' : chooseReporter({ json, stream: io.stdout }), io.stdout);
+        let outcomes: PipelineOutcome[];
+        try {
+          outcomes = await runPipeline({
+            repo,
+            site,
+            recipes,
+            promoteTo: options.promoteTo,
+            via: options.via,
+            parallel,
+            useCache: options.cache,
+            reason: options.reason,
+            emit: (name) => (several ? namedEmit(reporter.onEvent, name) : reporter.onEvent),
+            signal: io.signal,
+            executor,
+          });
+        } finally {
+          await reporter.close();
+        }
+        const report = reportDir === undefined ? undefined : await writeReport(site, reportDir);
+        if (json)
+          io.stdout.write(`${JSON.stringify({ type: 'result', outcomes, ...(report === undefined ? {} : { report: report.file }) })}\n`);
+        else writeLines(io.stdout, [...summaryTable(outcomes), ...(report === undefined ? [] : [`report: ${report.file}`])]);
+        setExit(outcomes.every((o) => o.failure === null) ? ExitCode.ok : ExitCode.failure);
+      },
+    );
 }
 
-async function kubernetesExecutor(repo: RecipeRepo, site: SiteConfig, useCache: boolean, via: 'direct' | 'pxe', io: CliIo): Promise<PipelineExecutor> {
+async function kubernetesExecutor(
+  repo: RecipeRepo,
+  site: SiteConfig,
+  useCache: boolean,
+  via: 'direct' | 'pxe',
+  io: CliIo,
+): Promise<PipelineExecutor> {
   const { signal, stdout: output } = io;
   const client = await kubernetesClient(site.kubernetes);
   const { buildInPod, testInPod, newRunId } = await import('../executors/kubernetes/remote.js');
@@ -130,12 +160,20 @@ export function summaryTable(outcomes: readonly PipelineOutcome[]): string[] {
     o.recipe,
     o.version ?? '-',
     o.failure?.step === 'build' ? 'FAILED' : o.buildMs === null ? '-' : seconds(o.buildMs),
-    o.test === null ? (o.failure?.step === 'test' ? 'ERROR' : '-') : `${o.test.passed ? 'PASSED' : 'FAILED'} (${seconds(o.test.durationMs)})`,
+    o.test === null
+      ? o.failure?.step === 'test'
+        ? 'ERROR'
+        : '-'
+      : `${o.test.passed ? 'PASSED' : 'FAILED'} (${seconds(o.test.durationMs)})`,
     o.promotedTo ?? (o.failure?.step === 'promote' ? 'FAILED' : '-'),
   ]);
   const header = ['recipe', 'version', 'build', 'test', 'promoted to'];
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [
     line(header),
     ...rows.map(line),

@@ -19,7 +19,8 @@ export async function treeTools(context: CommandContext, wait: string | undefine
   const { io } = context;
   const emit: Emit = (event) => {
     if (json) io.stdout.write(`${JSON.stringify(event)}\n`);
-    else if (event.type === 'info' || event.type === 'warning') io.stderr.write(`${event.type === 'warning' ? 'warning: ' : ''}${event.message}\n`);
+    else if (event.type === 'info' || event.type === 'warning')
+      io.stderr.write(`${event.type === 'warning' ? 'warning: ' : ''}${event.message}\n`);
   };
   return { site, paths: treePaths(site.tftpRoot), emit, signal: io.signal, waitMs: waitS * 1000 };
 }
@@ -37,8 +38,14 @@ function report(context: CommandContext, tools: TreeTools, verb: string, result:
     return;
   }
   const { entry } = result;
-  const what = entry.action === 'refresh' ? 'rendered the node groups of pxeforge.yaml anew' : `${verb} ${entry.image} in ${entry.channel}: ${entry.from ?? '(nothing)'} -> ${entry.to}`;
-  const timing = Object.entries(result.timings).filter(([, ms]) => ms >= 1).map(([step, ms]) => `${step} ${ms} ms`).join(', ');
+  const what =
+    entry.action === 'refresh'
+      ? 'rendered the node groups of pxeforge.yaml anew'
+      : `${verb} ${entry.image} in ${entry.channel}: ${entry.from ?? '(nothing)'} -> ${entry.to}`;
+  const timing = Object.entries(result.timings)
+    .filter(([, ms]) => ms >= 1)
+    .map(([step, ms]) => `${step} ${ms} ms`)
+    .join(', ');
   const lines = [
     `${what} (generation ${result.generation}${result.previousGeneration === undefined ? '' : `, was ${result.previousGeneration}`})`,
     ...(result.placed === undefined || result.placed === 'present' ? [] : [`artifacts ${result.placed} into ${tools.paths.images}`]),
@@ -48,7 +55,10 @@ function report(context: CommandContext, tools: TreeTools, verb: string, result:
   writeLines(io.stdout, lines);
   for (const group of result.waiting) {
     const action = tools.site.unknownNodes.action;
-    tools.emit({ type: 'warning', message: `node group ${group.name} follows ${group.image} in ${group.channel}, which has never been promoted there: its ${group.members} node(s) boot as unknown nodes (${action})` });
+    tools.emit({
+      type: 'warning',
+      message: `node group ${group.name} follows ${group.image} in ${group.channel}, which has never been promoted there: its ${group.members} node(s) boot as unknown nodes (${action})`,
+    });
   }
   for (const entryPath of result.siteOwned) {
     tools.emit({ type: 'info', message: `left the site's own ${entryPath} in place (it decides what unknown nodes do there)` });
@@ -73,7 +83,13 @@ export function promoteCommand(context: CommandContext, setExit: (code: number) 
     .action(async (image: string, options: { channel: string; reason?: string; force?: boolean; allowDirty?: boolean; wait: string }) => {
       const tools = await treeTools(context, options.wait);
       const reason = checkReason(options.reason);
-      const result = await promote(tools, { image, channel: options.channel, reason, force: options.force, allowDirty: options.allowDirty });
+      const result = await promote(tools, {
+        image,
+        channel: options.channel,
+        reason,
+        force: options.force,
+        allowDirty: options.allowDirty,
+      });
       report(context, tools, 'promoted', result);
       setExit(ExitCode.ok);
     });

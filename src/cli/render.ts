@@ -21,11 +21,16 @@ export function renderCommand(context: CommandContext, setExit: (code: number) =
       const recipe = await loadRecipe(repo, absolute);
       const site = await requireSiteConfig(repo);
       if (site.kubernetes === undefined) {
-        throw invalidInput('NO_KUBERNETES', 'pxeforge.yaml has no `kubernetes` section: the template takes the pods\' image, storage and limits from it',
-          'add kubernetes: {namespace, image, storage} (see the README, "Kubernetes executor")');
+        throw invalidInput(
+          'NO_KUBERNETES',
+          "pxeforge.yaml has no `kubernetes` section: the template takes the pods' image, storage and limits from it",
+          'add kubernetes: {namespace, image, storage} (see the README, "Kubernetes executor")',
+        );
       }
       const template = argoWorkflowTemplate(recipe, site, path.relative(repo.root, absolute));
-      context.io.stdout.write(`# Rendered by pxeforge render argo ${path.relative(repo.root, absolute)}\n${stringify(template, { lineWidth: 0 })}`);
+      context.io.stdout.write(
+        `# Rendered by pxeforge render argo ${path.relative(repo.root, absolute)}\n${stringify(template, { lineWidth: 0 })}`,
+      );
       setExit(ExitCode.ok);
     });
   return render;

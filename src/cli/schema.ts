@@ -28,7 +28,10 @@ export function schemaCommand(context: CommandContext, setExit: (code: number) =
         if (!options.check) await writeFile(target, text);
       }
       if (options.check) {
-        writeLines(context.io.stdout, stale.length === 0 ? ['schemas are up to date'] : stale.map((file) => `stale: ${file} (run \`pxeforge schema\`)`));
+        writeLines(
+          context.io.stdout,
+          stale.length === 0 ? ['schemas are up to date'] : stale.map((file) => `stale: ${file} (run \`pxeforge schema\`)`),
+        );
         setExit(stale.length === 0 ? ExitCode.ok : ExitCode.failure);
       } else {
         writeLines(context.io.stdout, stale.length === 0 ? ['schemas are up to date'] : stale.map((file) => `wrote ${file}`));

@@ -27,71 +27,117 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
     .description(
       'Boots the exact artifacts of each image version (name@version, or name for the latest) in QEMU\n' +
         '(KVM when /dev/kvm exists, TCG otherwise) with a fresh SSH key injected as a systemd credential,\n' +
-        'then runs the built-in checks and the recipe\'s checks. Writes test-report.json, junit.xml and\n' +
+        "then runs the built-in checks and the recipe's checks. Writes test-report.json, junit.xml and\n" +
         'console.log into the version directory. Exit code 1 when any boot or check fails.',
     )
     .argument('<images...>', 'name@version or name')
     .option('--via <path>', 'direct (kernel and initrd handed to QEMU) or pxe (iPXE from the NIC over TFTP/HTTP)', 'direct')
     .option('--parallel <n>', 'boot up to n VMs at once', '1')
     .option('--channel <channel>', 'with --via pxe: boot from the promoted PXE tree as a node of a group following this channel')
-    .option('--entry <file>', 'with --channel: what the node\'s firmware loads from the TFTP root (boot.ipxe; the site\'s pxelinux.0; its GRUB net image, e.g. grub/x86_64-efi/core.efi, booted with UEFI)', 'boot.ipxe')
+    .option(
+      '--entry <file>',
+      "with --channel: what the node's firmware loads from the TFTP root (boot.ipxe; the site's pxelinux.0; its GRUB net image, e.g. grub/x86_64-efi/core.efi, booted with UEFI)",
+      'boot.ipxe',
+    )
     .option('--group <name>', 'with --channel: boot as a member of this node group')
     .option('--executor <executor>', 'where QEMU runs: local (this host) or kubernetes (a pod, with KVM when configured)', 'local')
-    .action(async (images: string[], options: { via: string; parallel: string; channel?: string; entry: string; group?: string; executor: string }) => {
-      if (options.via !== 'direct' && options.via !== 'pxe') throw invalidInput('BAD_OPTION', `--via takes direct or pxe, got \`${options.via}\``);
-      const parallel = Number(options.parallel);
-      if (!Number.isInteger(parallel) || parallel < 1) throw invalidInput('BAD_OPTION', `--parallel takes a whole number ≥ 1, got \`${options.parallel}\``);
-      if (options.executor !== 'local' && options.executor !== 'kubernetes') throw invalidInput('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, 'use --executor local or --executor kubernetes');
-      if (options.executor === 'kubernetes' && options.channel !== undefined) throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree on this host: use --executor local');
-      if (options.channel !== undefined && options.via !== 'pxe') throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree: it needs --via pxe');
-      // Every reference is checked before anything starts: a bad one is a usage error (exit 2).
-      for (const image of images) parseImageRef(image);
-      const { io } = context;
-      const site = await requireSiteConfig(await context.repo());
-      // Booting from the tree: every image must be what its channel serves, checked before any VM starts.
-      const trees = new Map<string, TreeBoot>();
-      if (options.channel !== undefined) {
-        for (const image of images) trees.set(image, (await treeBootFor(site, image, { channel: options.channel, entry: options.entry, group: options.group })).tree);
-      }
-      const client = options.executor === 'kubernetes' ? await kubernetesClient(site.kubernetes) : undefined;
-      const runId = newRunId();
-      const json = context.globals().json === true;
-      const several = images.length > 1;
-      const reporter = createReporter(several && !json ? 'plain' : chooseReporter({ json, stream: io.stdout }), io.stdout);
-      const outcomes: { image: string; report?: TestReport; error?: unknown }[] = [];
-      const testOne = async (image: string) => {
-        // With several images, each event's stage names its image.
-        const emit: Emit = several ? namedEmit(reporter.onEvent, image) : reporter.onEvent;
-        try {
-          const tree = trees.get(image);
-          const via = options.via as 'direct' | 'pxe';
-          const report = client === undefined
-            ? await testImage({ store: site.store, image, via, emit, signal: io.signal, tree })
-            : await testInPod({ client, site, image: await exactVersion(site.store, image), via, emit, signal: io.signal, runId, output: io.stdout });
-          outcomes.push({ image, report });
-        } catch (error) {
-          if (!isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;
-          outcomes.push({ image, error });
+    .action(
+      async (
+        images: string[],
+        options: { via: string; parallel: string; channel?: string; entry: string; group?: string; executor: string },
+      ) => {
+        if (options.via !== 'direct' && options.via !== 'pxe')
+          throw invalidInput('BAD_OPTION', `--via takes direct or pxe, got \`${options.via}\``);
+        const parallel = Number(options.parallel);
+        if (!Number.isInteger(parallel) || parallel < 1)
+          throw invalidInput('BAD_OPTION', `--parallel takes a whole number ≥ 1, got \`${options.parallel}\``);
+        if (options.executor !== 'local' && options.executor !== 'kubernetes')
+          throw invalidInput(
+            'UNKNOWN_EXECUTOR',
+            `executor \`${options.executor}\` is not available`,
+            'use --executor local or --executor kubernetes',
+          );
+        if (options.executor === 'kubernetes' && options.channel !== undefined)
+          throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree on this host: use --executor local');
+        if (options.channel !== undefined && options.via !== 'pxe')
+          throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree: it needs --via pxe');
+        // Every reference is checked before anything starts: a bad one is a usage error (exit 2).
+        for (const image of images) parseImageRef(image);
+        const { io } = context;
+        const site = await requireSiteConfig(await context.repo());
+        // Booting from the tree: every image must be what its channel serves, checked before any VM starts.
+        const trees = new Map<string, TreeBoot>();
+        if (options.channel !== undefined) {
+          for (const image of images)
+            trees.set(
+              image,
+              (await treeBootFor(site, image, { channel: options.channel, entry: options.entry, group: options.group })).tree,
+            );
         }
-      };
-      try {
-        await eachLimited(images, parallel, testOne);
-      } finally {
-        await reporter.close();
-      }
-      const lines = outcomes.map(({ image, report, error }) => {
-        if (report === undefined) return `${image}: ERROR ${(error as Error).message.split('\n')[0]}`;
-        const failed = report.checks.filter((check) => !check.passed);
-        const verdict = report.passed ? 'PASSED' : 'FAILED';
-        const why = report.failure ? `: ${report.failure.reason} (stuck in ${report.failure.phase})` : failed.length > 0 ? `: ${failed.map((c) => `${c.name} — ${c.reason}`).join('; ')}` : '';
-        const via = report.tree === undefined ? report.via : `${report.via} (${report.tree.entry} from the ${report.tree.channel} tree, generation ${report.tree.generation}, as ${report.tree.group} ${report.tree.mac})`;
-        return `${report.name}@${report.version} via ${via}: ${verdict} in ${seconds(report.durationMs)} (${report.checks.filter((c) => c.passed).length}/${report.checks.length} checks)${why}`;
-      });
-      if (json) io.stdout.write(`${JSON.stringify({ type: 'result', results: outcomes.map((o) => o.report ?? { image: o.image, error: (o.error as Error).message }) })}\n`);
-      else writeLines(io.stdout, lines);
-      for (const { report } of outcomes) {
-        if (report?.failure !== undefined && !json) writeLines(io.stderr, [`${report.name}@${report.version}: last console lines:`, ...report.failure.consoleTail.map((line) => `  | ${line}`)]);
-      }
-      setExit(outcomes.every((o) => o.report?.passed === true) ? ExitCode.ok : ExitCode.failure);
-    });
+        const client = options.executor === 'kubernetes' ? await kubernetesClient(site.kubernetes) : undefined;
+        const runId = newRunId();
+        const json = context.globals().json === true;
+        const several = images.length > 1;
+        const reporter = createReporter(several && !json ? 'plain' : chooseReporter({ json, stream: io.stdout }), io.stdout);
+        const outcomes: { image: string; report?: TestReport; error?: unknown }[] = [];
+        const testOne = async (image: string) => {
+          // With several images, each event's stage names its image.
+          const emit: Emit = several ? namedEmit(reporter.onEvent, image) : reporter.onEvent;
+          try {
+            const tree = trees.get(image);
+            const via = options.via as 'direct' | 'pxe';
+            const report =
+              client === undefined
+                ? await testImage({ store: site.store, image, via, emit, signal: io.signal, tree })
+                : await testInPod({
+                    client,
+                    site,
+                    image: await exactVersion(site.store, image),
+                    via,
+                    emit,
+                    signal: io.signal,
+                    runId,
+                    output: io.stdout,
+                  });
+            outcomes.push({ image, report });
+          } catch (error) {
+            if (!isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;
+            outcomes.push({ image, error });
+          }
+        };
+        try {
+          await eachLimited(images, parallel, testOne);
+        } finally {
+          await reporter.close();
+        }
+        const lines = outcomes.map(({ image, report, error }) => {
+          if (report === undefined) return `${image}: ERROR ${(error as Error).message.split('\n')[0]}`;
+          const failed = report.checks.filter((check) => !check.passed);
+          const verdict = report.passed ? 'PASSED' : 'FAILED';
+          const why = report.failure
+            ? `: ${report.failure.reason} (stuck in ${report.failure.phase})`
+            : failed.length > 0
+              ? `: ${failed.map((c) => `${c.name} — ${c.reason}`).join('; ')}`
+              : '';
+          const via =
+            report.tree === undefined
+              ? report.via
+              : `${report.via} (${report.tree.entry} from the ${report.tree.channel} tree, generation ${report.tree.generation}, as ${report.tree.group} ${report.tree.mac})`;
+          return `${report.name}@${report.version} via ${via}: ${verdict} in ${seconds(report.durationMs)} (${report.checks.filter((c) => c.passed).length}/${report.checks.length} checks)${why}`;
+        });
+        if (json)
+          io.stdout.write(
+            `${JSON.stringify({ type: 'result', results: outcomes.map((o) => o.report ?? { image: o.image, error: (o.error as Error).message }) })}\n`,
+          );
+        else writeLines(io.stdout, lines);
+        for (const { report } of outcomes) {
+          if (report?.failure !== undefined && !json)
+            writeLines(io.stderr, [
+              `${report.name}@${report.version}: last console lines:`,
+              ...report.failure.consoleTail.map((line) => `  | ${line}`),
+            ]);
+        }
+        setExit(outcomes.every((o) => o.report?.passed === true) ? ExitCode.ok : ExitCode.failure);
+      },
+    );
 }

@@ -21,7 +21,9 @@ export function statusCommand(context: CommandContext, setExit: (code: number) =
       const lock = await readLock(paths.lock);
       const state = current?.state;
       if (context.globals().json) {
-        context.io.stdout.write(`${JSON.stringify({ tftpRoot: site.tftpRoot, generation: current?.generation ?? null, channels: state?.channels ?? {}, groups: state?.groups ?? [], lock: lock ?? null })}\n`);
+        context.io.stdout.write(
+          `${JSON.stringify({ tftpRoot: site.tftpRoot, generation: current?.generation ?? null, channels: state?.channels ?? {}, groups: state?.groups ?? [], lock: lock ?? null })}\n`,
+        );
         setExit(ExitCode.ok);
         return;
       }
@@ -31,20 +33,47 @@ export function statusCommand(context: CommandContext, setExit: (code: number) =
         const images = Object.entries(state?.channels[channel] ?? {}).sort(([a], [b]) => a.localeCompare(b));
         if (images.length === 0) lines.push('  (serves nothing)');
         for (const [image, served] of images) {
-          const test = served.forced ? 'FORCED without a passing test' : served.testPassed === true ? 'boot test passed' : served.testPassed === false ? 'boot test FAILED' : 'not boot-tested';
+          const test = served.forced
+            ? 'FORCED without a passing test'
+            : served.testPassed === true
+              ? 'boot test passed'
+              : served.testPassed === false
+                ? 'boot test FAILED'
+                : 'not boot-tested';
           const back = served.previous.length === 0 ? 'no earlier version' : `rollback to ${served.previous.at(-1)}`;
-          lines.push(printable(`  ${image}@${served.version}  since ${served.since} by ${served.by}; ${test}; ${served.commit?.slice(0, 10) ?? 'no commit'}${served.dirty ? '+dirty' : ''}; ${back}`));
+          lines.push(
+            printable(
+              `  ${image}@${served.version}  since ${served.since} by ${served.by}; ${test}; ${served.commit?.slice(0, 10) ?? 'no commit'}${served.dirty ? '+dirty' : ''}; ${back}`,
+            ),
+          );
         }
       }
       lines.push('node groups:');
-      for (const group of state?.groups ?? site.nodeGroups.map((g) => ({ name: g.name, image: g.image, channel: g.channel, version: null, members: g.members.length, firmware: g.firmware }))) {
-        const boots = group.version === null ? `nothing yet (${group.image} was never promoted to ${group.channel}); boots as an unknown node: ${site.unknownNodes.action}` : `${group.image}@${group.version}`;
-        lines.push(`  ${group.name.padEnd(12)} ${String(group.members).padStart(5)} node(s), ${group.firmware}, ${group.channel}: ${boots}`);
+      for (const group of state?.groups ??
+        site.nodeGroups.map((g) => ({
+          name: g.name,
+          image: g.image,
+          channel: g.channel,
+          version: null,
+          members: g.members.length,
+          firmware: g.firmware,
+        }))) {
+        const boots =
+          group.version === null
+            ? `nothing yet (${group.image} was never promoted to ${group.channel}); boots as an unknown node: ${site.unknownNodes.action}`
+            : `${group.image}@${group.version}`;
+        lines.push(
+          `  ${group.name.padEnd(12)} ${String(group.members).padStart(5)} node(s), ${group.firmware}, ${group.channel}: ${boots}`,
+        );
       }
       const rendered = JSON.stringify((state?.groups ?? []).map((g) => [g.name, g.image, g.channel, g.members, g.firmware]));
       const configured = JSON.stringify(site.nodeGroups.map((g) => [g.name, g.image, g.channel, g.members.length, g.firmware]));
-      if (state !== undefined && rendered !== configured) lines.push('note: node groups in pxeforge.yaml differ from this generation; `pxeforge refresh` renders them');
-      if (lock !== undefined) lines.push(`lock: held by ${describeOwner(lock)}${lock.state === 'dead' ? ' — which is no longer running (the next change takes it over)' : ''}`);
+      if (state !== undefined && rendered !== configured)
+        lines.push('note: node groups in pxeforge.yaml differ from this generation; `pxeforge refresh` renders them');
+      if (lock !== undefined)
+        lines.push(
+          `lock: held by ${describeOwner(lock)}${lock.state === 'dead' ? ' — which is no longer running (the next change takes it over)' : ''}`,
+        );
       writeLines(context.io.stdout, lines);
       setExit(ExitCode.ok);
     });
@@ -62,24 +91,42 @@ export function historyCommand(context: CommandContext, setExit: (code: number) 
       const file = await readHistoryFile(paths);
       for (const { line, problem } of file.damaged) context.io.stderr.write(`warning: ${paths.history}:${line}: ${problem}; skipped\n`);
       let entries = file.entries.filter(
-        (e: HistoryEntry) => (options.channel === undefined || e.channel === options.channel) && (options.image === undefined || e.image === options.image),
+        (e: HistoryEntry) =>
+          (options.channel === undefined || e.channel === options.channel) && (options.image === undefined || e.image === options.image),
       );
       if (options.last !== undefined) {
         const last = Number(options.last);
-        if (!Number.isInteger(last) || last < 1) throw invalidInput('BAD_OPTION', `--last takes a whole number ≥ 1, got \`${options.last}\``);
+        if (!Number.isInteger(last) || last < 1)
+          throw invalidInput('BAD_OPTION', `--last takes a whole number ≥ 1, got \`${options.last}\``);
         entries = entries.slice(-last);
       }
       if (context.globals().json) {
         context.io.stdout.write(`${JSON.stringify(entries)}\n`);
       } else {
-        writeLines(context.io.stdout, entries.length === 0 ? ['no history yet'] : entries.map((e) => {
-          const what = e.action === 'refresh' ? 'refresh (node groups re-rendered)' : `${e.action.padEnd(8)} ${e.channel} ${e.image}: ${e.from ?? '-'} -> ${e.to}`;
-          const flags = [e.forced ? 'FORCED' : '', e.allowDirty ? 'dirty allowed' : '', e.testReport ? `test ${e.testReport.slice(0, 12)}` : ''].filter(Boolean).join(', ');
-          const who = `${e.user}${e.sudoUser ? ` (sudo by ${e.sudoUser})` : ''}@${e.host}`;
-          const recovered = e.recovered ? `  (${e.recovered})` : '';
-          // Everything from the file is escaped: anyone who can write the tree can write this file.
-          return printable(`${e.at}  gen ${String(e.generation).padStart(4)}  ${who}  ${what}${flags ? ` [${flags}]` : ''}${e.reason ? `  "${e.reason}"` : ''}${recovered}`);
-        }));
+        writeLines(
+          context.io.stdout,
+          entries.length === 0
+            ? ['no history yet']
+            : entries.map((e) => {
+                const what =
+                  e.action === 'refresh'
+                    ? 'refresh (node groups re-rendered)'
+                    : `${e.action.padEnd(8)} ${e.channel} ${e.image}: ${e.from ?? '-'} -> ${e.to}`;
+                const flags = [
+                  e.forced ? 'FORCED' : '',
+                  e.allowDirty ? 'dirty allowed' : '',
+                  e.testReport ? `test ${e.testReport.slice(0, 12)}` : '',
+                ]
+                  .filter(Boolean)
+                  .join(', ');
+                const who = `${e.user}${e.sudoUser ? ` (sudo by ${e.sudoUser})` : ''}@${e.host}`;
+                const recovered = e.recovered ? `  (${e.recovered})` : '';
+                // Everything from the file is escaped: anyone who can write the tree can write this file.
+                return printable(
+                  `${e.at}  gen ${String(e.generation).padStart(4)}  ${who}  ${what}${flags ? ` [${flags}]` : ''}${e.reason ? `  "${e.reason}"` : ''}${recovered}`,
+                );
+              }),
+        );
       }
       setExit(ExitCode.ok);
     });
@@ -95,7 +142,13 @@ export function gcCommand(context: CommandContext, setExit: (code: number) => vo
       const keep = Number(options.keep);
       if (!Number.isInteger(keep) || keep < 1) throw invalidInput('BAD_OPTION', `--keep takes a whole number ≥ 1, got \`${options.keep}\``);
       const tools = await treeTools(context, options.wait);
-      const result = await collectGarbage(tools.paths, { keep, dryRun: options.dryRun === true, waitMs: tools.waitMs, signal: tools.signal, emit: tools.emit });
+      const result = await collectGarbage(tools.paths, {
+        keep,
+        dryRun: options.dryRun === true,
+        waitMs: tools.waitMs,
+        signal: tools.signal,
+        emit: tools.emit,
+      });
       if (context.globals().json) {
         context.io.stdout.write(`${JSON.stringify(result)}\n`);
       } else {
@@ -137,7 +190,9 @@ export function unlockCommand(context: CommandContext, setExit: (code: number) =
     .action(async (options: { force?: boolean }) => {
       const site = await requireSiteConfig(await context.repo());
       const removed = await breakTreeLock(treePaths(site.tftpRoot).lock, options.force === true);
-      writeLines(context.io.stdout, [removed === undefined ? 'the PXE tree is not locked' : `removed the lock of ${describeOwner(removed)}`]);
+      writeLines(context.io.stdout, [
+        removed === undefined ? 'the PXE tree is not locked' : `removed the lock of ${describeOwner(removed)}`,
+      ]);
       setExit(ExitCode.ok);
     });
 }

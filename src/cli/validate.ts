@@ -20,14 +20,26 @@ export function validateCommand(context: CommandContext, setExit: (code: number)
     .action(async (files: string[]) => {
       const { io } = context;
       const repo = await context.repo();
-      const result = await validateRepo(repo, files.map((file) => path.resolve(io.cwd, file)));
+      const result = await validateRepo(
+        repo,
+        files.map((file) => path.resolve(io.cwd, file)),
+      );
       const ok = result.problems.length === 0;
       if (context.globals().json) {
         const recipes = result.recipes.map((recipe) => ({ name: recipe.name, file: recipe.chain[0], format: recipe.output.format }));
         io.stdout.write(`${JSON.stringify({ ok, recipes, problems: result.problems })}\n`);
       } else {
-        writeLines(io.stdout, result.recipes.map((recipe) => `ok  ${recipe.chain[0]} (${recipe.name}: ${recipe.base.release} ${recipe.output.format}, ${recipe.packages.install.length} packages)`));
-        if (result.site !== undefined) writeLines(io.stdout, [`ok  pxeforge.yaml (${Object.keys(result.site.channels).length} channels, ${result.site.nodeGroups.length} node groups)`]);
+        writeLines(
+          io.stdout,
+          result.recipes.map(
+            (recipe) =>
+              `ok  ${recipe.chain[0]} (${recipe.name}: ${recipe.base.release} ${recipe.output.format}, ${recipe.packages.install.length} packages)`,
+          ),
+        );
+        if (result.site !== undefined)
+          writeLines(io.stdout, [
+            `ok  pxeforge.yaml (${Object.keys(result.site.channels).length} channels, ${result.site.nodeGroups.length} node groups)`,
+          ]);
         writeLines(io.stderr, result.problems.map(formatProblem));
         if (!ok) {
           const files = new Set(result.problems.map((problem) => problem.file)).size;

@@ -14,22 +14,88 @@ export interface HostTool {
 }
 
 export const hostTools: readonly HostTool[] = [
-  { name: 'mmdebstrap', check: { program: 'mmdebstrap' }, package: 'mmdebstrap', neededFor: 'build', purpose: 'bootstrap the Debian image root' },
+  {
+    name: 'mmdebstrap',
+    check: { program: 'mmdebstrap' },
+    package: 'mmdebstrap',
+    neededFor: 'build',
+    purpose: 'bootstrap the Debian image root',
+  },
   { name: 'mksquashfs', check: { program: 'mksquashfs' }, package: 'squashfs-tools', neededFor: 'build', purpose: 'pack squashfs roots' },
-  { name: 'unsquashfs', check: { program: 'unsquashfs' }, package: 'squashfs-tools', neededFor: 'build', purpose: 'inspect squashfs roots' },
+  {
+    name: 'unsquashfs',
+    check: { program: 'unsquashfs' },
+    package: 'squashfs-tools',
+    neededFor: 'build',
+    purpose: 'inspect squashfs roots',
+  },
   { name: 'cpio', check: { program: 'cpio' }, package: 'cpio', neededFor: 'build', purpose: 'pack initramfs roots (newc)' },
   { name: 'zstd', check: { program: 'zstd' }, package: 'zstd', neededFor: 'build', purpose: 'zstd compression' },
   { name: 'xz', check: { program: 'xz' }, package: 'xz-utils', neededFor: 'build', purpose: 'xz compression' },
   { name: 'lz4', check: { program: 'lz4' }, package: 'lz4', neededFor: 'build', purpose: 'lz4 compression' },
-  { name: 'mount', check: { program: 'mount' }, package: 'mount', neededFor: 'build', purpose: 'bind /proc, /sys, /dev into the image root' },
-  { name: 'chroot', check: { program: 'chroot' }, package: 'coreutils', neededFor: 'build', purpose: 'run package scripts and hooks in the image root' },
-  { name: 'qemu-system-x86_64', check: { program: 'qemu-system-x86_64' }, package: 'qemu-system-x86', neededFor: 'boot test', purpose: 'boot the artifacts in a VM' },
-  { name: 'iPXE ROM (virtio)', check: { file: '/usr/lib/ipxe/qemu/efi-virtio.rom' }, package: 'ipxe-qemu', neededFor: 'boot test', purpose: 'network boot in QEMU (--via pxe)' },
-  { name: 'pxelinux.0', check: { file: '/usr/lib/PXELINUX/pxelinux.0' }, package: 'pxelinux', neededFor: 'promote', purpose: 'BIOS network boot loader for the PXE tree' },
-  { name: 'ldlinux.c32', check: { file: '/usr/lib/syslinux/modules/bios/ldlinux.c32' }, package: 'syslinux-common', neededFor: 'promote', purpose: 'pxelinux core module' },
-  { name: 'iPXE (undionly.kpxe, ipxe.efi)', check: { file: '/usr/lib/ipxe/undionly.kpxe' }, package: 'ipxe', neededFor: 'promote', purpose: 'iPXE loaders chained from the PXE tree' },
-  { name: 'grub-script-check', check: { program: 'grub-script-check' }, package: 'grub-common', neededFor: 'promote', purpose: 'check generated GRUB configs' },
-  { name: 'getcap', check: { program: 'getcap' }, package: 'libcap2-bin', neededFor: 'build', purpose: 'find file capabilities a cpio would drop' },
+  {
+    name: 'mount',
+    check: { program: 'mount' },
+    package: 'mount',
+    neededFor: 'build',
+    purpose: 'bind /proc, /sys, /dev into the image root',
+  },
+  {
+    name: 'chroot',
+    check: { program: 'chroot' },
+    package: 'coreutils',
+    neededFor: 'build',
+    purpose: 'run package scripts and hooks in the image root',
+  },
+  {
+    name: 'qemu-system-x86_64',
+    check: { program: 'qemu-system-x86_64' },
+    package: 'qemu-system-x86',
+    neededFor: 'boot test',
+    purpose: 'boot the artifacts in a VM',
+  },
+  {
+    name: 'iPXE ROM (virtio)',
+    check: { file: '/usr/lib/ipxe/qemu/efi-virtio.rom' },
+    package: 'ipxe-qemu',
+    neededFor: 'boot test',
+    purpose: 'network boot in QEMU (--via pxe)',
+  },
+  {
+    name: 'pxelinux.0',
+    check: { file: '/usr/lib/PXELINUX/pxelinux.0' },
+    package: 'pxelinux',
+    neededFor: 'promote',
+    purpose: 'BIOS network boot loader for the PXE tree',
+  },
+  {
+    name: 'ldlinux.c32',
+    check: { file: '/usr/lib/syslinux/modules/bios/ldlinux.c32' },
+    package: 'syslinux-common',
+    neededFor: 'promote',
+    purpose: 'pxelinux core module',
+  },
+  {
+    name: 'iPXE (undionly.kpxe, ipxe.efi)',
+    check: { file: '/usr/lib/ipxe/undionly.kpxe' },
+    package: 'ipxe',
+    neededFor: 'promote',
+    purpose: 'iPXE loaders chained from the PXE tree',
+  },
+  {
+    name: 'grub-script-check',
+    check: { program: 'grub-script-check' },
+    package: 'grub-common',
+    neededFor: 'promote',
+    purpose: 'check generated GRUB configs',
+  },
+  {
+    name: 'getcap',
+    check: { program: 'getcap' },
+    package: 'libcap2-bin',
+    neededFor: 'build',
+    purpose: 'find file capabilities a cpio would drop',
+  },
   { name: 'git', check: { program: 'git' }, package: 'git', neededFor: 'provenance', purpose: 'record the recipe commit in each version' },
 ];
 
@@ -46,7 +112,13 @@ export async function checkHostTools(tools: readonly HostTool[] = hostTools, env
     tools.map(async (tool) => {
       if ('file' in tool.check) {
         const file = tool.check.file;
-        return { tool, found: await access(file).then(() => file, () => undefined) };
+        return {
+          tool,
+          found: await access(file).then(
+            () => file,
+            () => undefined,
+          ),
+        };
       }
       const found = await which(tool.check.program, { path: searchPath, nothrow: true });
       return { tool, found: found ?? undefined };

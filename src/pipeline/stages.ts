@@ -34,7 +34,13 @@ export async function runStages<C>(stages: readonly Stage<C>[], context: C, tool
       else emit({ type: 'stage-end', stage: stage.id, ok: true, durationMs, ...(result ? { summary: result } : {}) });
     } catch (error) {
       const message = isUserError(error) ? error.message : String(error);
-      emit({ type: 'stage-end', stage: stage.id, ok: false, durationMs: Math.round(performance.now() - started), error: message.split('\n')[0] ?? message });
+      emit({
+        type: 'stage-end',
+        stage: stage.id,
+        ok: false,
+        durationMs: Math.round(performance.now() - started),
+        error: message.split('\n')[0] ?? message,
+      });
       throw error;
     }
   }

@@ -72,7 +72,10 @@ export async function applyChange(
     timings[name] = Math.round((now - mark) * 10) / 10;
     mark = now;
   };
-  const fresh = !(await stat(paths.base).then(() => true, () => false));
+  const fresh = !(await stat(paths.base).then(
+    () => true,
+    () => false,
+  ));
   const lock = await acquireTreeLock(paths.lock, { command, waitMs: tools.waitMs, emit, signal: tools.signal }).catch((error: unknown) => {
     throw treeWriteError(error, paths);
   });
@@ -88,7 +91,15 @@ export async function applyChange(
     lap('decide');
     if (decision.channels === undefined || decision.change === undefined) {
       failed = false;
-      return { generation: current?.generation, previousGeneration: current?.generation, entry: undefined, nothing: decision.nothing, waiting: [], siteOwned: [], timings };
+      return {
+        generation: current?.generation,
+        previousGeneration: current?.generation,
+        entry: undefined,
+        nothing: decision.nothing,
+        waiting: [],
+        siteOwned: [],
+        timings,
+      };
     }
     const existing = await listGenerations(paths);
     const generation = Math.max(0, current?.generation ?? 0, ...existing) + 1;
@@ -168,9 +179,18 @@ async function undoFailedChange(paths: TreePaths, fresh: boolean, createdEntryDi
 }
 
 /** Versions the new state serves → what rendering needs from their placed manifests. */
-async function readVersionInfos(paths: TreePaths, channels: TreeState['channels'], placing: Manifest | undefined): Promise<Map<string, VersionInfo>> {
+async function readVersionInfos(
+  paths: TreePaths,
+  channels: TreeState['channels'],
+  placing: Manifest | undefined,
+): Promise<Map<string, VersionInfo>> {
   const versions = new Map<string, VersionInfo>();
-  if (placing !== undefined) versions.set(versionKey(placing.name, placing.version), { format: placing.format, cmdline: placing.kernel.cmdline, artifacts: placing.artifacts });
+  if (placing !== undefined)
+    versions.set(versionKey(placing.name, placing.version), {
+      format: placing.format,
+      cmdline: placing.kernel.cmdline,
+      artifacts: placing.artifacts,
+    });
   for (const images of Object.values(channels)) {
     for (const [image, served] of Object.entries(images)) {
       const key = versionKey(image, served.version);
@@ -199,7 +219,8 @@ export async function readPlacedManifest(paths: TreePaths, image: string, versio
  */
 async function reconcileHistory(paths: TreePaths, current: TreeState | undefined, emit: Emit): Promise<HistoryEntry[]> {
   const { entries: history, damaged } = await readHistoryFile(paths);
-  for (const { line, problem } of damaged) emit({ type: 'warning', message: `${paths.history}:${line}: ${problem}; the line is kept as it is and skipped` });
+  for (const { line, problem } of damaged)
+    emit({ type: 'warning', message: `${paths.history}:${line}: ${problem}; the line is kept as it is and skipped` });
   if (current !== undefined && !history.some((entry) => entry.generation === current.generation)) {
     await appendHistory(paths, current.change);
     history.push(current.change);
@@ -210,7 +231,11 @@ async function reconcileHistory(paths: TreePaths, current: TreeState | undefined
 async function appendHistory(paths: TreePaths, entry: HistoryEntry): Promise<void> {
   // One write of one line: appends from one writer at a time (the lock) never interleave.
   // O_NOFOLLOW: a symlink planted as history.jsonl is refused by the kernel, never appended to.
-  const handle = await open(paths.history, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, privateFileMode);
+  const handle = await open(
+    paths.history,
+    constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+    privateFileMode,
+  );
   try {
     await handle.chmod(privateFileMode); // also for a history written before the mode was private
     await handle.write(`${JSON.stringify(entry)}\n`);

@@ -20,8 +20,16 @@ export interface GcResult {
  * N versions. Everything else under generations/ and images/ goes: generations written but
  * never switched to, versions no longer named. Runs under the tree lock.
  */
-export async function collectGarbage(paths: TreePaths, options: { keep: number; dryRun: boolean; waitMs: number; signal?: AbortSignal; emit?: Emit }): Promise<GcResult> {
-  const lock = await acquireTreeLock(paths.lock, { command: `gc --keep ${options.keep}`, waitMs: options.waitMs, emit: options.emit, signal: options.signal });
+export async function collectGarbage(
+  paths: TreePaths,
+  options: { keep: number; dryRun: boolean; waitMs: number; signal?: AbortSignal; emit?: Emit },
+): Promise<GcResult> {
+  const lock = await acquireTreeLock(paths.lock, {
+    command: `gc --keep ${options.keep}`,
+    waitMs: options.waitMs,
+    emit: options.emit,
+    signal: options.signal,
+  });
   try {
     // Checked under the lock (acquiring it refuses a linked pxeforge/ itself): gc removes only real directories that pxeforge made, never what a symlink points at.
     await assertNoObstacles(paths);

@@ -51,7 +51,9 @@ export interface HeldLock {
 
 /** How a taken-over lock is described in output and history. */
 export function describeTakeover(owner: LockOwner): string {
-  return printable(`took over the tree lock of pid ${owner.pid} on ${owner.host} (${owner.command}, since ${owner.since}), which is no longer running`);
+  return printable(
+    `took over the tree lock of pid ${owner.pid} on ${owner.host} (${owner.command}, since ${owner.since}), which is no longer running`,
+  );
 }
 
 /** The account pxeforge runs as, from the real user id: the `user` of history lines and locks. */
@@ -87,7 +89,10 @@ async function processStart(pid: number): Promise<string | null> {
 export async function readLock(lockDir: string): Promise<LockStatus | undefined> {
   const info = await stat(lockDir).catch(() => undefined);
   if (info === undefined) return undefined;
-  const owner = await readFile(path.join(lockDir, 'owner.json'), 'utf8').then((text) => JSON.parse(text) as LockOwner, () => undefined);
+  const owner = await readFile(path.join(lockDir, 'owner.json'), 'utf8').then(
+    (text) => JSON.parse(text) as LockOwner,
+    () => undefined,
+  );
   const heartbeatAgeS = Math.max(0, (Date.now() - info.mtimeMs) / 1000);
   let state: LockStatus['state'] = heartbeatAgeS * 1000 > silentAfterMs ? 'silent' : 'alive';
   if (owner !== undefined && owner.host === os.hostname()) {
@@ -108,10 +113,16 @@ export function describeOwner(status: LockStatus): string {
  * Takes the tree lock, waiting up to `waitMs` for a live holder. A dead holder fails at
  * once with how to clear it; nothing in the tree is touched before the lock is held.
  */
-export async function acquireTreeLock(lockDir: string, options: { command: string; waitMs: number; emit?: Emit; signal?: AbortSignal }): Promise<HeldLock> {
+export async function acquireTreeLock(
+  lockDir: string,
+  options: { command: string; waitMs: number; emit?: Emit; signal?: AbortSignal },
+): Promise<HeldLock> {
   await mkdir(path.dirname(lockDir), { recursive: true });
   // The lock lives in pxeforge's own directory, and is itself a directory: never whatever a planted symlink points at.
-  await assertKinds([[path.dirname(lockDir), 'dir'], [lockDir, 'dir']]);
+  await assertKinds([
+    [path.dirname(lockDir), 'dir'],
+    [lockDir, 'dir'],
+  ]);
   const owner: LockOwner = {
     host: os.hostname(),
     pid: process.pid,
@@ -148,9 +159,13 @@ export async function acquireTreeLock(lockDir: string, options: { command: strin
         continue;
       }
       if (outcome === 'stuck') {
-        throw new UserError('STALE_LOCK', `the PXE tree is locked by ${describeOwner(status)}, which is no longer running, and an attempt to take it over was itself interrupted`, {
-          hint: `nothing was changed. Run \`pxeforge verify\`, then \`pxeforge unlock\` to remove the lock (${lockDir})`,
-        });
+        throw new UserError(
+          'STALE_LOCK',
+          `the PXE tree is locked by ${describeOwner(status)}, which is no longer running, and an attempt to take it over was itself interrupted`,
+          {
+            hint: `nothing was changed. Run \`pxeforge verify\`, then \`pxeforge unlock\` to remove the lock (${lockDir})`,
+          },
+        );
       }
     } else if (status.state === 'dead') {
       throw new UserError('STALE_LOCK', `the PXE tree is locked by ${describeOwner(status)}, which is no longer running`, {
@@ -158,7 +173,10 @@ export async function acquireTreeLock(lockDir: string, options: { command: strin
       });
     }
     if (Date.now() >= deadline) {
-      const silent = status.state === 'silent' ? `; no heartbeat for ${Math.round(status.heartbeatAgeS)} s — if that host is down, \`pxeforge unlock --force\`` : '';
+      const silent =
+        status.state === 'silent'
+          ? `; no heartbeat for ${Math.round(status.heartbeatAgeS)} s — if that host is down, \`pxeforge unlock --force\``
+          : '';
       throw new UserError('TREE_LOCKED', `the PXE tree is locked by ${describeOwner(status)}${silent}`, {
         hint: 'nothing was changed; try again when it finishes, or wait longer with --wait <seconds>',
       });
@@ -193,8 +211,17 @@ async function takeOver(lockDir: string, dead: LockOwner): Promise<'taken' | 'bu
     const claimed = await stat(claim).catch(() => undefined);
     return claimed !== undefined && Date.now() - claimed.mtimeMs > claimStaleMs ? 'stuck' : 'busy';
   }
-  const owner = await readFile(path.join(lockDir, 'owner.json'), 'utf8').then((text) => JSON.parse(text) as LockOwner, () => undefined);
-  if (owner === undefined || owner.pid !== dead.pid || owner.processStart !== dead.processStart || owner.since !== dead.since || owner.host !== dead.host) {
+  const owner = await readFile(path.join(lockDir, 'owner.json'), 'utf8').then(
+    (text) => JSON.parse(text) as LockOwner,
+    () => undefined,
+  );
+  if (
+    owner === undefined ||
+    owner.pid !== dead.pid ||
+    owner.processStart !== dead.processStart ||
+    owner.since !== dead.since ||
+    owner.host !== dead.host
+  ) {
     await rm(claim, { recursive: true, force: true });
     return 'busy';
   }
@@ -242,7 +269,10 @@ export async function breakTreeLock(lockDir: string, force: boolean): Promise<Lo
   const status = await readLock(lockDir);
   if (status === undefined) return undefined;
   if (status.state !== 'dead' && !force) {
-    const why = status.state === 'silent' ? `it has had no heartbeat for ${Math.round(status.heartbeatAgeS)} s but its host cannot be checked from here` : 'it is still running';
+    const why =
+      status.state === 'silent'
+        ? `it has had no heartbeat for ${Math.round(status.heartbeatAgeS)} s but its host cannot be checked from here`
+        : 'it is still running';
     throw new UserError('LOCK_HELD', `the PXE tree lock is held by ${describeOwner(status)}; ${why}`, {
       hint: status.state === 'silent' ? 'if that host is down, pass --force' : 'wait for it to finish (or stop it)',
     });

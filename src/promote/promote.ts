@@ -27,17 +27,25 @@ export function requireChannel(site: Pick<SiteConfig, 'channels'>, channel: stri
   const names = Object.keys(site.channels);
   const found = site.channels[channel];
   if (found === undefined) {
-    throw invalidInput('UNKNOWN_CHANNEL', `no channel \`${channel}\` in pxeforge.yaml`, didYouMean(channel, names) ?? `channels: ${names.join(', ')}`);
+    throw invalidInput(
+      'UNKNOWN_CHANNEL',
+      `no channel \`${channel}\` in pxeforge.yaml`,
+      didYouMean(channel, names) ?? `channels: ${names.join(', ')}`,
+    );
   }
   return found;
 }
 
 /** What a protected channel asks of a version: a passing boot test of exactly these artifacts. */
-async function testVerdict(dir: string, manifest: Manifest): Promise<{ ok: boolean; why: string; digest: string | null; passed: boolean | null }> {
+async function testVerdict(
+  dir: string,
+  manifest: Manifest,
+): Promise<{ ok: boolean; why: string; digest: string | null; passed: boolean | null }> {
   const report = await readTestReport(dir);
   if (report === undefined) return { ok: false, why: 'it has no boot-test report', digest: null, passed: null };
   const digest = sha256(await readFile(path.join(dir, 'test-report.json')));
-  if (!report.passed) return { ok: false, why: `its latest boot test (${report.startedAt}, via ${report.via}) failed`, digest, passed: false };
+  if (!report.passed)
+    return { ok: false, why: `its latest boot test (${report.startedAt}, via ${report.via}) failed`, digest, passed: false };
   const mismatched = untestedArtifacts(manifest.artifacts, report.artifacts);
   if (mismatched.length > 0) {
     return { ok: false, why: `its boot test tested other artifacts (${mismatched.join(', ')} differ)`, digest, passed: true };
@@ -52,36 +60,53 @@ async function testVerdict(dir: string, manifest: Manifest): Promise<{ ok: boole
 export async function promote(tools: TreeTools, options: PromoteOptions): Promise<ChangeResult & { placed?: string }> {
   const { site, emit } = tools;
   const channel = requireChannel(site, options.channel);
-  if (options.force && !options.reason) throw invalidInput('REASON_REQUIRED', '--force needs --reason "<why>" (it is recorded in the history)');
+  if (options.force && !options.reason)
+    throw invalidInput('REASON_REQUIRED', '--force needs --reason "<why>" (it is recorded in the history)');
   const { name, version, dir } = await resolveVersion(site.store, options.image);
   const manifest = await readManifest(dir);
 
   if (manifest.format === 'squashfs' && site.httpBaseUrl === undefined) {
-    throw invalidInput('NO_HTTP_BASE_URL', `${name}@${version} is a squashfs image: nodes fetch its root over HTTP, and pxeforge.yaml has no httpBaseUrl`,
-      'set `httpBaseUrl:` to the URL under which a web server serves the TFTP root');
+    throw invalidInput(
+      'NO_HTTP_BASE_URL',
+      `${name}@${version} is a squashfs image: nodes fetch its root over HTTP, and pxeforge.yaml has no httpBaseUrl`,
+      'set `httpBaseUrl:` to the URL under which a web server serves the TFTP root',
+    );
   }
   for (const [file, artifact] of Object.entries(manifest.artifacts)) {
     const actual = await fileSha256(path.join(dir, file)).catch(() => undefined);
     if (actual !== artifact.sha256) {
-      throw new UserError('ARTIFACT_TAMPERED', `${name}@${version}: ${file} ${actual === undefined ? 'is missing from the store' : 'does not match the sha256 in its manifest'}`, {
-        hint: 'nothing was changed. Versions are immutable: rebuild the image instead of repairing its files',
-      });
+      throw new UserError(
+        'ARTIFACT_TAMPERED',
+        `${name}@${version}: ${file} ${actual === undefined ? 'is missing from the store' : 'does not match the sha256 in its manifest'}`,
+        {
+          hint: 'nothing was changed. Versions are immutable: rebuild the image instead of repairing its files',
+        },
+      );
     }
   }
   const verdict = await testVerdict(dir, manifest);
   if (channel.protected && !verdict.ok && !options.force) {
-    throw new UserError('NOT_TESTED', `channel \`${options.channel}\` is protected and ${name}@${version} cannot go there: ${verdict.why}`, {
-      hint: `nothing was changed. Run \`pxeforge test ${name}@${version}\` first (or --force --reason "<why>", recorded as forced)`,
-      exitCode: 2,
-    });
+    throw new UserError(
+      'NOT_TESTED',
+      `channel \`${options.channel}\` is protected and ${name}@${version} cannot go there: ${verdict.why}`,
+      {
+        hint: `nothing was changed. Run \`pxeforge test ${name}@${version}\` first (or --force --reason "<why>", recorded as forced)`,
+        exitCode: 2,
+      },
+    );
   }
   if (channel.protected && manifest.git.dirty && !options.allowDirty) {
-    throw new UserError('DIRTY_BUILD', `${name}@${version} was built from uncommitted recipe changes (commit ${manifest.git.commit ?? 'none'}); channel \`${options.channel}\` is protected`, {
-      hint: 'nothing was changed. Commit the recipe change and build again, or pass --allow-dirty (recorded in the history)',
-      exitCode: 2,
-    });
+    throw new UserError(
+      'DIRTY_BUILD',
+      `${name}@${version} was built from uncommitted recipe changes (commit ${manifest.git.commit ?? 'none'}); channel \`${options.channel}\` is protected`,
+      {
+        hint: 'nothing was changed. Commit the recipe change and build again, or pass --allow-dirty (recorded in the history)',
+        exitCode: 2,
+      },
+    );
   }
-  if (channel.protected && !verdict.ok) emit({ type: 'warning', message: `forced into protected channel ${options.channel}: ${verdict.why}` });
+  if (channel.protected && !verdict.ok)
+    emit({ type: 'warning', message: `forced into protected channel ${options.channel}: ${verdict.why}` });
 
   let placed: string | undefined;
   const result = await applyChange(tools, `promote ${name}@${version} --channel ${options.channel}`, async (current) => {
@@ -99,9 +124,12 @@ export async function promote(tools: TreeTools, options: PromoteOptions): Promis
       dirty: manifest.git.dirty,
     };
     return {
-      place: { manifest, run: async () => {
+      place: {
+        manifest,
+        run: async () => {
           placed = await placeVersion(tools.paths, manifest, dir);
-        } },
+        },
+      },
       channels: withServed(current?.channels ?? {}, options.channel, name, next),
       change: {
         action: 'promote',
@@ -134,22 +162,33 @@ export interface RollbackOptions {
  */
 export async function rollback(tools: TreeTools, options: RollbackOptions): Promise<ChangeResult> {
   requireChannel(tools.site, options.channel);
-  if (options.image.includes('@')) throw invalidInput('BAD_ARGUMENT', `rollback takes an image name, not \`${options.image}\``, 'pick the version with --to <version>');
+  if (options.image.includes('@'))
+    throw invalidInput('BAD_ARGUMENT', `rollback takes an image name, not \`${options.image}\``, 'pick the version with --to <version>');
   const name = options.image;
   return applyChange(tools, `rollback ${name} --channel ${options.channel}`, async (current) => {
     const served = current?.channels[options.channel]?.[name];
     if (served === undefined) {
-      throw invalidInput('NOTHING_TO_ROLL_BACK', `channel \`${options.channel}\` serves no version of \`${name}\``, `channels serving ${name}: ${servingChannels(current, name)}`);
+      throw invalidInput(
+        'NOTHING_TO_ROLL_BACK',
+        `channel \`${options.channel}\` serves no version of \`${name}\``,
+        `channels serving ${name}: ${servingChannels(current, name)}`,
+      );
     }
     if (served.previous.length === 0) {
-      throw invalidInput('NO_EARLIER_VERSION', `channel \`${options.channel}\` has served only ${name}@${served.version}: there is no earlier version to roll back to`,
-        'nothing was changed; promote another version instead');
+      throw invalidInput(
+        'NO_EARLIER_VERSION',
+        `channel \`${options.channel}\` has served only ${name}@${served.version}: there is no earlier version to roll back to`,
+        'nothing was changed; promote another version instead',
+      );
     }
     const to = options.to ?? served.previous.at(-1)!;
     const index = served.previous.lastIndexOf(to);
     if (index < 0) {
-      throw invalidInput('NOT_SERVED_BEFORE', `channel \`${options.channel}\` never served ${name}@${to}`,
-        `it served (most recent last): ${served.previous.join(', ')}; to serve another version, promote it`);
+      throw invalidInput(
+        'NOT_SERVED_BEFORE',
+        `channel \`${options.channel}\` never served ${name}@${to}`,
+        `it served (most recent last): ${served.previous.join(', ')}; to serve another version, promote it`,
+      );
     }
     const manifest = await readPlacedManifest(tools.paths, name, to);
     const next: Served = {
@@ -191,13 +230,27 @@ export async function refresh(tools: TreeTools, reason: string | undefined): Pro
     if (current === undefined) return { nothing: 'nothing has been promoted yet' };
     return {
       channels: current.channels,
-      change: { action: 'refresh', channel: null, image: null, from: null, to: null, reason: reason ?? null, forced: false, allowDirty: false, commit: null, dirty: false, testReport: null },
+      change: {
+        action: 'refresh',
+        channel: null,
+        image: null,
+        from: null,
+        to: null,
+        reason: reason ?? null,
+        forced: false,
+        allowDirty: false,
+        commit: null,
+        dirty: false,
+        testReport: null,
+      },
     };
   });
 }
 
 function servingChannels(current: TreeState | undefined, name: string): string {
-  const channels = Object.entries(current?.channels ?? {}).filter(([, images]) => images[name] !== undefined).map(([channel]) => channel);
+  const channels = Object.entries(current?.channels ?? {})
+    .filter(([, images]) => images[name] !== undefined)
+    .map(([channel]) => channel);
   return channels.length === 0 ? 'none' : channels.join(', ');
 }
 

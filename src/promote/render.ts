@@ -86,8 +86,11 @@ export function renderGeneration(input: RenderInput): Rendering {
     // validate counted the root URL as a reserve; here it is known: the whole line must fit.
     const bytes = Buffer.byteLength(`initrd=initrd.img ${full}`);
     if (bytes > maxCmdlineBytes) {
-      throw invalidInput('CMDLINE_TOO_LONG', `${image}@${served.version} in ${channel}: the kernel command line is ${bytes} bytes with the root URL, over the ${maxCmdlineBytes} bytes boot loaders keep`,
-        'nothing was changed; shorten httpBaseUrl or the kernel parameters (recipe kernel.cmdline, node group kernelArgs)');
+      throw invalidInput(
+        'CMDLINE_TOO_LONG',
+        `${image}@${served.version} in ${channel}: the kernel command line is ${bytes} bytes with the root URL, over the ${maxCmdlineBytes} bytes boot loaders keep`,
+        'nothing was changed; shorten httpBaseUrl or the kernel parameters (recipe kernel.cmdline, node group kernelArgs)',
+      );
     }
     return {
       label: `${image}@${served.version} (${channel})`,
@@ -141,11 +144,21 @@ export function renderGeneration(input: RenderInput): Rendering {
     unknownNodes.action === 'menu'
       ? Object.entries(input.channels)
           .sort(([a], [b]) => a.localeCompare(b))
-          .flatMap(([channel, images]) => Object.keys(images).sort().map((image) => target(image, channel, '')!))
+          .flatMap(([channel, images]) =>
+            Object.keys(images)
+              .sort()
+              .map((image) => target(image, channel, '')!),
+          )
       : [];
   const unknownHeader = `pxeforge generation ${generation}: a node in no node group (unknownNodes: ${unknownNodes.action})`;
-  files.set('ipxe/unknown.ipxe', { kind: 'file', content: unknownTarget ? ipxeBoot(unknownHeader, unknownTarget, site.httpBaseUrl) : ipxeMenu(unknownHeader, menu, site.httpBaseUrl) });
-  files.set('pxelinux.cfg/default', { kind: 'file', content: unknownTarget ? pxelinuxBoot(unknownHeader, unknownTarget) : pxelinuxMenu(unknownHeader, menu) });
+  files.set('ipxe/unknown.ipxe', {
+    kind: 'file',
+    content: unknownTarget ? ipxeBoot(unknownHeader, unknownTarget, site.httpBaseUrl) : ipxeMenu(unknownHeader, menu, site.httpBaseUrl),
+  });
+  files.set('pxelinux.cfg/default', {
+    kind: 'file',
+    content: unknownTarget ? pxelinuxBoot(unknownHeader, unknownTarget) : pxelinuxMenu(unknownHeader, menu),
+  });
   files.set('grub/grub.cfg', {
     kind: 'file',
     content: [
@@ -201,7 +214,8 @@ function ipxeBoot(header: string, t: Target, httpBaseUrl: string | undefined): s
 }
 
 function ipxeMenu(header: string, targets: Target[], httpBaseUrl: string | undefined): string {
-  if (targets.length === 0) return ['#!ipxe', `# ${header}`, 'echo pxeforge: this node is in no node group; booting from local disk', 'exit', ''].join('\n');
+  if (targets.length === 0)
+    return ['#!ipxe', `# ${header}`, 'echo pxeforge: this node is in no node group; booting from local disk', 'exit', ''].join('\n');
   return [
     '#!ipxe',
     `# ${header}`,
@@ -223,7 +237,17 @@ function ipxeMenu(header: string, targets: Target[], httpBaseUrl: string | undef
 }
 
 function pxelinuxBoot(header: string, t: Target): string {
-  return [`# ${header}`, 'DEFAULT pxeforge', 'PROMPT 0', 'LABEL pxeforge', `  MENU LABEL ${t.label}`, `  KERNEL ${t.kernel}`, `  INITRD ${t.initrd}`, `  APPEND ${t.cmdline}`, ''].join('\n');
+  return [
+    `# ${header}`,
+    'DEFAULT pxeforge',
+    'PROMPT 0',
+    'LABEL pxeforge',
+    `  MENU LABEL ${t.label}`,
+    `  KERNEL ${t.kernel}`,
+    `  INITRD ${t.initrd}`,
+    `  APPEND ${t.cmdline}`,
+    '',
+  ].join('\n');
 }
 
 function pxelinuxMenu(header: string, targets: Target[]): string {
@@ -237,13 +261,27 @@ function pxelinuxMenu(header: string, targets: Target[]): string {
     'SAY pxeforge: this node is in no node group. Type a label, or wait for the local disk:',
     ...targets.map((t, i) => `SAY   image${i}: ${t.label}`),
     ...local,
-    ...targets.flatMap((t, i) => [`LABEL image${i}`, `  MENU LABEL ${t.label}`, `  KERNEL ${t.kernel}`, `  INITRD ${t.initrd}`, `  APPEND ${t.cmdline}`]),
+    ...targets.flatMap((t, i) => [
+      `LABEL image${i}`,
+      `  MENU LABEL ${t.label}`,
+      `  KERNEL ${t.kernel}`,
+      `  INITRD ${t.initrd}`,
+      `  APPEND ${t.cmdline}`,
+    ]),
     '',
   ].join('\n');
 }
 
 function grubBoot(header: string, t: Target): string {
-  return [`# ${header}`, 'set timeout=0', `menuentry '${t.label}' {`, `  linux ${t.kernel} ${t.cmdline}`.trimEnd(), `  initrd ${t.initrd}`, '}', ''].join('\n');
+  return [
+    `# ${header}`,
+    'set timeout=0',
+    `menuentry '${t.label}' {`,
+    `  linux ${t.kernel} ${t.cmdline}`.trimEnd(),
+    `  initrd ${t.initrd}`,
+    '}',
+    '',
+  ].join('\n');
 }
 
 function grubMenu(header: string, targets: Target[]): string {

@@ -14,35 +14,69 @@ import { placedDir, readCurrent, treePaths } from './tree.js';
  * group that follows that image in that channel, from the TFTP root, through the entry file a
  * node's firmware loads. The channel must serve exactly that version now.
  */
-export async function treeBootFor(site: SiteConfig, reference: string, options: { channel: string; entry: string; group?: string }): Promise<{ image: string; tree: TreeBoot }> {
+export async function treeBootFor(
+  site: SiteConfig,
+  reference: string,
+  options: { channel: string; entry: string; group?: string },
+): Promise<{ image: string; tree: TreeBoot }> {
   const { name, version } = await resolveVersion(site.store, reference);
   requireChannel(site, options.channel);
   const paths = treePaths(site.tftpRoot);
   const current = await readCurrent(paths);
   const served = current?.state.channels[options.channel]?.[name];
   if (current === undefined || served === undefined) {
-    throw invalidInput('NOT_PROMOTED', `channel \`${options.channel}\` serves no version of ${name}`, `promote it first: pxeforge promote ${name}@${version} --channel ${options.channel}`);
+    throw invalidInput(
+      'NOT_PROMOTED',
+      `channel \`${options.channel}\` serves no version of ${name}`,
+      `promote it first: pxeforge promote ${name}@${version} --channel ${options.channel}`,
+    );
   }
   if (served.version !== version) {
-    throw invalidInput('NOT_SERVED', `channel \`${options.channel}\` serves ${name}@${served.version}, not ${version}`, `test that version, or promote ${name}@${version} --channel ${options.channel} first`);
+    throw invalidInput(
+      'NOT_SERVED',
+      `channel \`${options.channel}\` serves ${name}@${served.version}, not ${version}`,
+      `test that version, or promote ${name}@${version} --channel ${options.channel} first`,
+    );
   }
-  const groups = site.nodeGroups.filter((g) => g.image === name && g.channel === options.channel && (options.group === undefined || g.name === options.group));
+  const groups = site.nodeGroups.filter(
+    (g) => g.image === name && g.channel === options.channel && (options.group === undefined || g.name === options.group),
+  );
   const group = groups.find((g) => g.members.length > 0);
   if (group === undefined) {
-    throw invalidInput('NO_NODE_GROUP', `no node group${options.group === undefined ? '' : ` named ${options.group}`} with members follows ${name} in ${options.channel}: no node would boot it from the tree`,
-      'add a node group for it to pxeforge.yaml (the test boots as its first member), then `pxeforge refresh`');
+    throw invalidInput(
+      'NO_NODE_GROUP',
+      `no node group${options.group === undefined ? '' : ` named ${options.group}`} with members follows ${name} in ${options.channel}: no node would boot it from the tree`,
+      'add a node group for it to pxeforge.yaml (the test boots as its first member), then `pxeforge refresh`',
+    );
   }
   if (!current.state.groups.some((g) => g.name === group.name && g.version === version)) {
-    throw invalidInput('GROUP_NOT_RENDERED', `node group ${group.name} is not in generation ${current.generation} of the tree`, 'run `pxeforge refresh` to render the node groups of pxeforge.yaml');
+    throw invalidInput(
+      'GROUP_NOT_RENDERED',
+      `node group ${group.name} is not in generation ${current.generation} of the tree`,
+      'run `pxeforge refresh` to render the node groups of pxeforge.yaml',
+    );
   }
   // An EFI program (the site's GRUB net image) is what a UEFI node's firmware loads; anything else runs under BIOS.
   const uefi = options.entry.endsWith('.efi');
-  if (uefi && group.firmware !== 'uefi') throw invalidInput('BAD_OPTION', `--entry ${options.entry} is an EFI program, but node group ${group.name} boots with BIOS`);
+  if (uefi && group.firmware !== 'uefi')
+    throw invalidInput('BAD_OPTION', `--entry ${options.entry} is an EFI program, but node group ${group.name} boots with BIOS`);
   if (options.entry !== 'boot.ipxe') {
-    if (!uefi && group.firmware !== 'bios') throw invalidInput('BAD_OPTION', `--entry ${options.entry}: node group ${group.name} boots with UEFI; give its EFI boot loader (e.g. grub/x86_64-efi/core.efi)`);
-    if (!(await access(path.join(site.tftpRoot, options.entry)).then(() => true, () => false))) {
-      throw invalidInput('NO_ENTRY_FILE', `${path.join(site.tftpRoot, options.entry)} does not exist`,
-        'the site provides its boot loader: pxelinux.0 and ldlinux.c32 (Debian packages pxelinux, syslinux-common) for BIOS, a GRUB net image (grub-mknetdir, package grub-efi-amd64-bin) for UEFI');
+    if (!uefi && group.firmware !== 'bios')
+      throw invalidInput(
+        'BAD_OPTION',
+        `--entry ${options.entry}: node group ${group.name} boots with UEFI; give its EFI boot loader (e.g. grub/x86_64-efi/core.efi)`,
+      );
+    if (
+      !(await access(path.join(site.tftpRoot, options.entry)).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      throw invalidInput(
+        'NO_ENTRY_FILE',
+        `${path.join(site.tftpRoot, options.entry)} does not exist`,
+        'the site provides its boot loader: pxelinux.0 and ldlinux.c32 (Debian packages pxelinux, syslinux-common) for BIOS, a GRUB net image (grub-mknetdir, package grub-efi-amd64-bin) for UEFI',
+      );
     }
   }
   let httpPort: number | undefined;

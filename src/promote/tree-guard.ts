@@ -59,7 +59,14 @@ async function expectKind(file: string, kind: Kind, found: string[]): Promise<bo
   if (info === undefined) return false;
   const is = info.isSymbolicLink() ? 'link' : info.isDirectory() ? 'dir' : info.isFile() ? 'file' : 'other';
   if (is === kind) return true;
-  const what = is === 'link' ? `a symlink (to ${await readlink(file).catch(() => '?')})` : is === 'dir' ? 'a directory' : is === 'file' ? 'a regular file' : 'a special file';
+  const what =
+    is === 'link'
+      ? `a symlink (to ${await readlink(file).catch(() => '?')})`
+      : is === 'dir'
+        ? 'a directory'
+        : is === 'file'
+          ? 'a regular file'
+          : 'a special file';
   found.push(`${file} is ${what}, where pxeforge keeps ${kind === 'dir' ? 'a directory' : kind === 'file' ? 'a file' : 'its own symlink'}`);
   return false;
 }
@@ -83,9 +90,13 @@ export async function assertKinds(checks: readonly (readonly [string, Kind])[]):
 
 function refuse(found: readonly string[]): void {
   if (found.length === 0) return;
-  throw new UserError('TREE_OBSTACLE', `pxeforge will not write through what it did not create:\n${found.map((line) => `  ${line}`).join('\n')}`, {
-    hint: 'nothing was changed. Move these aside (for a link: put a real directory with the same contents in its place), then run again; `pxeforge verify` lists them too',
-  });
+  throw new UserError(
+    'TREE_OBSTACLE',
+    `pxeforge will not write through what it did not create:\n${found.map((line) => `  ${line}`).join('\n')}`,
+    {
+      hint: 'nothing was changed. Move these aside (for a link: put a real directory with the same contents in its place), then run again; `pxeforge verify` lists them too',
+    },
+  );
 }
 
 /** Whether `dir` is a real directory (not a symlink to one): where pxeforge may look for its own entry links. */

@@ -126,15 +126,24 @@ export async function readCurrent(paths: TreePaths): Promise<{ generation: numbe
     throw error;
   });
   if (target === undefined) {
-    const generations = (await readdir(paths.generations).catch(() => [] as string[])).filter((name) => generationNumber(name) !== undefined);
+    const generations = (await readdir(paths.generations).catch(() => [] as string[])).filter(
+      (name) => generationNumber(name) !== undefined,
+    );
     if (generations.length === 0) return undefined;
-    throw damaged(paths, `${paths.current} is missing, but ${paths.generations} holds ${generations.length} generation(s): nodes cannot boot from this tree`);
+    throw damaged(
+      paths,
+      `${paths.current} is missing, but ${paths.generations} holds ${generations.length} generation(s): nodes cannot boot from this tree`,
+    );
   }
   const generation = currentGeneration(target);
   if (generation === undefined) throw damaged(paths, `${paths.current} points at ${target}, which is not a generation`);
   const dir = path.join(paths.generations, String(generation));
   const text = await readFile(path.join(dir, stateFile), 'utf8').catch(() => undefined);
-  if (text === undefined) throw damaged(paths, `${paths.current} points at generation ${generation}, which is missing or incomplete (${path.join(dir, stateFile)} cannot be read)`);
+  if (text === undefined)
+    throw damaged(
+      paths,
+      `${paths.current} points at generation ${generation}, which is missing or incomplete (${path.join(dir, stateFile)} cannot be read)`,
+    );
   let state: TreeState;
   try {
     state = JSON.parse(text) as TreeState;
@@ -205,7 +214,11 @@ export async function readHistoryFile(paths: TreePaths): Promise<HistoryFile> {
     }
     const checked = historyLine.safeParse(parsed);
     if (checked.success) result.entries.push(checked.data as unknown as HistoryEntry);
-    else result.damaged.push({ line: index + 1, problem: `not a history entry (${checked.error.issues[0]?.path.join('.') || 'line'}: ${checked.error.issues[0]?.message ?? 'invalid'})` });
+    else
+      result.damaged.push({
+        line: index + 1,
+        problem: `not a history entry (${checked.error.issues[0]?.path.join('.') || 'line'}: ${checked.error.issues[0]?.message ?? 'invalid'})`,
+      });
   }
   return result;
 }

@@ -32,7 +32,13 @@ const pxelinuxKeywords = new Set(['DEFAULT', 'PROMPT', 'TIMEOUT', 'SAY', 'LABEL'
  * leads into `current`. Read-only: it takes no lock and changes nothing.
  */
 export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: string } = {}): Promise<VerifyReport> {
-  const report: VerifyReport = { ok: true, generation: undefined, problems: [], notes: [], counts: { configs: 0, links: 0, entries: 0, artifacts: 0, bytesHashed: 0 } };
+  const report: VerifyReport = {
+    ok: true,
+    generation: undefined,
+    problems: [],
+    notes: [],
+    counts: { configs: 0, links: 0, entries: 0, artifacts: 0, bytesHashed: 0 },
+  };
   const problem = (message: string) => report.problems.push(message);
 
   for (const obstacle of await treeObstacles(paths)) problem(obstacle);
@@ -53,7 +59,8 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
   }
   report.generation = current.generation;
   const { dir, state } = current;
-  if (state.generation !== current.generation) problem(`${path.join(dir, stateFile)} says generation ${state.generation}, but it is generation ${current.generation}`);
+  if (state.generation !== current.generation)
+    problem(`${path.join(dir, stateFile)} says generation ${state.generation}, but it is generation ${current.generation}`);
 
   const referenced = new Map<string, string>(); // tree-relative artifact path → the config naming it
   const grubFiles: string[] = [];
@@ -79,7 +86,13 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
       const target = await readlink(file);
       const resolved = path.resolve(path.dirname(file), target);
       if (!resolved.startsWith(`${dir}/`)) problem(`${relative}: links outside its generation (${target})`);
-      else if (!(await stat(resolved).then((s) => s.isFile(), () => false))) problem(`${relative}: links to ${target}, which does not exist`);
+      else if (
+        !(await stat(resolved).then(
+          (s) => s.isFile(),
+          () => false,
+        ))
+      )
+        problem(`${relative}: links to ${target}, which does not exist`);
       continue;
     }
     if (relative === stateFile) continue;
@@ -98,7 +111,13 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
   // Artifacts: each exists with the digest it was promoted with.
   for (const [treePath, config] of [...referenced].sort()) {
     if (treePath.startsWith(`${treeDirName}/generations/`)) {
-      if (!(await stat(path.join(paths.root, treePath)).then(() => true, () => false))) problem(`${config}: names ${treePath}, which does not exist`);
+      if (
+        !(await stat(path.join(paths.root, treePath)).then(
+          () => true,
+          () => false,
+        ))
+      )
+        problem(`${config}: names ${treePath}, which does not exist`);
       continue;
     }
     report.counts.artifacts += 1;
@@ -124,12 +143,18 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
   });
   for (const { line, problem: what } of damaged) problem(`${paths.history}:${line}: ${what}`);
   if (!history.some((entry) => entry.generation === current.generation)) {
-    report.notes.push(`history.jsonl has no line for generation ${current.generation} yet (a promotion was interrupted after the switch); the next change appends it`);
+    report.notes.push(
+      `history.jsonl has no line for generation ${current.generation} yet (a promotion was interrupted after the switch); the next change appends it`,
+    );
   }
   const readable = await worldReadablePrivateFiles(paths, current.dir);
-  if (readable.length > 0) report.notes.push(`readable by anyone the PXE servers serve (nodes never need them): ${readable.join(', ')}; \`chmod o-r\` them (pxeforge writes them so from now on)`);
+  if (readable.length > 0)
+    report.notes.push(
+      `readable by anyone the PXE servers serve (nodes never need them): ${readable.join(', ')}; \`chmod o-r\` them (pxeforge writes them so from now on)`,
+    );
   const newer = (await listGenerations(paths)).filter((n) => n > current.generation);
-  if (newer.length > 0) report.notes.push(`generation(s) ${newer.join(', ')} were written but never switched to (interrupted); \`pxeforge gc\` removes them`);
+  if (newer.length > 0)
+    report.notes.push(`generation(s) ${newer.join(', ')} were written but never switched to (interrupted); \`pxeforge gc\` removes them`);
   return finish(report);
 }
 
@@ -137,7 +162,8 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
 async function worldReadablePrivateFiles(paths: TreePaths, generationDir: string): Promise<string[]> {
   const candidates = [paths.history, path.join(generationDir, stateFile)];
   for (const image of await readdir(paths.images).catch(() => [] as string[])) {
-    for (const version of await readdir(path.join(paths.images, image)).catch(() => [] as string[])) candidates.push(path.join(paths.images, image, version, 'manifest.json'));
+    for (const version of await readdir(path.join(paths.images, image)).catch(() => [] as string[]))
+      candidates.push(path.join(paths.images, image, version, 'manifest.json'));
   }
   const found: string[] = [];
   for (const file of candidates) {
@@ -162,7 +188,13 @@ async function walk(dir: string, prefix = ''): Promise<string[]> {
   return out.sort();
 }
 
-function checkIpxe(config: string, text: string, refer: (reference: string, config: string) => void, problem: (message: string) => void, generation: number) {
+function checkIpxe(
+  config: string,
+  text: string,
+  refer: (reference: string, config: string) => void,
+  problem: (message: string) => void,
+  generation: number,
+) {
   const lines = text.split('\n');
   if (lines[0] !== '#!ipxe') problem(`${config}: does not start with #!ipxe`);
   for (const [index, raw] of lines.entries()) {
@@ -213,7 +245,8 @@ function checkPxelinux(file: string, text: string, refer: (reference: string, co
     }
   }
   if (labels === 0) problem(`${file}: has no LABEL`);
-  if (defaultLabel === undefined || !names.has(defaultLabel)) problem(`${file}: DEFAULT ${defaultLabel ?? '(none)'} is not one of its labels`);
+  if (defaultLabel === undefined || !names.has(defaultLabel))
+    problem(`${file}: DEFAULT ${defaultLabel ?? '(none)'} is not one of its labels`);
 }
 
 /** All GRUB configs go through grub-script-check in one run; one by one only to find a failing one. */
@@ -223,10 +256,14 @@ async function checkGrub(dir: string, files: string[], problem: (message: string
     notes.push('grub-script-check is not installed (Debian package grub-common): GRUB configs were not parsed');
     return;
   }
-  const check = (input: string) => run(['grub-script-check'], { input, capture: true }).then(() => undefined, (error: unknown) => {
-    if (error instanceof ToolError) return error.message;
-    throw error;
-  });
+  const check = (input: string) =>
+    run(['grub-script-check'], { input, capture: true }).then(
+      () => undefined,
+      (error: unknown) => {
+        if (error instanceof ToolError) return error.message;
+        throw error;
+      },
+    );
   const texts = await Promise.all(files.map((file) => readFile(path.join(dir, file), 'utf8')));
   if ((await check(texts.join('\n'))) === undefined) return;
   for (const [index, file] of files.entries()) {
@@ -242,6 +279,12 @@ async function checkEntries(paths: TreePaths, state: TreeState, problem: (messag
     const target = await readlink(file).catch(() => undefined);
     if (target === undefined) problem(`entry point ${entry} is missing (or not a link)`);
     else if (target !== entryTarget(entry, generationPath)) problem(`entry point ${entry} links to ${target}, not through current`);
-    else if (!(await stat(file).then((s) => s.isFile(), () => false))) problem(`entry point ${entry} does not resolve to a file`);
+    else if (
+      !(await stat(file).then(
+        (s) => s.isFile(),
+        () => false,
+      ))
+    )
+      problem(`entry point ${entry} does not resolve to a file`);
   });
 }

@@ -12,7 +12,6 @@ import { entryDirsOf, isRealDir } from './tree-guard.js';
 /** How many file operations run at once when writing a generation (10,000 nodes). */
 const concurrency = 64;
 
-
 /** Flushes a whole filesystem in one call (syncfs), instead of one fsync per small file. */
 export async function syncFilesystem(dir: string): Promise<void> {
   await run(['sync', '--file-system', dir]);
@@ -175,5 +174,8 @@ export async function removeEntries(paths: TreePaths, entries: readonly string[]
 /** Numbers of the complete generations on disk, ascending. */
 export async function listGenerations(paths: TreePaths): Promise<number[]> {
   const names = await readdir(paths.generations).catch(() => [] as string[]);
-  return names.map(generationNumber).filter((n): n is number => n !== undefined).sort((a, b) => a - b);
+  return names
+    .map(generationNumber)
+    .filter((n): n is number => n !== undefined)
+    .sort((a, b) => a - b);
 }

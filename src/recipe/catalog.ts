@@ -52,7 +52,13 @@ async function parseFile<S extends typeof recipeFileSchema | typeof packageSetSc
   const loaded = await loadRepoYaml(repo, absolute);
   if (!loaded.ok) return { file, document: undefined, value: undefined, problems: loaded.problems };
   if (loaded.document.data === null || typeof loaded.document.data !== 'object' || Array.isArray(loaded.document.data)) {
-    const problem: Problem = { file, line: 1, column: 1, path: '', message: 'expected a mapping of fields (`name: ...`) at the top of the file' };
+    const problem: Problem = {
+      file,
+      line: 1,
+      column: 1,
+      path: '',
+      message: 'expected a mapping of fields (`name: ...`) at the top of the file',
+    };
     return { file, document: loaded.document, value: undefined, problems: [problem] };
   }
   const checked = checkSchema(schema, loaded.document);

@@ -14,11 +14,9 @@ export const maxCmdlineBytes = 2048;
 export const rootfsUrlReserve = 256;
 
 export function cmdlineBytes(recipe: Recipe, kernelArgs = ''): number {
-  const line = [
-    'initrd=initrd.img',
-    kernelCmdline(recipe).replace(rootfsUrlPlaceholder, 'x'.repeat(rootfsUrlReserve)),
-    kernelArgs,
-  ].filter((part) => part !== '').join(' ');
+  const line = ['initrd=initrd.img', kernelCmdline(recipe).replace(rootfsUrlPlaceholder, 'x'.repeat(rootfsUrlReserve)), kernelArgs]
+    .filter((part) => part !== '')
+    .join(' ');
   return Buffer.byteLength(line);
 }
 
@@ -27,8 +25,10 @@ export function cmdlineSizeProblem(recipe: Recipe, kernelArgs = ''): string | un
   const bytes = cmdlineBytes(recipe, kernelArgs);
   if (bytes <= maxCmdlineBytes) return undefined;
   const url = recipe.output.format === 'squashfs' ? `, root=live:<url> counted as ${rootfsUrlReserve} bytes` : '';
-  return `the kernel command line is ${bytes.toLocaleString('en-US')} bytes with what pxeforge adds (initrd=initrd.img${url}); `
-    + `boot loaders cut it off beyond ${maxCmdlineBytes.toLocaleString('en-US')} bytes`;
+  return (
+    `the kernel command line is ${bytes.toLocaleString('en-US')} bytes with what pxeforge adds (initrd=initrd.img${url}); ` +
+    `boot loaders cut it off beyond ${maxCmdlineBytes.toLocaleString('en-US')} bytes`
+  );
 }
 
 export const cmdlineSizeHint = 'move settings into the image (sysctl.d, modprobe.d, an overlay) instead of kernel parameters';

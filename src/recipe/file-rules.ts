@@ -51,7 +51,11 @@ export async function checkRecipeFile(catalog: Catalog, parsed: ParsedFile<Recip
     if (where === 'missing' || (where === 'inside' && !overlayNames.includes(name))) {
       report(['overlays', index], `no overlay directory ${quoted(`overlays/${name}/`)}`, didYouMean(name, overlayNames));
     } else if (where === 'outside') {
-      report(['overlays', index], `overlay ${quoted(name)} resolves outside the repository`, 'overlays must be real directories under overlays/');
+      report(
+        ['overlays', index],
+        `overlay ${quoted(name)} resolves outside the repository`,
+        'overlays must be real directories under overlays/',
+      );
     } else {
       problems.push(...(await checkOverlayMeta(catalog, name)));
     }
@@ -61,30 +65,50 @@ export async function checkRecipeFile(catalog: Catalog, parsed: ParsedFile<Recip
     const absolute = path.resolve(repo.root, hook);
     const where = await insideRepo(repo, absolute);
     if (where === 'outside') {
-      report(['hooks', index], `hook ${quoted(hook)} points outside the repository`, 'hooks are scripts kept in the recipe repository, e.g. scripts/tune.sh');
+      report(
+        ['hooks', index],
+        `hook ${quoted(hook)} points outside the repository`,
+        'hooks are scripts kept in the recipe repository, e.g. scripts/tune.sh',
+      );
     } else if (where === 'missing' || !(await stat(absolute)).isFile()) {
-      report(['hooks', index], `hook script ${quoted(hook)} does not exist`, 'paths are relative to the repository root (where pxeforge.yaml is)');
+      report(
+        ['hooks', index],
+        `hook script ${quoted(hook)} does not exist`,
+        'paths are relative to the repository root (where pxeforge.yaml is)',
+      );
     }
   }
 
   const services = recipe.services ?? {};
-  for (const [list, other] of [['disable', 'enable'], ['mask', 'enable']] as const) {
+  for (const [list, other] of [
+    ['disable', 'enable'],
+    ['mask', 'enable'],
+  ] as const) {
     for (const [index, unit] of (services[list] ?? []).entries()) {
-      if (services[other]?.includes(unit)) report(['services', list, index], `unit ${quoted(unit)} is both in services.${other} and services.${list}`);
+      if (services[other]?.includes(unit))
+        report(['services', list, index], `unit ${quoted(unit)} is both in services.${other} and services.${list}`);
     }
   }
 
   const seen = new Set<string>();
   for (const [index, check] of (recipe.tests?.checks ?? []).entries()) {
-    if (seen.has(check.name)) report(['tests', 'checks', index, 'name'], `two checks are named ${quoted(check.name)}`, 'check names must be unique (they name the results in the report)');
+    if (seen.has(check.name))
+      report(
+        ['tests', 'checks', index, 'name'],
+        `two checks are named ${quoted(check.name)}`,
+        'check names must be unique (they name the results in the report)',
+      );
     seen.add(check.name);
     if (check.expect !== undefined && check.match !== undefined) {
       report(['tests', 'checks', index], 'a check takes `expect` (exact output) or `match` (regular expression), not both');
     }
     const patternError = check.match === undefined ? undefined : checkPatternError(check.match);
     if (patternError !== undefined) {
-      report(['tests', 'checks', index, 'match'], `not a valid RE2 pattern (checks run on RE2, a linear-time engine): ${patternError}`,
-        'RE2 has no backreferences (\\1) or lookaround ((?=...), (?<=...)); see https://github.com/google/re2/wiki/Syntax');
+      report(
+        ['tests', 'checks', index, 'match'],
+        `not a valid RE2 pattern (checks run on RE2, a linear-time engine): ${patternError}`,
+        'RE2 has no backreferences (\\1) or lookaround ((?=...), (?<=...)); see https://github.com/google/re2/wiki/Syntax',
+      );
     }
   }
   return problems;

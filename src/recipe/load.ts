@@ -94,11 +94,7 @@ async function loadOne(catalog: CheckedCatalog, absolute: string): Promise<{ rec
 }
 
 /** Follows `extends` to the root; reports missing parents, invalid parents, cycles and too deep chains. */
-async function resolveChain(
-  catalog: CheckedCatalog,
-  leaf: ParsedFile<RecipeFile>,
-  problems: Problem[],
-): Promise<ChainLevel[] | undefined> {
+async function resolveChain(catalog: CheckedCatalog, leaf: ParsedFile<RecipeFile>, problems: Problem[]): Promise<ChainLevel[] | undefined> {
   const chain: ChainLevel[] = [];
   const report = (message: string, hint: string) =>
     problems.push({ file: leaf.file, ...leaf.document?.locate(['extends']), path: 'extends', message, hint });
@@ -118,7 +114,10 @@ async function resolveChain(
       return undefined;
     }
     if (chain.length > maxExtendsDepth) {
-      report(`\`extends\` chain is deeper than ${maxExtendsDepth} levels: ${names.join(' → ')} → …`, 'flatten the chain: merge intermediate recipes, or use package sets and overlays to share');
+      report(
+        `\`extends\` chain is deeper than ${maxExtendsDepth} levels: ${names.join(' → ')} → …`,
+        'flatten the chain: merge intermediate recipes, or use package sets and overlays to share',
+      );
       return undefined;
     }
     current = parent;
@@ -144,7 +143,10 @@ function duplicateName(catalog: Catalog, parsed: ParsedFile<RecipeFile>, absolut
 async function overlayMetaFiles(catalog: Catalog, chain: ChainLevel[]): Promise<Set<string>> {
   const found = new Set<string>();
   for (const name of chain.flatMap((level) => level.value.overlays ?? [])) {
-    const exists = await stat(path.join(catalog.repo.overlaysDir, `${name}.yaml`)).then((info) => info.isFile(), () => false);
+    const exists = await stat(path.join(catalog.repo.overlaysDir, `${name}.yaml`)).then(
+      (info) => info.isFile(),
+      () => false,
+    );
     if (exists) found.add(name);
   }
   return found;

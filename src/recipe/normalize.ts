@@ -39,14 +39,21 @@ export function normalizeRecipe(
   ];
   for (const [fieldPath, value] of required) {
     if (value === undefined) {
-      report(fieldPath, `missing required field \`${formatPath(fieldPath)}\``, leaf.value.extends === undefined ? undefined : 'set it here or in a parent recipe');
+      report(
+        fieldPath,
+        `missing required field \`${formatPath(fieldPath)}\``,
+        leaf.value.extends === undefined ? undefined : 'set it here or in a parent recipe',
+      );
     }
   }
 
   const release = merged.base?.release;
   if (merged.base?.distro === 'debian' && release !== undefined && !supportedReleases.debian.includes(release)) {
-    report(['base', 'release'], `Debian release ${quoted(release)} is not supported`,
-      didYouMean(release, supportedReleases.debian) ?? `supported: ${supportedReleases.debian.join(', ')}`);
+    report(
+      ['base', 'release'],
+      `Debian release ${quoted(release)} is not supported`,
+      didYouMean(release, supportedReleases.debian) ?? `supported: ${supportedReleases.debian.join(', ')}`,
+    );
   }
 
   const algorithm = merged.output?.compression?.algorithm ?? 'zstd';

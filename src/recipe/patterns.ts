@@ -9,30 +9,22 @@ import { quoted } from '../errors/quote-text.js';
  */
 
 /** Image and recipe names: also a directory name in the store and the PXE tree. */
-export const imageName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
-    error: 'must be lowercase letters, digits and dashes (at most 63), starting with a letter or digit',
-  });
+export const imageName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+  error: 'must be lowercase letters, digits and dashes (at most 63), starting with a letter or digit',
+});
 
 /** Debian package name, optionally `:arch` and `=version` (Debian Policy 5.6.1, 5.6.12). */
-export const packageSpec = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/, {
-    error: 'is not a Debian package name (`name`, `name:arch` or `name=version`)',
-  });
+export const packageSpec = z.string().regex(/^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/, {
+  error: 'is not a Debian package name (`name`, `name:arch` or `name=version`)',
+});
 
 /** A package set, overlay or other name that is also a file or directory name. */
-export const fileName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
-    error: 'must be a plain name (letters, digits, `.`, `_`, `-`), not a path',
-  });
+export const fileName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+  error: 'must be a plain name (letters, digits, `.`, `_`, `-`), not a path',
+});
 
 /** systemd unit name; `.service` may be left out. */
-export const unitName = z
-  .string()
-  .regex(/^[A-Za-z0-9:_.@\\-]+$/, { error: 'is not a systemd unit name' });
+export const unitName = z.string().regex(/^[A-Za-z0-9:_.@\\-]+$/, { error: 'is not a systemd unit name' });
 
 /**
  * A tz database zone name: `Area/Location` segments of letters, digits, `_`, `+`, `-`
@@ -78,7 +70,11 @@ export const bootScriptUrl = z
     // Before the URL check, which drops tabs and newlines as the URL standard does.
     const bad = [...value].find((ch) => bootScriptUnsafe.test(ch));
     if (bad !== undefined) {
-      ctx.addIssue({ code: 'custom', abort: true, message: `contains ${describeChar(bad)}, which a generated boot script (iPXE, GRUB, pxelinux) would interpret` });
+      ctx.addIssue({
+        code: 'custom',
+        abort: true,
+        message: `contains ${describeChar(bad)}, which a generated boot script (iPXE, GRUB, pxelinux) would interpret`,
+      });
     }
   })
   .pipe(z.url({ protocol: /^https?$/ }))

@@ -19,11 +19,11 @@ const base = z.strictObject({
     .regex(/^[a-z0-9][a-z0-9.-]*$/, { error: 'is not a release name' })
     .describe('Release (Debian: bookworm, trixie).'),
   arch: z.enum(['amd64', 'arm64']).optional().describe('Architecture; default amd64.'),
-  variant: z
-    .enum(['minbase', 'required', 'important', 'standard'])
+  variant: z.enum(['minbase', 'required', 'important', 'standard']).optional().describe('mmdebstrap variant; default minbase.'),
+  mirror: z
+    .url({ protocol: /^https?$/ })
     .optional()
-    .describe('mmdebstrap variant; default minbase.'),
-  mirror: z.url({ protocol: /^https?$/ }).optional().describe('Package mirror; default: the site config mirror.'),
+    .describe('Package mirror; default: the site config mirror.'),
 });
 
 const packages = z.strictObject({
@@ -41,10 +41,19 @@ const services = z.strictObject({
 const user = z.strictObject({
   name: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'is not a valid user name' }),
   uid: z.int().min(0).max(4294967294).optional(),
-  group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'is not a valid group name' }).optional(),
+  group: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'is not a valid group name' })
+    .optional(),
   groups: z.array(z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'is not a valid group name' })).optional(),
-  home: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, { error: 'must be an absolute path' }).optional(),
-  shell: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, { error: 'must be an absolute path' }).optional(),
+  home: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/-]*$/, { error: 'must be an absolute path' })
+    .optional(),
+  shell: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/-]*$/, { error: 'must be an absolute path' })
+    .optional(),
   system: z.boolean().optional(),
 });
 
@@ -67,10 +76,7 @@ const compression = z.strictObject({
 const output = z.strictObject({
   format: z.enum(['squashfs', 'initramfs']).optional(),
   compression: compression.optional(),
-  acceptCapabilityLoss: z
-    .boolean()
-    .optional()
-    .describe('initramfs only: cpio keeps no xattrs; accept that file capabilities are dropped.'),
+  acceptCapabilityLoss: z.boolean().optional().describe('initramfs only: cpio keeps no xattrs; accept that file capabilities are dropped.'),
 });
 
 const check = z.strictObject({
@@ -112,7 +118,10 @@ export const recipeFileSchema = z
     services: services.optional(),
     users: z.array(user).optional(),
     groups: z.array(group).optional(),
-    locale: z.string().regex(/^[A-Za-z0-9_.@-]+$/, { error: 'is not a locale name' }).optional(),
+    locale: z
+      .string()
+      .regex(/^[A-Za-z0-9_.@-]+$/, { error: 'is not a locale name' })
+      .optional(),
     timezone: timezoneName.optional().describe('tz database zone name, e.g. Europe/Berlin; the image needs tzdata.'),
     kernel: kernel.optional(),
     output: output.optional(),

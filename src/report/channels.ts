@@ -5,7 +5,12 @@ import type { ChannelView, TestVerdict } from './report-data.js';
 /** Each channel of pxeforge.yaml (then any other the tree still serves) with what it serves. */
 export function channelViews(channels: SiteConfig['channels'], state: TreeState | undefined): ChannelView[] {
   const served = state?.channels ?? {};
-  const names = [...Object.keys(channels), ...Object.keys(served).filter((name) => !(name in channels)).sort()];
+  const names = [
+    ...Object.keys(channels),
+    ...Object.keys(served)
+      .filter((name) => !(name in channels))
+      .sort(),
+  ];
   return names.map((name) => ({
     name,
     protected: channels[name]?.protected ?? false,

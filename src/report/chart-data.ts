@@ -28,7 +28,12 @@ export function imageCharts(images: readonly ImageView[]): ImageChart[] {
         seconds: image.versions.map((v) => {
           const at = v.test?.phases[phase];
           if (at === undefined) return null;
-          const before = bootPhases.slice(0, i).map((p) => v.test?.phases[p]).filter((t): t is number => t !== undefined).at(-1) ?? 0;
+          const before =
+            bootPhases
+              .slice(0, i)
+              .map((p) => v.test?.phases[p])
+              .filter((t): t is number => t !== undefined)
+              .at(-1) ?? 0;
           return Math.round(Math.max(0, at - before) / 100) / 10;
         }),
       })),

@@ -1,6 +1,10 @@
 /** Plain-text formatting for the report page: every result is text, escaped by the template. */
 
-const units = [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const;
+const units = [
+  ['GiB', 1024 ** 3],
+  ['MiB', 1024 ** 2],
+  ['KiB', 1024],
+] as const;
 
 /** The largest binary unit `bytes` has at least one of (KiB at least). */
 export function sizeUnit(bytes: number): { unit: string; divisor: number } {

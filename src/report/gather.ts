@@ -25,7 +25,8 @@ export async function gatherReport(site: SiteConfig, now: Date = new Date()): Pr
   const images = [];
   for (const name of await listImages(site.store)) {
     const versions = [];
-    for (const version of await listVersions(site.store, name)) versions.push(await readStoredVersion(versionDir(site.store, name, version), version));
+    for (const version of await listVersions(site.store, name))
+      versions.push(await readStoredVersion(versionDir(site.store, name, version), version));
     images.push(imageView(name, versions, state));
   }
   const warnings = [

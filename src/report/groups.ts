@@ -14,13 +14,21 @@ export function groupViews(groups: readonly NodeGroup[], state: TreeState | unde
     const version = state?.channels[group.channel]?.[group.image]?.version ?? null;
     const shouldBoot = version === null ? null : `${group.image}@${version}`;
     const rendered = state?.groups.find((g) => g.name === group.name);
-    const notRendered = state !== undefined && (rendered === undefined || rendered.image !== group.image || rendered.channel !== group.channel || rendered.members !== group.members.length || rendered.firmware !== group.firmware);
-    const members = group.members.map((member): MemberView => ({
-      host: member.host ?? null,
-      mac: member.mac,
-      shouldBoot,
-      fleet: fleet === undefined ? null : memberFleet(fleet.nodes[member.mac], shouldBoot),
-    }));
+    const notRendered =
+      state !== undefined &&
+      (rendered === undefined ||
+        rendered.image !== group.image ||
+        rendered.channel !== group.channel ||
+        rendered.members !== group.members.length ||
+        rendered.firmware !== group.firmware);
+    const members = group.members.map(
+      (member): MemberView => ({
+        host: member.host ?? null,
+        mac: member.mac,
+        shouldBoot,
+        fleet: fleet === undefined ? null : memberFleet(fleet.nodes[member.mac], shouldBoot),
+      }),
+    );
     const reported = members.filter((m) => m.fleet !== null && m.fleet.problem === null && m.fleet.booted !== null);
     return {
       name: group.name,

@@ -49,14 +49,19 @@ export function groupsView(data: ReportData) {
     shouldBoot: group.shouldBoot ?? 'nothing yet (never promoted)',
     notRendered: group.notRendered,
     members: group.counts.members,
-    fleetSummary: fleet ? `${group.counts.reported} reported, ${group.counts.drift} drift, ${group.counts.pendingReboot} pending reboot, ${group.counts.unverified} unverified` : 'no snapshot',
+    fleetSummary: fleet
+      ? `${group.counts.reported} reported, ${group.counts.drift} drift, ${group.counts.pendingReboot} pending reboot, ${group.counts.unverified} unverified`
+      : 'no snapshot',
     rows: group.members.map((m) => ({
       host: m.host ?? '–',
       mac: m.mac,
       shouldBoot: m.shouldBoot ?? 'nothing yet',
       booted: m.fleet === null ? 'no snapshot' : (m.fleet.problem ?? m.fleet.booted ?? 'nothing booted'),
       verified: m.fleet === null || m.fleet.verified === null ? '–' : m.fleet.verified ? 'yes' : 'NO',
-      state: m.fleet === null ? '–' : [m.fleet.drift ? 'DRIFT' : '', m.fleet.pendingReboot ? 'pending reboot' : ''].filter(Boolean).join(', ') || 'ok',
+      state:
+        m.fleet === null
+          ? '–'
+          : [m.fleet.drift ? 'DRIFT' : '', m.fleet.pendingReboot ? 'pending reboot' : ''].filter(Boolean).join(', ') || 'ok',
     })),
   }));
 }
@@ -79,7 +84,10 @@ export function timelineView(data: ReportData) {
       ...(e.allowDirty ? [{ text: 'dirty allowed', tone: 'warn' } as Badge] : []),
       ...(e.recovered !== null ? [{ text: 'lock recovered', tone: 'warn' } as Badge] : []),
     ],
-    what: e.kind === 'refresh' ? 'node groups re-rendered from pxeforge.yaml' : `${e.channel ?? '?'}: ${e.image ?? '?'} ${e.from ?? '(none)'} → ${e.to ?? '?'}`,
+    what:
+      e.kind === 'refresh'
+        ? 'node groups re-rendered from pxeforge.yaml'
+        : `${e.channel ?? '?'}: ${e.image ?? '?'} ${e.from ?? '(none)'} → ${e.to ?? '?'}`,
     who: `${e.user}${e.sudoUser === null ? '' : ` (sudo by ${e.sudoUser})`} on ${e.host}`,
     reason: e.reason,
     recovered: e.recovered,
@@ -110,7 +118,11 @@ export function imagesView(data: ReportData) {
 function versionRow(v: VersionView) {
   const test = v.test;
   const verdict: Badge =
-    test === null ? { text: '? not tested', tone: 'warn' } : test.passed ? { text: `✓ passed (${test.checksPassed}/${test.checks} checks)`, tone: 'good' } : { text: `✗ FAILED (${test.checksPassed}/${test.checks} checks)`, tone: 'bad' };
+    test === null
+      ? { text: '? not tested', tone: 'warn' }
+      : test.passed
+        ? { text: `✓ passed (${test.checksPassed}/${test.checks} checks)`, tone: 'good' }
+        : { text: `✗ FAILED (${test.checksPassed}/${test.checks} checks)`, tone: 'bad' };
   return {
     version: v.version,
     built: when(v.createdAt).replace(/ UTC$/, ''),

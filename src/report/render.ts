@@ -57,7 +57,8 @@ export function renderReport(data: ReportData, chartBundle: string): string {
 
 function fleetNote(data: ReportData): string {
   const { fleet } = data;
-  if (fleet.takenAt !== null) return `Each member's booted version is from the fleet snapshot taken ${when(fleet.takenAt)} (${fleet.file}).`;
+  if (fleet.takenAt !== null)
+    return `Each member's booted version is from the fleet snapshot taken ${when(fleet.takenAt)} (${fleet.file}).`;
   if (fleet.problem !== null) return `The fleet snapshot ${fleet.file} ${fleet.problem}: members show what they should boot now.`;
   return `Members show what they should boot now. No fleet snapshot yet (${fleet.file}): what each node booted appears here once one is taken.`;
 }

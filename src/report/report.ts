@@ -5,7 +5,11 @@ import { renderReport } from './render.js';
 import { checkReportDir, writeReportFile } from './write-report.js';
 
 /** `pxeforge report`: gather → render → write, outside the PXE tree. */
-export async function writeReport(site: SiteConfig, outDir: string, now: Date = new Date()): Promise<{ file: string; bytes: number; ms: number }> {
+export async function writeReport(
+  site: SiteConfig,
+  outDir: string,
+  now: Date = new Date(),
+): Promise<{ file: string; bytes: number; ms: number }> {
   const started = performance.now();
   await checkReportDir(outDir, site.tftpRoot);
   const html = renderReport(await gatherReport(site, now), await readChartBundle());

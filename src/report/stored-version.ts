@@ -56,7 +56,9 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<{ value?
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' && path.basename(file) === 'test-report.json' ? {} : { problem: `${path.basename(file)} cannot be read (${code ?? 'error'})` };
+    return code === 'ENOENT' && path.basename(file) === 'test-report.json'
+      ? {}
+      : { problem: `${path.basename(file)} cannot be read (${code ?? 'error'})` };
   }
   let parsed: unknown;
   try {

@@ -10,10 +10,7 @@ export const macAddress = z
 
 const channel = z.strictObject({
   description: z.string().optional(),
-  protected: z
-    .boolean()
-    .optional()
-    .describe('Only versions with a passing boot test for their current digests may be promoted.'),
+  protected: z.boolean().optional().describe('Only versions with a passing boot test for their current digests may be promoted.'),
 });
 
 const nodeGroup = z.strictObject({
@@ -21,38 +18,55 @@ const nodeGroup = z.strictObject({
   image: imageName.describe('Recipe (image) name this group boots.'),
   channel: fileName.describe('Channel of that image the group follows.'),
   macs: z.array(macAddress).optional().describe('Members by MAC address.'),
-  hosts: z
-    .array(z.string().min(1))
-    .optional()
-    .describe('Members by host name or range (cn[001-512]); their MACs come from `nodes`.'),
+  hosts: z.array(z.string().min(1)).optional().describe('Members by host name or range (cn[001-512]); their MACs come from `nodes`.'),
   kernelArgs: kernelCmdline.optional().describe('Extra kernel parameters for this group.'),
   firmware: z.enum(['bios', 'uefi']).optional().describe('Boot firmware of the members; default bios.'),
 });
 
 const resources = z.strictObject({
-  cpu: z.string().regex(/^\d+(\.\d+)?m?$/, { error: 'is not a CPU quantity (e.g. 2, 500m)' }).optional(),
-  memory: z.string().regex(/^\d+(Ki|Mi|Gi|Ti|K|M|G|T)?$/, { error: 'is not a memory quantity (e.g. 4Gi)' }).optional(),
+  cpu: z
+    .string()
+    .regex(/^\d+(\.\d+)?m?$/, { error: 'is not a CPU quantity (e.g. 2, 500m)' })
+    .optional(),
+  memory: z
+    .string()
+    .regex(/^\d+(Ki|Mi|Gi|Ti|K|M|G|T)?$/, { error: 'is not a memory quantity (e.g. 4Gi)' })
+    .optional(),
 });
 
 const kubernetes = z
   .strictObject({
     kubeconfig: z.string().min(1).optional().describe('kubeconfig file; default $KUBECONFIG, then ~/.kube/config.'),
     context: z.string().min(1).optional().describe('kubeconfig context; default its current context.'),
-    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'is not a namespace name' }).default('pxeforge'),
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'is not a namespace name' })
+      .default('pxeforge'),
     image: z.string().min(1).describe('Builder image (deploy/Containerfile): Debian with the host tools and pxeforge.'),
     storage: z
       .union([
         z.strictObject({ pvc: z.string().min(1), mountPath: z.string().startsWith('/') }),
         z.strictObject({ hostPath: z.string().startsWith('/'), mountPath: z.string().startsWith('/') }),
       ])
-      .describe('How pods reach the shared store: a PVC, or a hostPath where the HPC filesystem is mounted on every node. '
-        + 'mountPath is where it appears in the pod; it must hold store and cache at the same paths as on this host.'),
+      .describe(
+        'How pods reach the shared store: a PVC, or a hostPath where the HPC filesystem is mounted on every node. ' +
+          'mountPath is where it appears in the pod; it must hold store and cache at the same paths as on this host.',
+      ),
     nodeSelector: z.record(z.string(), z.string()).optional(),
     tolerations: z
-      .array(z.strictObject({ key: z.string().optional(), operator: z.enum(['Equal', 'Exists']).optional(), value: z.string().optional(), effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional() }))
+      .array(
+        z.strictObject({
+          key: z.string().optional(),
+          operator: z.enum(['Equal', 'Exists']).optional(),
+          value: z.string().optional(),
+          effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+        }),
+      )
       .optional(),
     resources: z.strictObject({ build: resources.optional(), test: resources.optional() }).optional(),
-    deadlines: z.strictObject({ buildSeconds: z.number().int().positive().optional(), testSeconds: z.number().int().positive().optional() }).optional(),
+    deadlines: z
+      .strictObject({ buildSeconds: z.number().int().positive().optional(), testSeconds: z.number().int().positive().optional() })
+      .optional(),
     kvm: z.boolean().optional().describe('Boot-test pods ask for /dev/kvm through the devices.kubevirt.io/kvm resource; TCG otherwise.'),
   })
   .describe('The kubernetes executor: where build and boot-test pods run.');
@@ -68,9 +82,11 @@ export const siteConfigSchema = z
     mirror: z
       .union([z.literal('host'), z.url({ protocol: /^https?$/ })])
       .optional()
-      .describe('Debian mirror for builds; `host` (default) uses the mirror of this host\'s apt sources.'),
+      .describe("Debian mirror for builds; `host` (default) uses the mirror of this host's apt sources."),
     channels: z.record(fileName, channel).optional(),
-    nodes: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]*$/, { error: 'is not a host name' }), macAddress).optional()
+    nodes: z
+      .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]*$/, { error: 'is not a host name' }), macAddress)
+      .optional()
       .describe('MAC table: host name → MAC address, for node groups that list hosts.'),
     nodeGroups: z.record(fileName, nodeGroup).optional(),
     kubernetes: kubernetes.optional(),

@@ -42,11 +42,20 @@ export interface SiteConfig {
 export async function findRepoRoot(start: string): Promise<string> {
   let dir = path.resolve(start);
   for (;;) {
-    if (await access(path.join(dir, siteConfigName)).then(() => true, () => false)) return dir;
+    if (
+      await access(path.join(dir, siteConfigName)).then(
+        () => true,
+        () => false,
+      )
+    )
+      return dir;
     const parent = path.dirname(dir);
     if (parent === dir) {
-      throw invalidInput('NO_SITE_CONFIG', `no ${siteConfigName} in ${path.resolve(start)} or any parent directory`,
-        `run pxeforge inside a recipe repository, or pass --repo <dir>`);
+      throw invalidInput(
+        'NO_SITE_CONFIG',
+        `no ${siteConfigName} in ${path.resolve(start)} or any parent directory`,
+        `run pxeforge inside a recipe repository, or pass --repo <dir>`,
+      );
     }
     dir = parent;
   }
@@ -61,7 +70,9 @@ export async function loadSiteConfig(
   if (!loaded.ok) return { problems: loaded.problems };
   const data = loaded.document.data ?? {};
   if (typeof data !== 'object' || Array.isArray(data)) {
-    return { problems: [{ file: siteConfigName, line: 1, column: 1, path: '', message: 'expected a mapping of settings at the top of the file' }] };
+    return {
+      problems: [{ file: siteConfigName, line: 1, column: 1, path: '', message: 'expected a mapping of settings at the top of the file' }],
+    };
   }
   const checked = checkSchema(siteConfigSchema, { ...loaded.document, data });
   if (!checked.ok) return { problems: checked.problems };
@@ -96,7 +107,11 @@ function resolveSiteConfig(
       report(at('image'), `no recipe named ${quoted(group.image)}`, didYouMean(group.image, recipeNames));
     }
     if (!channelNames.includes(group.channel)) {
-      report(at('channel'), `no channel ${quoted(group.channel)} in \`channels\``, didYouMean(group.channel, channelNames) ?? `channels: ${channelNames.join(', ')}`);
+      report(
+        at('channel'),
+        `no channel ${quoted(group.channel)} in \`channels\``,
+        didYouMean(group.channel, channelNames) ?? `channels: ${channelNames.join(', ')}`,
+      );
     }
     const members: NodeGroup['members'] = (group.macs ?? []).map((mac) => ({ mac: normalizeMac(mac), host: undefined }));
     for (const [index, pattern] of (group.hosts ?? []).entries()) {
@@ -109,26 +124,42 @@ function resolveSiteConfig(
       }
       const missing = hosts.filter((host) => !table.has(host));
       if (missing.length > 0) {
-        report(at('hosts', index), `${missing.length} host(s) have no MAC in \`nodes\`: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
-          'add `<host>: <mac>` lines to the `nodes` table');
+        report(
+          at('hosts', index),
+          `${missing.length} host(s) have no MAC in \`nodes\`: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+          'add `<host>: <mac>` lines to the `nodes` table',
+        );
       }
       members.push(...hosts.filter((host) => table.has(host)).map((host) => ({ mac: table.get(host)!, host })));
     }
     for (const member of members) {
       const previous = owner.get(member.mac);
       if (previous !== undefined && previous !== name) {
-        report(at(), `MAC ${member.mac}${member.host === undefined ? '' : ` (${member.host})`} is also in node group ${quoted(previous)}`,
-          'a node boots exactly one image: keep each MAC in one group');
+        report(
+          at(),
+          `MAC ${member.mac}${member.host === undefined ? '' : ` (${member.host})`} is also in node group ${quoted(previous)}`,
+          'a node boots exactly one image: keep each MAC in one group',
+        );
       }
       owner.set(member.mac, name);
     }
-    nodeGroups.push({ name, image: group.image, channel: group.channel, members, kernelArgs: group.kernelArgs ?? '', firmware: group.firmware ?? 'bios' });
+    nodeGroups.push({
+      name,
+      image: group.image,
+      channel: group.channel,
+      members,
+      kernelArgs: group.kernelArgs ?? '',
+      firmware: group.firmware ?? 'bios',
+    });
   }
 
   const unknownNodes = { action: config.unknownNodes?.action ?? 'localboot', group: config.unknownNodes?.group } as const;
   if (unknownNodes.action === 'group' && (unknownNodes.group === undefined || !groupNames.includes(unknownNodes.group))) {
-    report(['unknownNodes', 'group'], unknownNodes.group === undefined ? '`action: group` needs `group: <node group>`' : `no node group ${quoted(unknownNodes.group)}`,
-      unknownNodes.group === undefined ? undefined : didYouMean(unknownNodes.group, groupNames));
+    report(
+      ['unknownNodes', 'group'],
+      unknownNodes.group === undefined ? '`action: group` needs `group: <node group>`' : `no node group ${quoted(unknownNodes.group)}`,
+      unknownNodes.group === undefined ? undefined : didYouMean(unknownNodes.group, groupNames),
+    );
   }
   if (problems.length > 0) return { problems };
   return {

@@ -22,7 +22,12 @@ export async function validateRepo(repo: RecipeRepo, files: readonly string[] = 
     const recipe = loaded.recipes.find((item) => item.name === group.image);
     const tooLong = recipe === undefined ? undefined : cmdlineSizeProblem(recipe, group.kernelArgs);
     if (tooLong !== undefined) {
-      problems.push({ file: siteConfigName, path: `nodeGroups.${group.name}.kernelArgs`, message: `with image ${quoted(group.image)}, ${tooLong}`, hint: cmdlineSizeHint });
+      problems.push({
+        file: siteConfigName,
+        path: `nodeGroups.${group.name}.kernelArgs`,
+        message: `with image ${quoted(group.image)}, ${tooLong}`,
+        hint: cmdlineSizeHint,
+      });
     }
   }
   return { recipes: loaded.recipes, site, files: loaded.files, problems: [...loaded.problems, ...problems] };

@@ -14,8 +14,12 @@ export function checkSchema<T extends z.ZodType>(
   const result = schema.safeParse(document.data, { reportInput: true });
   if (result.success) return { ok: true, value: result.data };
   // A value of the wrong type is reported as that alone, not also as too short or too long.
-  const wrongType = new Set(result.error.issues.filter((issue) => issue.code === 'invalid_type').map((issue) => JSON.stringify(issue.path)));
-  const issues = result.error.issues.filter((issue) => !((issue.code === 'too_small' || issue.code === 'too_big') && wrongType.has(JSON.stringify(issue.path))));
+  const wrongType = new Set(
+    result.error.issues.filter((issue) => issue.code === 'invalid_type').map((issue) => JSON.stringify(issue.path)),
+  );
+  const issues = result.error.issues.filter(
+    (issue) => !((issue.code === 'too_small' || issue.code === 'too_big') && wrongType.has(JSON.stringify(issue.path))),
+  );
   const problems = issues.flatMap((issue) => issueProblems(schema, document, issue));
   return { ok: false, problems: problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)) };
 }

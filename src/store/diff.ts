@@ -54,6 +54,8 @@ export function diffLines(diff: VersionDiff, options: { size: (bytes: number | u
     ...(diff.cmdline ? [`cmdline: ${diff.cmdline.from} → ${diff.cmdline.to}`] : []),
     ...diff.artifacts
       .filter((artifact) => options.identical || artifact.changed)
-      .map((artifact) => `artifact ${artifact.name}: ${size(artifact.from)} → ${size(artifact.to)}${artifact.changed ? '' : ' (identical)'}`),
+      .map(
+        (artifact) => `artifact ${artifact.name}: ${size(artifact.from)} → ${size(artifact.to)}${artifact.changed ? '' : ' (identical)'}`,
+      ),
   ];
 }

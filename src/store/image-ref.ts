@@ -26,10 +26,18 @@ export function parseImageRef(reference: string): ImageRef {
   const shown = quoted(reference, 80);
   const usage = 'write it as <name> or <name>@<version>, e.g. tiny@20261125T120455Z-3fa9c1d2 (`pxeforge images` lists them)';
   if (!imageName.safeParse(name).success) {
-    throw invalidInput('BAD_IMAGE_REFERENCE', `${shown}: ${quoted(name, 80)} is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)`, usage);
+    throw invalidInput(
+      'BAD_IMAGE_REFERENCE',
+      `${shown}: ${quoted(name, 80)} is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)`,
+      usage,
+    );
   }
   if (version !== undefined && version !== 'latest' && !versionPattern.test(version)) {
-    throw invalidInput('BAD_IMAGE_REFERENCE', `${shown}: the version must be one plain name (letters, digits, \`.\`, \`_\`, \`+\`, \`-\`), not ${quoted(version, 80)}`, usage);
+    throw invalidInput(
+      'BAD_IMAGE_REFERENCE',
+      `${shown}: the version must be one plain name (letters, digits, \`.\`, \`_\`, \`+\`, \`-\`), not ${quoted(version, 80)}`,
+      usage,
+    );
   }
   return { name, version: version === 'latest' ? undefined : version };
 }

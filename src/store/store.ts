@@ -21,18 +21,27 @@ export function versionDir(store: string, name: string, version: string): string
 
 /** `20261125T120455Z-3fa9c1d2`: sorts by build time; the suffix is the inputs digest. */
 export function newVersionName(now: Date, inputsDigest: string): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${inputsDigest.slice(0, 8)}`;
 }
 
 export async function listVersions(store: string, name: string): Promise<string[]> {
   const entries = await readdir(imageDir(store, name), { withFileTypes: true }).catch(() => []);
-  return entries.filter((entry) => entry.isDirectory() && !entry.name.startsWith('.')).map((entry) => entry.name).sort();
+  return entries
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+    .map((entry) => entry.name)
+    .sort();
 }
 
 export async function listImages(store: string): Promise<string[]> {
   const entries = await readdir(path.join(store, 'images'), { withFileTypes: true }).catch(() => []);
-  return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+  return entries
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
 }
 
 /**
@@ -40,13 +49,27 @@ export async function listImages(store: string): Promise<string[]> {
  * builds of the same inputs in the same second cannot both take it (mkdir is atomic); the
  * later one waits for the next second. `publishVersion` makes the version visible.
  */
-export async function stageVersion(store: string, name: string, inputsDigest: string, now: () => Date): Promise<{ version: string; staged: string }> {
+export async function stageVersion(
+  store: string,
+  name: string,
+  inputsDigest: string,
+  now: () => Date,
+): Promise<{ version: string; staged: string }> {
   await mkdir(imageDir(store, name), { recursive: true });
   for (;;) {
     const version = newVersionName(now(), inputsDigest);
     const staged = path.join(imageDir(store, name), `.incoming-${version}`);
-    const taken = await stat(versionDir(store, name, version)).then(() => true, () => false);
-    if (!taken && (await mkdir(staged).then(() => true, (error: NodeJS.ErrnoException) => (error.code === 'EEXIST' ? false : Promise.reject(error))))) {
+    const taken = await stat(versionDir(store, name, version)).then(
+      () => true,
+      () => false,
+    );
+    if (
+      !taken &&
+      (await mkdir(staged).then(
+        () => true,
+        (error: NodeJS.ErrnoException) => (error.code === 'EEXIST' ? false : Promise.reject(error)),
+      ))
+    ) {
       return { version, staged };
     }
     await sleep(1000);
@@ -84,7 +107,11 @@ export async function resolveVersion(store: string, reference: string): Promise<
   const { name, version: requested } = parseImageRef(reference);
   const versions = await listVersions(store, name);
   if (versions.length === 0) {
-    throw invalidInput('NO_SUCH_IMAGE', `no versions of image \`${name}\` in the store`, 'build it first: pxeforge build recipes/<recipe>.yaml');
+    throw invalidInput(
+      'NO_SUCH_IMAGE',
+      `no versions of image \`${name}\` in the store`,
+      'build it first: pxeforge build recipes/<recipe>.yaml',
+    );
   }
   const version = requested ?? versions.at(-1)!;
   if (!versions.includes(version)) {

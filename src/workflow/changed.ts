@@ -49,9 +49,17 @@ export async function changedRecipes(repo: RecipeRepo, since: string): Promise<C
     commit = (await git(repo, ['rev-parse', '--verify', '--quiet', `${since}^{commit}`])).trim();
   } catch (error) {
     if (!(error instanceof ToolError)) throw error;
-    const inside = await git(repo, ['rev-parse', '--is-inside-work-tree']).then(() => true, () => false);
-    throw invalidInput('BAD_REF', inside ? `\`${since}\` is not a commit of the recipe repository` : `${repo.root} is not in a git checkout`,
-      inside ? 'pass a commit, branch or tag, e.g. --since HEAD~1 or --since origin/main' : 'pxeforge changed compares git commits; commit the recipes to git first');
+    const inside = await git(repo, ['rev-parse', '--is-inside-work-tree']).then(
+      () => true,
+      () => false,
+    );
+    throw invalidInput(
+      'BAD_REF',
+      inside ? `\`${since}\` is not a commit of the recipe repository` : `${repo.root} is not in a git checkout`,
+      inside
+        ? 'pass a commit, branch or tag, e.g. --since HEAD~1 or --since origin/main'
+        : 'pxeforge changed compares git commits; commit the recipes to git first',
+    );
   }
   // Paths relative to the recipe repository (which may be a directory of a larger checkout).
   const tracked = (await git(repo, ['diff', '--name-only', '--no-renames', '--relative', commit, '--'])).split('\n');
@@ -80,7 +88,10 @@ function dependsOn(recipe: Recipe, file: string): boolean {
 
 /** `pxeforge.yaml (mirror)` when a setting that changes builds differs from the one at `commit`. */
 async function changedBuildSettings(repo: RecipeRepo, commit: string): Promise<string[]> {
-  const before = await git(repo, ['show', `${commit}:./${siteConfigName}`]).then((text) => settingsOf(text), (): Record<string, unknown> => ({}));
+  const before = await git(repo, ['show', `${commit}:./${siteConfigName}`]).then(
+    (text) => settingsOf(text),
+    (): Record<string, unknown> => ({}),
+  );
   const now = settingsOf(await readFile(path.join(repo.root, siteConfigName), 'utf8').catch(() => ''));
   return Object.entries(buildSettings)
     .filter(([key, fallback]) => JSON.stringify(before[key] ?? fallback) !== JSON.stringify(now[key] ?? fallback))

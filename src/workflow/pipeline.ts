@@ -34,7 +34,8 @@ export interface PipelineExecutor {
 
 export function localExecutor(options: Pick<PipelineOptions, 'repo' | 'site' | 'useCache' | 'via' | 'signal'>): PipelineExecutor {
   return {
-    build: (recipe, emit) => buildImage({ recipe, repo: options.repo, site: options.site, useCache: options.useCache, emit, signal: options.signal }),
+    build: (recipe, emit) =>
+      buildImage({ recipe, repo: options.repo, site: options.site, useCache: options.useCache, emit, signal: options.signal }),
     test: (image, emit) => testImage({ store: options.site.store, image, via: options.via, emit, signal: options.signal }),
   };
 }
@@ -101,7 +102,11 @@ async function one(options: PipelineOptions, recipe: Recipe): Promise<PipelineOu
     const report = await executor.test(`${recipe.name}@${outcome.version}`, emit);
     const failed = report.checks.filter((check) => !check.passed).map((check) => check.name);
     outcome.test = { passed: report.passed, durationMs: report.durationMs, failed };
-    if (!report.passed) throw new UserError('TEST_FAILED', report.failure ? `${report.failure.reason} (stuck in ${report.failure.phase})` : `checks failed: ${failed.join(', ')}`);
+    if (!report.passed)
+      throw new UserError(
+        'TEST_FAILED',
+        report.failure ? `${report.failure.reason} (stuck in ${report.failure.phase})` : `checks failed: ${failed.join(', ')}`,
+      );
   });
   if (!tested || options.promoteTo === undefined) return outcome;
 

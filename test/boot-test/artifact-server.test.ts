@@ -47,13 +47,21 @@ const corpus: [string, string | Buffer, number[]][] = [
   ['PUT with a body', 'PUT /vmlinuz HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc', [405]],
   ['an unknown method', 'BREW /vmlinuz HTTP/1.1\r\nHost: x\r\n\r\n', [400, 405]],
   ['CONNECT', 'CONNECT 10.0.2.2:22 HTTP/1.1\r\nHost: 10.0.2.2:22\r\n\r\n', [400, 405]],
-  ['an upgrade to websocket', get('/vmlinuz', 'Upgrade: websocket\r\nConnection: Upgrade\r\n').replace('Connection: close\r\n', ''), [200, 400, 405]],
+  [
+    'an upgrade to websocket',
+    get('/vmlinuz', 'Upgrade: websocket\r\nConnection: Upgrade\r\n').replace('Connection: close\r\n', ''),
+    [200, 400, 405],
+  ],
   ['a negative Content-Length', 'GET /vmlinuz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n', [400]],
   ['not HTTP at all', Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0x0d, 0x0a, 0x0d, 0x0a]), [400]],
   ['a malformed Range', get('/vmlinuz', 'Range: bytes=abc\r\n'), [200, 416]],
   ['a backwards Range', get('/vmlinuz', 'Range: bytes=9-1\r\n'), [200, 416]],
   ['a Range past the end', get('/vmlinuz', 'Range: bytes=999999-\r\n'), [416]],
-  ['a thousand Ranges', get('/vmlinuz', `Range: bytes=${Array.from({ length: 1000 }, (_, i) => `${i}-${i}`).join(',')}\r\n`), [200, 206, 416]],
+  [
+    'a thousand Ranges',
+    get('/vmlinuz', `Range: bytes=${Array.from({ length: 1000 }, (_, i) => `${i}-${i}`).join(',')}\r\n`),
+    [200, 206, 416],
+  ],
   ['a file that is not served', get('/manifest.json'), [404]],
   ['a served name that is a symlink out of the version directory', get('/outside'), [403, 404]],
   ['a directory', get('/'), [404]],
@@ -73,7 +81,11 @@ beforeAll(async () => {
   await writeFile(path.join(version, 'initrd.img'), 'initrd bytes');
   await writeFile(path.join(dir, 'secret'), 'host secret');
   await symlink(path.join(dir, 'secret'), path.join(version, 'outside'));
-  server = execa(path.join(projectRoot, 'node_modules/.bin/vite-node'), [path.join(projectRoot, 'test/boot-test/fixtures/artifact-server-child.ts'), version], { reject: false, cwd: projectRoot });
+  server = execa(
+    path.join(projectRoot, 'node_modules/.bin/vite-node'),
+    [path.join(projectRoot, 'test/boot-test/fixtures/artifact-server-child.ts'), version],
+    { reject: false, cwd: projectRoot },
+  );
   port = await new Promise<number>((resolve, reject) => {
     let buffered = '';
     server.stdout!.on('data', (chunk: Buffer) => {
@@ -116,7 +128,7 @@ describe('the artifact server under hostile requests', () => {
 });
 
 describe('the relay QEMU runs for each guest connection', () => {
-  it('carries the guest\'s request to the artifact server and the answer back, and then ends', async () => {
+  it("carries the guest's request to the artifact server and the answer back, and then ends", async () => {
     const relay = await writeGuestRelay(dir);
     // QEMU hands the relay one end of a socket pair as stdin, stdout and stderr; the guest holds the other.
     const listener = createServer().listen(path.join(dir, 'guest.sock'));

@@ -27,9 +27,17 @@ beforeEach(async () => {
   await mkdir(dir, { recursive: true });
   const files = { vmlinuz: 'kernel bytes', 'initrd.img': 'initrd bytes' };
   for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
-  const artifacts = Object.fromEntries(Object.entries(files).map(([name, content]) => [name, { sha256: sha256(content), size: content.length }]));
-  const recipe = { output: { format: 'initramfs' }, tests: { boot: { memory: 256, cpus: 1, timeout: 10, builtinChecks: true }, checks: [] } };
-  await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ name: 'tiny', version: '20260101T000000Z-00000000', artifacts, kernel: { cmdline: '' }, recipe }));
+  const artifacts = Object.fromEntries(
+    Object.entries(files).map(([name, content]) => [name, { sha256: sha256(content), size: content.length }]),
+  );
+  const recipe = {
+    output: { format: 'initramfs' },
+    tests: { boot: { memory: 256, cpus: 1, timeout: 10, builtinChecks: true }, checks: [] },
+  };
+  await writeFile(
+    path.join(dir, 'manifest.json'),
+    JSON.stringify({ name: 'tiny', version: '20260101T000000Z-00000000', artifacts, kernel: { cmdline: '' }, recipe }),
+  );
 });
 afterEach(async () => {
   if (savedTmp === undefined) delete process.env.TMPDIR;
@@ -40,7 +48,9 @@ afterEach(async () => {
 describe('boot test faults that need no VM', () => {
   it('a version that does not exist', async () => {
     const before = await bootTempDirs();
-    const error = (await testImage({ store, image: 'tiny@nope', via: 'direct', emit, signal: new AbortController().signal }).catch((e: unknown) => e)) as UserError;
+    const error = (await testImage({ store, image: 'tiny@nope', via: 'direct', emit, signal: new AbortController().signal }).catch(
+      (e: unknown) => e,
+    )) as UserError;
     expect(error.code).toBe('NO_SUCH_VERSION');
     expect(error.exitCode).toBe(2);
     expect(await bootTempDirs()).toEqual(before);
@@ -51,7 +61,9 @@ describe('boot test faults that need no VM', () => {
     const file = path.join(store, 'images/tiny/20260101T000000Z-00000000/initrd.img');
     await chmod(file, 0o644);
     await writeFile(file, 'changed after the build');
-    const error = (await testImage({ store, image: 'tiny', via: 'direct', emit, signal: new AbortController().signal }).catch((e: unknown) => e)) as UserError;
+    const error = (await testImage({ store, image: 'tiny', via: 'direct', emit, signal: new AbortController().signal }).catch(
+      (e: unknown) => e,
+    )) as UserError;
     expect(error.code).toBe('ARTIFACT_TAMPERED');
     expect(error.message).toBe('tiny@20260101T000000Z-00000000: initrd.img does not match its manifest digest');
     expect(await bootTempDirs()).toEqual(before);
@@ -62,7 +74,9 @@ describe('boot test faults that need no VM', () => {
     const saved = process.env.PATH;
     process.env.PATH = '/nonexistent';
     try {
-      const error = (await testImage({ store, image: 'tiny', via: 'direct', emit, signal: new AbortController().signal }).catch((e: unknown) => e)) as UserError;
+      const error = (await testImage({ store, image: 'tiny', via: 'direct', emit, signal: new AbortController().signal }).catch(
+        (e: unknown) => e,
+      )) as UserError;
       expect(error.code).toBe('TOOL_MISSING');
       expect(error.hint).toMatch(/pxeforge doctor/);
     } finally {

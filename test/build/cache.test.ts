@@ -51,7 +51,10 @@ describe('cachedStep', () => {
       await sleep(300);
       await writeFile(target, 'layer');
     };
-    const outcomes = await Promise.all([cachedStep(entry, { useCache: true, private_: '' }, produce), cachedStep(entry, { useCache: true, private_: '' }, produce)]);
+    const outcomes = await Promise.all([
+      cachedStep(entry, { useCache: true, private_: '' }, produce),
+      cachedStep(entry, { useCache: true, private_: '' }, produce),
+    ]);
     expect(outcomes.map((o) => o.outcome).sort()).toEqual(['hit', 'miss']);
     expect(runs).toBe(1);
   });

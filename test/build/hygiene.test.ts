@@ -37,12 +37,16 @@ describe('cleanImage', () => {
     const report = await cleanImage(root, []);
     expect(report.sshHostKeys).toBe('removed');
     expect(report.sshKeysAtBoot).toBe('drop-in');
-    expect(report.removed).toEqual(expect.arrayContaining(['/etc/ssh/ssh_host_ed25519_key', '/var/cache/apt/pkgcache.bin', '/var/log/dpkg.log', '/tmp/build-leftover']));
+    expect(report.removed).toEqual(
+      expect.arrayContaining(['/etc/ssh/ssh_host_ed25519_key', '/var/cache/apt/pkgcache.bin', '/var/log/dpkg.log', '/tmp/build-leftover']),
+    );
     expect(await hygieneViolations(root)).toEqual([]);
     expect(await readFile(path.join(root, 'etc/machine-id'), 'utf8')).toBe('');
     await expect(stat(path.join(root, 'var/lib/dbus/machine-id'))).rejects.toThrow();
     expect(await readFile(path.join(root, 'var/log/keep.log'), 'utf8')).toBe('kept');
-    expect(await readFile(path.join(root, 'etc/systemd/system/ssh.service.d/pxeforge-host-keys.conf'), 'utf8')).toContain('ExecStartPre=/usr/bin/ssh-keygen -A');
+    expect(await readFile(path.join(root, 'etc/systemd/system/ssh.service.d/pxeforge-host-keys.conf'), 'utf8')).toContain(
+      'ExecStartPre=/usr/bin/ssh-keygen -A',
+    );
   });
 
   it('fails on a private key the recipe did not allow, and lets an allowed one stay', async () => {
@@ -62,7 +66,7 @@ describe('cleanImage', () => {
     expect(text).toMatch(/^# .*DHCP/m);
   });
 
-  it('replaces a resolv.conf link (as the host\'s resolvconf leaves) with that file, never writing through it', async () => {
+  it("replaces a resolv.conf link (as the host's resolvconf leaves) with that file, never writing through it", async () => {
     const outside = path.join(root, '..', `${path.basename(root)}-outside`);
     await writeFile(outside, 'nameserver 192.0.2.53\n');
     try {
@@ -84,7 +88,7 @@ describe('cleanImage', () => {
     expect(await readlink(path.join(root, 'etc/resolv.conf'))).toBe('../run/systemd/resolve/stub-resolv.conf');
   });
 
-  it('keeps a resolv.conf the recipe\'s overlays supply (the site\'s DNS)', async () => {
+  it("keeps a resolv.conf the recipe's overlays supply (the site's DNS)", async () => {
     await writeFile(path.join(root, 'etc/resolv.conf'), 'nameserver 10.1.0.53\n');
     const report = await cleanImage(root, [], { resolvConf: 'keep' });
     expect(report.resolvConf).toBe('overlay');

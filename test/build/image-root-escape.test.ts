@@ -106,12 +106,22 @@ async function link(paths: readonly string[]): Promise<void> {
 }
 
 const recipe = (timezone: string | undefined): Recipe => ({
-  name: 'escape', description: undefined, chain: [], sources: [],
+  name: 'escape',
+  description: undefined,
+  chain: [],
+  sources: [],
   base: { distro: 'debian', release: 'bookworm', arch: 'amd64', variant: 'minbase', mirror: undefined },
-  packages: { sets: [], install: [] }, overlays: [], services: { enable: [], disable: [], mask: [] },
-  users: [], groups: [], locale: 'en_US.UTF-8', timezone, kernel: { package: 'linux-image-amd64', cmdline: '' },
+  packages: { sets: [], install: [] },
+  overlays: [],
+  services: { enable: [], disable: [], mask: [] },
+  users: [],
+  groups: [],
+  locale: 'en_US.UTF-8',
+  timezone,
+  kernel: { package: 'linux-image-amd64', cmdline: '' },
   output: { format: 'squashfs', compression: { algorithm: 'zstd', level: 3 }, acceptCapabilityLoss: false },
-  hooks: ['hook.sh'], hygiene: { allowPrivateKeys: [] },
+  hooks: ['hook.sh'],
+  hygiene: { allowPrivateKeys: [] },
   tests: { boot: { memory: 2048, cpus: 2, timeout: 300, builtinChecks: true }, checks: [] },
 });
 const tools = { emit: () => {}, signal: new AbortController().signal };
@@ -133,10 +143,32 @@ async function runStages(timezone: string | undefined): Promise<void> {
 }
 
 const leafLinks = [
-  'etc/hostname', 'etc/hosts', 'etc/timezone', 'etc/localtime', 'etc/default/locale', 'etc/locale.gen', 'etc/machine-id',
-  'etc/resolv.conf', 'etc/passwd', 'etc/ssh', 'etc/dracut.conf', 'etc/dracut.conf.d', 'etc/systemd/system', 'var/tmp', 'var/log',
-  'var/lib/apt/lists', 'var/cache/apt', 'var/cache/ldconfig', 'var/lib/dbus', 'var/lib/systemd', 'root', 'usr/share/zoneinfo',
-  'usr/sbin', 'var/lib/dpkg/status', 'boot', 'srv/data',
+  'etc/hostname',
+  'etc/hosts',
+  'etc/timezone',
+  'etc/localtime',
+  'etc/default/locale',
+  'etc/locale.gen',
+  'etc/machine-id',
+  'etc/resolv.conf',
+  'etc/passwd',
+  'etc/ssh',
+  'etc/dracut.conf',
+  'etc/dracut.conf.d',
+  'etc/systemd/system',
+  'var/tmp',
+  'var/log',
+  'var/lib/apt/lists',
+  'var/cache/apt',
+  'var/cache/ldconfig',
+  'var/lib/dbus',
+  'var/lib/systemd',
+  'root',
+  'usr/share/zoneinfo',
+  'usr/sbin',
+  'var/lib/dpkg/status',
+  'boot',
+  'srv/data',
 ];
 
 describe('an image whose paths are absolute symlinks out of the root', () => {
@@ -177,7 +209,7 @@ describe('an image whose paths are absolute symlinks out of the root', () => {
     expect(await readDpkgStatus(root)).toEqual([]);
   });
 
-  it('reads the package list from the image\'s own dpkg database', async () => {
+  it("reads the package list from the image's own dpkg database", async () => {
     await link(leafLinks);
     await lay(path.join(root, victim), layout('image'));
     expect(await readDpkgStatus(root)).toEqual([

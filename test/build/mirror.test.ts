@@ -11,9 +11,18 @@ describe('apt sources', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'pxeforge-apt-'));
     try {
       await mkdir(path.join(dir, 'sources.list.d'));
-      await writeFile(path.join(dir, 'sources.list'), '# comment\ndeb [arch=amd64] http://mirror.example/debian bookworm main contrib\ndeb-src http://x/debian bookworm main\n');
-      await writeFile(path.join(dir, 'sources.list.d/debian.sources'), 'Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\nComponents: main\n\nTypes: deb\nEnabled: no\nURIs: http://off/debian\nSuites: sid\n');
-      await writeFile(path.join(dir, 'sources.list.d/other.sources'), 'Types: deb\nURIs: http://vendor.example/apt\nSuites: stable\nComponents: main\n');
+      await writeFile(
+        path.join(dir, 'sources.list'),
+        '# comment\ndeb [arch=amd64] http://mirror.example/debian bookworm main contrib\ndeb-src http://x/debian bookworm main\n',
+      );
+      await writeFile(
+        path.join(dir, 'sources.list.d/debian.sources'),
+        'Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\nComponents: main\n\nTypes: deb\nEnabled: no\nURIs: http://off/debian\nSuites: sid\n',
+      );
+      await writeFile(
+        path.join(dir, 'sources.list.d/other.sources'),
+        'Types: deb\nURIs: http://vendor.example/apt\nSuites: stable\nComponents: main\n',
+      );
       const host = await readHostAptSources(dir);
       expect(host.map((s) => `${s.uri} ${s.suite}`)).toEqual([
         'http://mirror.example/debian bookworm',

@@ -92,11 +92,14 @@ describe('applyOverlay', () => {
   it('applies owner, group and mode from the overlay metadata', async () => {
     const src = await overlay('o', { 'etc/sudoers.d/admins': 'x\n', 'root/.ssh/config': 'y\n', 'var/lib/chrony/a': 'z\n' });
     const meta = path.join(dir, 'overlays/o.yaml');
-    await writeFile(meta, `files:
+    await writeFile(
+      meta,
+      `files:
   - { path: /etc/sudoers.d/admins, mode: "0440" }
   - { path: /root/.ssh, mode: "0700" }
   - { path: /var/lib/chrony, owner: _chrony, group: _chrony, recursive: true }
-`);
+`,
+    );
     await applyOverlay(root, src, meta, noEvents);
     expect((await stat(path.join(root, 'etc/sudoers.d/admins'))).mode & 0o777).toBe(0o440);
     expect((await stat(path.join(root, 'root/.ssh'))).mode & 0o777).toBe(0o700);

@@ -19,7 +19,10 @@ beforeEach(async () => {
   await mkdir(path.join(dir, 'tmp'));
   await mkdir(path.join(dir, 'bin'));
   const qemu = path.join(dir, 'bin/qemu-system-x86_64');
-  await writeFile(qemu, `#!/bin/sh\n[ "$1" = --version ] && { echo 'QEMU emulator version 0 (stand-in)'; exit 0; }\necho $$ > '${dir}/qemu.pid'\nwhile :; do echo "fake qemu is running"; sleep 0.2; done\n`);
+  await writeFile(
+    qemu,
+    `#!/bin/sh\n[ "$1" = --version ] && { echo 'QEMU emulator version 0 (stand-in)'; exit 0; }\necho $$ > '${dir}/qemu.pid'\nwhile :; do echo "fake qemu is running"; sleep 0.2; done\n`,
+  );
   await chmod(qemu, 0o755);
   await mkdir(path.join(dir, 'repo'));
   await writeFile(path.join(dir, 'repo/pxeforge.yaml'), `store: ${dir}/store\ntftpRoot: ${dir}/tftp\n`);
@@ -27,9 +30,17 @@ beforeEach(async () => {
   await mkdir(versionDir, { recursive: true });
   const files = { vmlinuz: 'kernel bytes', 'initrd.img': 'initrd bytes' };
   for (const [name, content] of Object.entries(files)) await writeFile(path.join(versionDir, name), content);
-  const artifacts = Object.fromEntries(Object.entries(files).map(([name, content]) => [name, { sha256: sha256(content), size: content.length }]));
-  const recipe = { output: { format: 'initramfs' }, tests: { boot: { memory: 256, cpus: 1, timeout: 120, builtinChecks: true }, checks: [] } };
-  await writeFile(path.join(versionDir, 'manifest.json'), JSON.stringify({ name: 'tiny', version, artifacts, kernel: { cmdline: '' }, recipe }));
+  const artifacts = Object.fromEntries(
+    Object.entries(files).map(([name, content]) => [name, { sha256: sha256(content), size: content.length }]),
+  );
+  const recipe = {
+    output: { format: 'initramfs' },
+    tests: { boot: { memory: 256, cpus: 1, timeout: 120, builtinChecks: true }, checks: [] },
+  };
+  await writeFile(
+    path.join(versionDir, 'manifest.json'),
+    JSON.stringify({ name: 'tiny', version, artifacts, kernel: { cmdline: '' }, recipe }),
+  );
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -84,16 +95,20 @@ describe('every way out of a boot test runs the same cleanup', () => {
     expect(code).toBe(130);
   }, 30_000);
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('%s', async (signal) => {
-    const child = pxeforgeTest();
-    child.stdout!.resume();
-    const exited = once(child, 'exit');
-    const pid = await qemuStarted();
-    child.kill(signal);
-    const [code] = (await exited) as [number | null];
-    expect(code).toBe(130);
-    await expectNothingLeft(pid);
-  }, 30_000);
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s',
+    async (signal) => {
+      const child = pxeforgeTest();
+      child.stdout!.resume();
+      const exited = once(child, 'exit');
+      const pid = await qemuStarted();
+      child.kill(signal);
+      const [code] = (await exited) as [number | null];
+      expect(code).toBe(130);
+      await expectNothingLeft(pid);
+    },
+    30_000,
+  );
 
   it('a second Ctrl-C, which exits at once', async () => {
     const child = pxeforgeTest();

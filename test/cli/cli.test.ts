@@ -16,15 +16,42 @@ describe('pxeforge (the command)', () => {
     const result = await pxeforge(['--help']);
     expect(result.exitCode).toBe(0);
     const verbs = [...result.stdout.matchAll(/^ {2}(\w+)\b/gm)].map((m) => m[1]);
-    expect(verbs).toEqual(['validate', 'build', 'test', 'promote', 'rollback', 'status', 'history', 'verify', 'gc', 'refresh', 'unlock', 'changed', 'pipeline', 'k8s', 'render', 'images', 'show', 'diff', 'report', 'cache', 'schema', 'doctor', 'help']);
+    expect(verbs).toEqual([
+      'validate',
+      'build',
+      'test',
+      'promote',
+      'rollback',
+      'status',
+      'history',
+      'verify',
+      'gc',
+      'refresh',
+      'unlock',
+      'changed',
+      'pipeline',
+      'k8s',
+      'render',
+      'images',
+      'show',
+      'diff',
+      'report',
+      'cache',
+      'schema',
+      'doctor',
+      'help',
+    ]);
     expect(result.stdout).toContain('Exit codes: 0 ok, 1 an operation failed, 2 invalid input or usage');
   });
 
-  it.each(['validate', 'build', 'test', 'images', 'show', 'diff', 'cache', 'schema', 'doctor'])('%s --help describes the verb', async (verb) => {
-    const result = await pxeforge([verb, '--help']);
-    expect(result.exitCode).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`^Usage: pxeforge ${verb}`));
-  });
+  it.each(['validate', 'build', 'test', 'images', 'show', 'diff', 'cache', 'schema', 'doctor'])(
+    '%s --help describes the verb',
+    async (verb) => {
+      const result = await pxeforge([verb, '--help']);
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toMatch(new RegExp(`^Usage: pxeforge ${verb}`));
+    },
+  );
 
   it('an unknown verb or flag is a usage error (exit 2)', async () => {
     const verb = await pxeforge(['biuld']);

@@ -27,7 +27,11 @@ describe('run', () => {
   it('logs the command pasteably and streams each output line as an event', async () => {
     const { events, emit } = collect();
     await run(['sh', '-c', 'echo one; echo two >&2; printf "three"', 'arg with space'], { emit, stage: 'demo' });
-    expect(events[0]).toEqual({ type: 'command', stage: 'demo', command: `sh -c 'echo one; echo two >&2; printf "three"' 'arg with space'` });
+    expect(events[0]).toEqual({
+      type: 'command',
+      stage: 'demo',
+      command: `sh -c 'echo one; echo two >&2; printf "three"' 'arg with space'`,
+    });
     const lines = events.filter((e) => e.type === 'output').map((e) => e.type === 'output' && `${e.stream}:${e.line}`);
     expect(lines.sort()).toEqual(['stderr:two', 'stdout:one', 'stdout:three']);
   });
@@ -63,7 +67,9 @@ describe('run', () => {
 
   it('says what a signal means', async () => {
     const error = await run(['sh', '-c', 'kill -KILL $$']).catch((e: unknown) => e);
-    expect((error as ToolError).message).toMatch(/^command failed \(killed by SIGKILL \(killed; the kernel OOM killer does this when memory runs out\)\)/);
+    expect((error as ToolError).message).toMatch(
+      /^command failed \(killed by SIGKILL \(killed; the kernel OOM killer does this when memory runs out\)\)/,
+    );
   });
 
   it('names a missing program and points to doctor', async () => {

@@ -67,7 +67,15 @@ const json = (res: ServerResponse, code: number, body: unknown) => {
   res.writeHead(code, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
 };
-const status = (code: number, reason: string, message: string) => ({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+const status = (code: number, reason: string, message: string) => ({
+  kind: 'Status',
+  apiVersion: 'v1',
+  metadata: {},
+  status: 'Failure',
+  message,
+  reason,
+  code,
+});
 
 function matches(pod: V1Pod, selector: string | null): boolean {
   if (!selector) return true;
@@ -115,16 +123,58 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
     if (record.deleted) return;
     const end = scenario.end;
     if (end.kind === 'unschedulable') {
-      publish(record, (pod) => (pod.status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available.' }] }));
+      publish(
+        record,
+        (pod) =>
+          (pod.status = {
+            phase: 'Pending',
+            conditions: [
+              {
+                type: 'PodScheduled',
+                status: 'False',
+                reason: 'Unschedulable',
+                message: '0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available.',
+              },
+            ],
+          }),
+      );
       return;
     }
     if (end.kind === 'image-pull') {
-      publish(record, (pod) => (pod.status = { phase: 'Pending', containerStatuses: [{ name: 'c', image: pod.spec!.containers[0]!.image!, imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${pod.spec!.containers[0]!.image}"` } } }] }));
+      publish(
+        record,
+        (pod) =>
+          (pod.status = {
+            phase: 'Pending',
+            containerStatuses: [
+              {
+                name: 'c',
+                image: pod.spec!.containers[0]!.image!,
+                imageID: '',
+                ready: false,
+                restartCount: 0,
+                state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${pod.spec!.containers[0]!.image}"` } },
+              },
+            ],
+          }),
+      );
       return;
     }
-    const container = (state: object) => [{ name: record.pod.spec!.containers[0]!.name, image: record.pod.spec!.containers[0]!.image!, imageID: '', ready: true, restartCount: 0, state }];
+    const container = (state: object) => [
+      {
+        name: record.pod.spec!.containers[0]!.name,
+        image: record.pod.spec!.containers[0]!.image!,
+        imageID: '',
+        ready: true,
+        restartCount: 0,
+        state,
+      },
+    ];
     const startedAt = new Date();
-    publish(record, (pod) => (pod.status = { phase: 'Running', startTime: startedAt, containerStatuses: container({ running: { startedAt } }) }));
+    publish(
+      record,
+      (pod) => (pod.status = { phase: 'Running', startTime: startedAt, containerStatuses: container({ running: { startedAt } }) }),
+    );
 
     // The container: check the build inputs like `pxeforge k8s run-build` does, then print.
     const command = record.pod.spec!.containers[0]!.command ?? [];
@@ -133,7 +183,10 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
     let lines = scenario.lines(record.pod);
     let exit = end;
     if (command.includes('run-build')) {
-      const actual = await readFile(inputs!).then((data) => createHash('sha256').update(data).digest('hex'), () => 'missing');
+      const actual = await readFile(inputs!).then(
+        (data) => createHash('sha256').update(data).digest('hex'),
+        () => 'missing',
+      );
       if (actual !== digest) {
         lines = [`{"type":"warning","message":"inputs ${inputs} have sha256 ${actual}, not ${digest}"}`];
         exit = { kind: 'exit', code: 1 };
@@ -177,19 +230,32 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
       if (exit.kind === 'succeeded') pod.status = { ...pod.status, phase: 'Succeeded', containerStatuses: terminated(0, 'Completed') };
       else if (exit.kind === 'exit') pod.status = { ...pod.status, phase: 'Failed', containerStatuses: terminated(exit.code, 'Error') };
       else if (exit.kind === 'oom') pod.status = { ...pod.status, phase: 'Failed', containerStatuses: terminated(137, 'OOMKilled') };
-      else if (exit.kind === 'evicted') pod.status = { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi, available: 2Gi.' };
-      else if (exit.kind === 'deadline') pod.status = { ...pod.status, phase: 'Failed', reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' };
+      else if (exit.kind === 'evicted')
+        pod.status = {
+          phase: 'Failed',
+          reason: 'Evicted',
+          message: 'The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi, available: 2Gi.',
+        };
+      else if (exit.kind === 'deadline')
+        pod.status = {
+          ...pod.status,
+          phase: 'Failed',
+          reason: 'DeadlineExceeded',
+          message: 'Pod was active on the node longer than the specified deadline',
+        };
     });
     for (const wake of record.lineWaiters) wake();
   };
 
-  const terminal = (record: PodRecord) => record.deleted || record.pod.status?.phase === 'Succeeded' || record.pod.status?.phase === 'Failed';
+  const terminal = (record: PodRecord) =>
+    record.deleted || record.pod.status?.phase === 'Succeeded' || record.pod.status?.phase === 'Failed';
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://fake');
     fake.requests.push(`${req.method} ${url.pathname}${url.search}`);
     const parts = url.pathname.split('/').filter(Boolean); // api v1 namespaces <ns> pods [name] [log]
-    if (parts[0] !== 'api' || parts[1] !== 'v1' || parts[2] !== 'namespaces' || parts[4] !== 'pods') return json(res, 404, status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`));
+    if (parts[0] !== 'api' || parts[1] !== 'v1' || parts[2] !== 'namespaces' || parts[4] !== 'pods')
+      return json(res, 404, status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`));
     const namespace = parts[3]!;
     const name = parts[5];
     const record = name === undefined ? undefined : pods.get(name);
@@ -198,13 +264,28 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
       let body = '';
       for await (const chunk of req) body += chunk;
       if (fake.scenario.forbidCreate) {
-        return json(res, 403, status(403, 'Forbidden', `pods is forbidden: User "system:serviceaccount:ci:pxeforge" cannot create resource "pods" in API group "" in the namespace "${namespace}"`));
+        return json(
+          res,
+          403,
+          status(
+            403,
+            'Forbidden',
+            `pods is forbidden: User "system:serviceaccount:ci:pxeforge" cannot create resource "pods" in API group "" in the namespace "${namespace}"`,
+          ),
+        );
       }
       const pod = JSON.parse(body) as V1Pod;
       fake.created.push(structuredClone(pod));
       const podName = pod.metadata!.name ?? `${pod.metadata!.generateName}${Math.random().toString(36).slice(2, 7)}`;
       version += 1;
-      pod.metadata = { ...pod.metadata, name: podName, namespace, uid: `uid-${podName}`, resourceVersion: String(version), creationTimestamp: new Date() };
+      pod.metadata = {
+        ...pod.metadata,
+        name: podName,
+        namespace,
+        uid: `uid-${podName}`,
+        resourceVersion: String(version),
+        creationTimestamp: new Date(),
+      };
       pod.status = { phase: 'Pending' };
       const created: PodRecord = { pod, printed: [], history: [pod], deleted: false, watches: 0, logs: 0, lineWaiters: new Set() };
       pods.set(podName, created);
@@ -216,7 +297,8 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
       fake.deleted.push(record.pod.metadata!.name!);
       pods.delete(record.pod.metadata!.name!);
       for (const wake of record.lineWaiters) wake();
-      for (const watcher of watchers) if (matches(record.pod, watcher.field)) watcher.res.write(`${JSON.stringify({ type: 'DELETED', object: record.pod })}\n`);
+      for (const watcher of watchers)
+        if (matches(record.pod, watcher.field)) watcher.res.write(`${JSON.stringify({ type: 'DELETED', object: record.pod })}\n`);
       return json(res, 200, record.pod);
     }
     if (req.method === 'GET' && name !== undefined && parts[6] === 'log') {
@@ -261,7 +343,12 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
       const selector = url.searchParams.get('labelSelector');
       const field = url.searchParams.get('fieldSelector');
       if (url.searchParams.get('watch') !== 'true') {
-        return json(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(version) }, items: [...pods.values()].map((r) => r.pod).filter((pod) => matches(pod, selector) && matches(pod, field)) });
+        return json(res, 200, {
+          kind: 'PodList',
+          apiVersion: 'v1',
+          metadata: { resourceVersion: String(version) },
+          items: [...pods.values()].map((r) => r.pod).filter((pod) => matches(pod, selector) && matches(pod, field)),
+        });
       }
       const target = [...pods.values()].find((r) => matches(r.pod, field));
       if (target !== undefined) target.watches += 1;
@@ -277,7 +364,8 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
         return; // never a byte: only polling sees the pod change
       }
       const from = Number(url.searchParams.get('resourceVersion') ?? 0);
-      for (const pod of target?.history ?? []) if (Number(pod.metadata!.resourceVersion) > from) res.write(`${JSON.stringify({ type: 'MODIFIED', object: pod })}\n`);
+      for (const pod of target?.history ?? [])
+        if (Number(pod.metadata!.resourceVersion) > from) res.write(`${JSON.stringify({ type: 'MODIFIED', object: pod })}\n`);
       if (mode === 'silent-end') {
         res.end();
         return;

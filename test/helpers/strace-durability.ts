@@ -11,12 +11,33 @@ import path from 'node:path';
  * another thread interrupts are split into `<unfinished ...>` and `<... resumed>` lines.
  */
 export const durabilityTrace = [
-  'openat', 'write', 'pwrite64', 'writev', 'pwritev', 'copy_file_range', 'sendfile', 'ftruncate',
-  'mkdir', 'mkdirat', 'symlink', 'symlinkat', 'link', 'linkat',
-  'rename', 'renameat', 'renameat2', 'unlink', 'unlinkat', 'rmdir',
-  'fsync', 'fdatasync', 'syncfs',
+  'openat',
+  'write',
+  'pwrite64',
+  'writev',
+  'pwritev',
+  'copy_file_range',
+  'sendfile',
+  'ftruncate',
+  'mkdir',
+  'mkdirat',
+  'symlink',
+  'symlinkat',
+  'link',
+  'linkat',
+  'rename',
+  'renameat',
+  'renameat2',
+  'unlink',
+  'unlinkat',
+  'rmdir',
+  'fsync',
+  'fdatasync',
+  'syncfs',
   // `?`: not an error where a call does not exist (aarch64 has no mkdir, rename, symlink, ...).
-].map((call) => `?${call}`).join(',');
+]
+  .map((call) => `?${call}`)
+  .join(',');
 
 /** What one file system call did. */
 export type FsChange =
@@ -76,13 +97,18 @@ function toOp(call: string, args: string[], returned: string | undefined): FsCha
       const file = returned === undefined ? at(0, 1) : cleanPath(returned);
       return flags.includes('O_CREAT') ? { kind: 'create', path: file, type: 'file' } : { kind: 'write', path: file };
     }
-    case 'write': case 'pwrite64': case 'writev': case 'pwritev': case 'ftruncate':
+    case 'write':
+    case 'pwrite64':
+    case 'writev':
+    case 'pwritev':
+    case 'ftruncate':
       return pathOp('write', fdPath(args[0]));
     case 'sendfile':
       return pathOp('write', fdPath(args[0]));
     case 'copy_file_range':
       return pathOp('write', fdPath(args[2]));
-    case 'fsync': case 'fdatasync':
+    case 'fsync':
+    case 'fdatasync':
       return pathOp('fsync', fdPath(args[0]));
     case 'syncfs':
       return pathOp('syncfs', fdPath(args[0]));
@@ -100,9 +126,11 @@ function toOp(call: string, args: string[], returned: string | undefined): FsCha
       return { kind: 'create', path: at(2, 3), type: 'link' };
     case 'rename':
       return { kind: 'rename', from: stringArg(args[0]), to: stringArg(args[1]) };
-    case 'renameat': case 'renameat2':
+    case 'renameat':
+    case 'renameat2':
       return { kind: 'rename', from: at(0, 1), to: at(2, 3) };
-    case 'unlink': case 'rmdir':
+    case 'unlink':
+    case 'rmdir':
       return { kind: 'remove', path: stringArg(args[0]) };
     case 'unlinkat':
       return { kind: 'remove', path: at(0, 1) };
@@ -204,8 +232,10 @@ export function checkDurability(ops: readonly FsOp[], tree: DurabilityTree): Dur
   const log = syncLog(ops, tree);
   const inside = (file: string, dir: string) => file === dir || file.startsWith(`${dir}/`);
   const isLock = (file: string) => file === tree.lock || file.startsWith(`${tree.lock}.`);
-  const published = ops.filter((op): op is Extract<FsOp, { kind: 'rename' }> =>
-    op.kind === 'rename' && inside(op.to, tree.root) && op.to !== tree.root && !isLock(op.to) && !isLock(op.from));
+  const published = ops.filter(
+    (op): op is Extract<FsOp, { kind: 'rename' }> =>
+      op.kind === 'rename' && inside(op.to, tree.root) && op.to !== tree.root && !isLock(op.to) && !isLock(op.from),
+  );
   const switches = published.filter((r) => r.to === tree.current);
   const problems = new Set<string>();
   for (const rename of published) {
@@ -247,7 +277,8 @@ function syncLog(ops: readonly FsOp[], tree: DurabilityTree) {
       // A name in a directory is on disk with the directory's fsync (a symlink has no fd of its own); the renamed one itself with its own.
       const name = op.kind === 'write' ? true : since((f) => f === path.dirname(op.path) || (own && f === op.path));
       if (data && name) continue;
-      const what = op.kind === 'write' ? 'written' : op.type === 'file' ? 'created' : `${op.type === 'dir' ? 'made' : 'created'} (${op.type})`;
+      const what =
+        op.kind === 'write' ? 'written' : op.type === 'file' ? 'created' : `${op.type === 'dir' ? 'made' : 'created'} (${op.type})`;
       problems.push(`${show(op.path)} ${what} but not synced before the rename`);
     }
     return problems;

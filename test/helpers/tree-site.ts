@@ -51,7 +51,13 @@ export async function makeTreeSite(siteYaml = defaultSiteYaml(), base?: string):
   await mkdir(path.join(repo, 'recipes'), { recursive: true });
   for (const name of ['tiny', 'compute']) await writeFile(path.join(repo, 'recipes', `${name}.yaml`), `name: ${name}\n`);
   await writeFile(path.join(repo, 'pxeforge.yaml'), siteYaml);
-  return { dir, repo, store: path.join(repo, 'store'), tftp: path.join(repo, 'tftp'), remove: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    repo,
+    store: path.join(repo, 'store'),
+    tftp: path.join(repo, 'tftp'),
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
 }
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -93,7 +99,17 @@ export async function makeVersion(
   await writeFile(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   if (options.tested !== undefined) {
     const tested = options.tested === 'other-artifacts' ? { ...artifacts, vmlinuz: { sha256: '0'.repeat(64), size: 1 } } : artifacts;
-    const report = { schemaVersion: 1, name, version, via: 'direct', passed: options.tested !== 'failed', startedAt: new Date().toISOString(), durationMs: 30_000, artifacts: tested, checks: [] } as unknown as TestReport;
+    const report = {
+      schemaVersion: 1,
+      name,
+      version,
+      via: 'direct',
+      passed: options.tested !== 'failed',
+      startedAt: new Date().toISOString(),
+      durationMs: 30_000,
+      artifacts: tested,
+      checks: [],
+    } as unknown as TestReport;
     await writeFile(path.join(dir, 'test-report.json'), JSON.stringify(report));
   }
   return version;

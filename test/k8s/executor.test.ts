@@ -30,14 +30,18 @@ const kubernetesSection = `kubernetes:
 `;
 
 /** What a build pod prints: pxeforge's JSON events, then its result line. */
-const buildLines = (count = 6) => (pod: { metadata?: { labels?: Record<string, string> } }) => [
-  JSON.stringify({ type: 'plan', stages: [{ id: 'bootstrap', title: 'Bootstrap' }] }),
-  JSON.stringify({ type: 'stage-start', stage: 'bootstrap', title: 'Bootstrap' }),
-  ...Array.from({ length: count }, (_, i) => JSON.stringify({ type: 'output', stage: 'bootstrap', stream: 'stdout', line: `I: line ${i}` })),
-  'a line that is not an event',
-  JSON.stringify({ type: 'stage-end', stage: 'bootstrap', ok: true, durationMs: 5 }),
-  JSON.stringify({ type: 'result', name: pod.metadata?.labels?.['pxeforge.io/recipe'], version: '20261125T120000Z-3fa9c1d2' }),
-];
+const buildLines =
+  (count = 6) =>
+  (pod: { metadata?: { labels?: Record<string, string> } }) => [
+    JSON.stringify({ type: 'plan', stages: [{ id: 'bootstrap', title: 'Bootstrap' }] }),
+    JSON.stringify({ type: 'stage-start', stage: 'bootstrap', title: 'Bootstrap' }),
+    ...Array.from({ length: count }, (_, i) =>
+      JSON.stringify({ type: 'output', stage: 'bootstrap', stream: 'stdout', line: `I: line ${i}` }),
+    ),
+    'a line that is not an event',
+    JSON.stringify({ type: 'stage-end', stage: 'bootstrap', ok: true, durationMs: 5 }),
+    JSON.stringify({ type: 'result', name: pod.metadata?.labels?.['pxeforge.io/recipe'], version: '20261125T120000Z-3fa9c1d2' }),
+  ];
 
 beforeEach(async () => {
   fixture = await copyFixtureRepo();
@@ -57,7 +61,17 @@ async function build(scenario: Scenario, options: { abortAfterMs?: number } = {}
   if (options.abortAfterMs !== undefined) setTimeout(() => controller.abort(), options.abortAfterMs);
   const repo = recipeRepo(fixture.root);
   const recipe = await loadRecipe(repo, path.join(fixture.root, 'recipes/base.yaml'));
-  const run = buildInPod({ client: clientFromConfig(fake.kubeConfig, 'pxeforge'), site, repo, recipe, useCache: true, emit: (event) => events.push(event), signal: controller.signal, pollMs: 100, runId: 'run1' });
+  const run = buildInPod({
+    client: clientFromConfig(fake.kubeConfig, 'pxeforge'),
+    site,
+    repo,
+    recipe,
+    useCache: true,
+    emit: (event) => events.push(event),
+    signal: controller.signal,
+    pollMs: 100,
+    runId: 'run1',
+  });
   return { run, events, fake };
 }
 
@@ -67,8 +81,27 @@ describe('the kubernetes executor against a fake API server', () => {
   it('runs the build in a privileged pod, relays its events live, returns the version, deletes the pod', async () => {
     const { run, events, fake } = await build({ lines: buildLines(), end: { kind: 'succeeded' } });
     await expect(run).resolves.toMatchObject({ name: 'base', version: '20261125T120000Z-3fa9c1d2' });
-    expect(events.filter((e) => e.type !== 'info').map((e) => e.type)).toEqual(['plan', 'stage-start', 'output', 'output', 'output', 'output', 'output', 'output', 'output', 'stage-end']);
-    expect(outputLines(events)).toEqual(['I: line 0', 'I: line 1', 'I: line 2', 'I: line 3', 'I: line 4', 'I: line 5', 'a line that is not an event']);
+    expect(events.filter((e) => e.type !== 'info').map((e) => e.type)).toEqual([
+      'plan',
+      'stage-start',
+      'output',
+      'output',
+      'output',
+      'output',
+      'output',
+      'output',
+      'output',
+      'stage-end',
+    ]);
+    expect(outputLines(events)).toEqual([
+      'I: line 0',
+      'I: line 1',
+      'I: line 2',
+      'I: line 3',
+      'I: line 4',
+      'I: line 5',
+      'a line that is not an event',
+    ]);
     expect(fake.deleted).toHaveLength(1);
     const [pod] = fake.created;
     // The pod as sent is a valid Pod (offline schema validation) with the promised settings.
@@ -76,7 +109,12 @@ describe('the kubernetes executor against a fake API server', () => {
     expect(pod!.spec).toMatchObject({ restartPolicy: 'Never', automountServiceAccountToken: false, activeDeadlineSeconds: 1800 });
     expect(pod!.spec!.containers[0]!.securityContext).toEqual({ privileged: true });
     expect(pod!.spec!.containers[0]!.resources!.limits).toEqual({ cpu: '2', memory: '6Gi' });
-    expect(pod!.metadata!.labels).toEqual({ 'app.kubernetes.io/name': 'pxeforge', 'pxeforge.io/kind': 'build', 'pxeforge.io/recipe': 'base', 'pxeforge.io/run': 'run1' });
+    expect(pod!.metadata!.labels).toEqual({
+      'app.kubernetes.io/name': 'pxeforge',
+      'pxeforge.io/kind': 'build',
+      'pxeforge.io/recipe': 'base',
+      'pxeforge.io/run': 'run1',
+    });
     expect(pod!.spec!.volumes).toEqual([{ name: 'shared', persistentVolumeClaim: { claimName: 'pxeforge-shared' } }]);
     expect(pod!.spec!.containers[0]!.command!.slice(0, 4)).toEqual(['pxeforge', '--json', 'k8s', 'run-build']);
     // The inputs tar was checked by the "pod" and removed afterwards.
@@ -105,13 +143,26 @@ describe('the kubernetes executor against a fake API server', () => {
   it.each([
     ['OOMKilled, with the limit', { kind: 'oom' }, 'POD_OOM', /ran out of memory \(OOMKilled at its limit of 6Gi\)/],
     ['Evicted', { kind: 'evicted' }, 'POD_EVICTED', /was evicted: The node was low on resource: ephemeral-storage/],
-    ['an image that cannot be pulled', { kind: 'image-pull' }, 'POD_IMAGE_PULL', /cannot pull its image pxeforge-builder:0.1.0: ImagePullBackOff/],
-    ['Unschedulable, with the scheduler\'s message', { kind: 'unschedulable' }, 'POD_UNSCHEDULABLE', /cannot be scheduled: 0\/3 nodes are available: 3 Insufficient memory/],
+    [
+      'an image that cannot be pulled',
+      { kind: 'image-pull' },
+      'POD_IMAGE_PULL',
+      /cannot pull its image pxeforge-builder:0.1.0: ImagePullBackOff/,
+    ],
+    [
+      "Unschedulable, with the scheduler's message",
+      { kind: 'unschedulable' },
+      'POD_UNSCHEDULABLE',
+      /cannot be scheduled: 0\/3 nodes are available: 3 Insufficient memory/,
+    ],
     ['deadline exceeded', { kind: 'deadline' }, 'POD_DEADLINE', /ran past its deadline of 1800 s/],
     ['a failing build', { kind: 'exit', code: 1 }, 'POD_FAILED', /failed: Error, exit code 1/],
   ] as const)('%s becomes a clear error, and the pod is deleted', async (_, end, code, message) => {
     const { run, fake } = await build({ lines: buildLines(2), end });
-    const error = await run.then(() => undefined, (e: unknown) => e as { code: string; message: string; hint?: string });
+    const error = await run.then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string; hint?: string },
+    );
     expect(error?.code).toBe(code);
     expect(error?.message).toMatch(message);
     expect(error?.message).toMatch(/^build of base: pod pxeforge-build-base-\w+ /);
@@ -120,7 +171,10 @@ describe('the kubernetes executor against a fake API server', () => {
 
   it('RBAC forbidden names the missing verb and resource', async () => {
     const { run, fake } = await build({ lines: buildLines(), end: { kind: 'succeeded' }, forbidCreate: true });
-    const error = await run.then(() => undefined, (e: unknown) => e as { code: string; message: string; hint: string });
+    const error = await run.then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string; hint: string },
+    );
     expect(error).toMatchObject({ code: 'K8S_FORBIDDEN' });
     expect(error!.message).toContain('cannot create resource "pods" in API group "" in the namespace "pxeforge"');
     expect(error!.hint).toContain('deploy/rbac.yaml');
@@ -147,7 +201,13 @@ describe('the kubernetes executor against a fake API server', () => {
 
 describe('log timestamps', () => {
   it('compare correctly although Kubernetes trims trailing zeros', () => {
-    const stamps = ['2026-11-25T10:00:00Z', '2026-11-25T10:00:00.000000007Z', '2026-11-25T10:00:00.1Z', '2026-11-25T10:00:00.12Z', '2026-11-25T10:00:01Z'];
+    const stamps = [
+      '2026-11-25T10:00:00Z',
+      '2026-11-25T10:00:00.000000007Z',
+      '2026-11-25T10:00:00.1Z',
+      '2026-11-25T10:00:00.12Z',
+      '2026-11-25T10:00:01Z',
+    ];
     const keys = stamps.map(stampKey);
     expect([...keys].sort()).toEqual(keys);
   });
@@ -165,7 +225,10 @@ describe('the CLI with --executor kubernetes', () => {
 
   it('builds several recipes in pods at once, one live view, one line per result', async () => {
     await withKubeconfig({ lines: buildLines(3), end: { kind: 'succeeded' } });
-    const result = await runCli(['build', 'recipes/base.yaml', 'recipes/child.yaml', '--executor', 'kubernetes', '--parallel', '2'], fixture.root);
+    const result = await runCli(
+      ['build', 'recipes/base.yaml', 'recipes/child.yaml', '--executor', 'kubernetes', '--parallel', '2'],
+      fixture.root,
+    );
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^\[base:bootstrap\] I: line 2$/m);
     expect(result.stdout).toMatch(/^\[child:bootstrap\] I: line 0$/m);
@@ -182,8 +245,15 @@ describe('the CLI with --executor kubernetes', () => {
   });
 
   it('one failed build of several does not stop the others; the exit code says it failed', async () => {
-    await withKubeconfig({ lines: (pod) => (pod.metadata?.labels?.['pxeforge.io/recipe'] === 'child' ? ['{"type":"warning","message":"apt failed"}'] : buildLines(1)(pod)), end: { kind: 'succeeded' } });
-    const result = await runCli(['build', 'recipes/base.yaml', 'recipes/child.yaml', '--executor', 'kubernetes', '--parallel', '2'], fixture.root);
+    await withKubeconfig({
+      lines: (pod) =>
+        pod.metadata?.labels?.['pxeforge.io/recipe'] === 'child' ? ['{"type":"warning","message":"apt failed"}'] : buildLines(1)(pod),
+      end: { kind: 'succeeded' },
+    });
+    const result = await runCli(
+      ['build', 'recipes/base.yaml', 'recipes/child.yaml', '--executor', 'kubernetes', '--parallel', '2'],
+      fixture.root,
+    );
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/^built base@/m);
     expect(result.stderr).toContain('FAILED child: build of child: the pod ended without saying which version it built');
@@ -191,7 +261,8 @@ describe('the CLI with --executor kubernetes', () => {
 
   it('pipeline --executor kubernetes: build and boot test in pods, promotion here', async () => {
     await withKubeconfig({
-      lines: (pod) => (pod.metadata?.labels?.['pxeforge.io/kind'] === 'test' ? [JSON.stringify({ type: 'result', passed: true })] : buildLines(1)(pod)),
+      lines: (pod) =>
+        pod.metadata?.labels?.['pxeforge.io/kind'] === 'test' ? [JSON.stringify({ type: 'result', passed: true })] : buildLines(1)(pod),
       end: { kind: 'succeeded' },
     });
     // What the build pod leaves in the shared store (the fake pod does not build), and its boot test's report.
@@ -206,9 +277,20 @@ describe('the CLI with --executor kubernetes', () => {
   it('k8s cleanup deletes the pods pxeforge left behind, and only those', async () => {
     const fakeKube = await withKubeconfig({ lines: () => [], end: { kind: 'forever' } });
     const client = clientFromConfig(fakeKube.kubeConfig, 'pxeforge');
-    const pod = (labels: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'p-', labels }, spec: { containers: [{ name: 'c', image: 'i' }] } });
-    await client.core.createNamespacedPod({ namespace: 'pxeforge', body: pod({ 'app.kubernetes.io/name': 'pxeforge', 'pxeforge.io/run': 'a' }) });
-    await client.core.createNamespacedPod({ namespace: 'pxeforge', body: pod({ 'app.kubernetes.io/name': 'pxeforge', 'pxeforge.io/run': 'b' }) });
+    const pod = (labels: Record<string, string>) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { generateName: 'p-', labels },
+      spec: { containers: [{ name: 'c', image: 'i' }] },
+    });
+    await client.core.createNamespacedPod({
+      namespace: 'pxeforge',
+      body: pod({ 'app.kubernetes.io/name': 'pxeforge', 'pxeforge.io/run': 'a' }),
+    });
+    await client.core.createNamespacedPod({
+      namespace: 'pxeforge',
+      body: pod({ 'app.kubernetes.io/name': 'pxeforge', 'pxeforge.io/run': 'b' }),
+    });
     await client.core.createNamespacedPod({ namespace: 'pxeforge', body: pod({ app: 'something-else' }) });
     let result = await runCli(['k8s', 'cleanup', '--run', 'a'], fixture.root);
     expect(result.stdout).toMatch(/deleted 1 pod\(s\)/);
@@ -218,7 +300,10 @@ describe('the CLI with --executor kubernetes', () => {
   });
 
   it('without a kubernetes section, says what to add', async () => {
-    await writeFile(path.join(fixture.root, 'pxeforge.yaml'), (await readFile(path.join(fixture.root, 'pxeforge.yaml'), 'utf8')).split('kubernetes:')[0]!);
+    await writeFile(
+      path.join(fixture.root, 'pxeforge.yaml'),
+      (await readFile(path.join(fixture.root, 'pxeforge.yaml'), 'utf8')).split('kubernetes:')[0]!,
+    );
     const result = await runCli(['build', 'recipes/base.yaml', '--executor', 'kubernetes'], fixture.root);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('pxeforge.yaml has no `kubernetes` section');
@@ -228,15 +313,29 @@ describe('the CLI with --executor kubernetes', () => {
 describe('boot tests in pods', () => {
   it('runs the boot test in an unprivileged pod and returns the report the pod wrote to the store', async () => {
     fake = await startFakeKube({
-      lines: () => [JSON.stringify({ type: 'stage-start', stage: 'boot', title: 'Boot' }), JSON.stringify({ type: 'result', passed: true })],
+      lines: () => [
+        JSON.stringify({ type: 'stage-start', stage: 'boot', title: 'Boot' }),
+        JSON.stringify({ type: 'result', passed: true }),
+      ],
       end: { kind: 'succeeded' },
     });
     // What the pod leaves in the shared store.
     const dir = path.join(site.store, 'images/base/20261125T120000Z-3fa9c1d2');
     await mkdir(dir, { recursive: true });
-    await writeFile(path.join(dir, 'test-report.json'), JSON.stringify({ name: 'base', version: '20261125T120000Z-3fa9c1d2', passed: true, checks: [] }));
+    await writeFile(
+      path.join(dir, 'test-report.json'),
+      JSON.stringify({ name: 'base', version: '20261125T120000Z-3fa9c1d2', passed: true, checks: [] }),
+    );
     const events: PxeEvent[] = [];
-    const report = await testInPod({ client: clientFromConfig(fake.kubeConfig, 'pxeforge'), site, image: 'base@20261125T120000Z-3fa9c1d2', via: 'direct', emit: (e) => events.push(e), signal: new AbortController().signal, pollMs: 100 });
+    const report = await testInPod({
+      client: clientFromConfig(fake.kubeConfig, 'pxeforge'),
+      site,
+      image: 'base@20261125T120000Z-3fa9c1d2',
+      via: 'direct',
+      emit: (e) => events.push(e),
+      signal: new AbortController().signal,
+      pollMs: 100,
+    });
     expect(report.passed).toBe(true);
     const pod = fake.created[0]!;
     expect(() => new Pod(pod as never).validate()).not.toThrow();

@@ -96,12 +96,17 @@ describe('unpacking hostile inputs', () => {
       { name: 'recipes/hooks', type: 'symlink', linkname: '.' },
       { name: 'recipes/hooks/x.sh', content: 'x' },
     ]);
-    await expect(unpackInputs(through, throughDigest, path.join(dir, 'b'))).rejects.toMatchObject({ code: 'INPUTS_UNSAFE', message: expect.stringContaining('through the symlink recipes/hooks') });
+    await expect(unpackInputs(through, throughDigest, path.join(dir, 'b'))).rejects.toMatchObject({
+      code: 'INPUTS_UNSAFE',
+      message: expect.stringContaining('through the symlink recipes/hooks'),
+    });
   });
 
-  it('keeps an overlay\'s own absolute symlinks (files of the image, never followed here)', async () => {
+  it("keeps an overlay's own absolute symlinks (files of the image, never followed here)", async () => {
     const file = path.join(dir, 'overlay.tar');
-    const digest = await handMade(file, [{ name: 'overlays/common/etc/resolv.conf', type: 'symlink', linkname: '/run/systemd/resolve/stub-resolv.conf' }]);
+    const digest = await handMade(file, [
+      { name: 'overlays/common/etc/resolv.conf', type: 'symlink', linkname: '/run/systemd/resolve/stub-resolv.conf' },
+    ]);
     const dest = path.join(dir, 'unpacked');
     await unpackInputs(file, digest, dest);
     expect(await readlink(path.join(dest, 'overlays/common/etc/resolv.conf'))).toBe('/run/systemd/resolve/stub-resolv.conf');
@@ -120,7 +125,8 @@ describe('unpacking hostile inputs', () => {
     const unpacked = await unpackInputs(file, digest, dest);
     expect((await stat(path.join(dest, 'recipes/hooks/tune.sh'))).mode & 0o7777).toBe(0o755);
     expect((await stat(path.join(dest, 'overlays/common/tmp'))).mode & 0o7777).toBe(0o777);
-    for (const skipped of ['dev/null', 'dev/sda', 'run/fifo']) await expect(lstat(path.join(dest, 'overlays/common', skipped))).rejects.toThrow();
+    for (const skipped of ['dev/null', 'dev/sda', 'run/fifo'])
+      await expect(lstat(path.join(dest, 'overlays/common', skipped))).rejects.toThrow();
     expect(unpacked.notes).toEqual([
       'overlays/common/tmp: setuid/setgid/sticky bits dropped (mode 1777 → 0777)',
       'recipes/hooks/tune.sh: setuid/setgid/sticky bits dropped (mode 6755 → 0755)',
@@ -138,8 +144,14 @@ describe('unpacking hostile inputs', () => {
       { name: 'b', content: 'x'.repeat(600) },
       { name: 'c', content: '' },
     ]);
-    await expect(unpackInputs(file, digest, path.join(dir, 'u1'), { bytes: 1000 })).rejects.toMatchObject({ code: 'INPUTS_TOO_LARGE', message: 'the build inputs hold more than 1000 bytes (at "b")' });
-    await expect(unpackInputs(file, digest, path.join(dir, 'u2'), { entries: 2 })).rejects.toMatchObject({ code: 'INPUTS_TOO_MANY', message: 'the build inputs hold more than 2 entries (at "c")' });
+    await expect(unpackInputs(file, digest, path.join(dir, 'u1'), { bytes: 1000 })).rejects.toMatchObject({
+      code: 'INPUTS_TOO_LARGE',
+      message: 'the build inputs hold more than 1000 bytes (at "b")',
+    });
+    await expect(unpackInputs(file, digest, path.join(dir, 'u2'), { entries: 2 })).rejects.toMatchObject({
+      code: 'INPUTS_TOO_MANY',
+      message: 'the build inputs hold more than 2 entries (at "c")',
+    });
     expect((await unpackInputs(file, digest, path.join(dir, 'u3'), { bytes: 1200, entries: 3 })).entries).toBe(3);
   });
 
@@ -153,7 +165,10 @@ describe('unpacking hostile inputs', () => {
     await handMade(evil, [{ name: 'pxeforge.yaml', content: 'store: /evil\n' }]);
     const fifo = path.join(dir, 'inputs.tar');
     await execa('mkfifo', [fifo]);
-    const writer = execa('sh', ['-c', 'cat "$1" > "$3"; sleep 2; cat "$2" > "$3"', 'sh', good, evil, fifo], { reject: false, detached: true });
+    const writer = execa('sh', ['-c', 'cat "$1" > "$3"; sleep 2; cat "$2" > "$3"', 'sh', good, evil, fifo], {
+      reject: false,
+      detached: true,
+    });
     try {
       const dest = path.join(dir, 'unpacked');
       await unpackInputs(fifo, digest, dest);

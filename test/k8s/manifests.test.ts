@@ -29,12 +29,18 @@ function validate(document: { apiVersion: string; kind: string }): void {
 }
 
 async function documents(file: string): Promise<{ apiVersion: string; kind: string; [key: string]: unknown }[]> {
-  return parseAllDocuments(await readFile(path.join(projectRoot, file), 'utf8')).map((doc) => doc.toJS() as { apiVersion: string; kind: string });
+  return parseAllDocuments(await readFile(path.join(projectRoot, file), 'utf8')).map(
+    (doc) => doc.toJS() as { apiVersion: string; kind: string },
+  );
 }
 
 describe('deploy/', () => {
   it('namespace, RBAC and PVC validate; the namespace allows privileged pods; the Role is minimal', async () => {
-    const all = [...(await documents('deploy/namespace.yaml')), ...(await documents('deploy/rbac.yaml')), ...(await documents('deploy/pvc.yaml'))];
+    const all = [
+      ...(await documents('deploy/namespace.yaml')),
+      ...(await documents('deploy/rbac.yaml')),
+      ...(await documents('deploy/pvc.yaml')),
+    ];
     expect(all.map((d) => d.kind)).toEqual(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'PersistentVolumeClaim']);
     for (const document of all) validate(document);
     const namespace = all[0] as unknown as { metadata: { labels: Record<string, string> } };
@@ -49,16 +55,32 @@ describe('deploy/', () => {
   });
 
   it('a broken manifest does not validate (the check can fail)', () => {
-    expect(() => validate({ apiVersion: 'v1', kind: 'Pod', spec: { containers: [{ name: 'x', image: 'y', securityContext: { privileged: 'yes' } }] } } as never)).toThrow(/privileged must be boolean/);
+    expect(() =>
+      validate({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        spec: { containers: [{ name: 'x', image: 'y', securityContext: { privileged: 'yes' } }] },
+      } as never),
+    ).toThrow(/privileged must be boolean/);
   });
 
   it('the Argo Events sensor submits a valid Workflow running the pipeline', async () => {
     const [sensor] = await documents('deploy/argo/events-sensor.yaml');
     expect(sensor!.kind).toBe('Sensor');
-    const trigger = (sensor as unknown as { spec: { triggers: { template: { argoWorkflow: { source: { resource: { spec: { templates: { container: { args: string[] } }[] } } } } } }[] } }).spec.triggers[0]!;
+    const trigger = (
+      sensor as unknown as {
+        spec: {
+          triggers: {
+            template: { argoWorkflow: { source: { resource: { spec: { templates: { container: { args: string[] } }[] } } } } };
+          }[];
+        };
+      }
+    ).spec.triggers[0]!;
     const workflow = trigger.template.argoWorkflow.source.resource;
     validate(workflow as never);
-    expect(workflow.spec.templates[0]!.container.args.join(' ')).toContain('pxeforge pipeline --changed-since "{{inputs.parameters.before}}"');
+    expect(workflow.spec.templates[0]!.container.args.join(' ')).toContain(
+      'pxeforge pipeline --changed-since "{{inputs.parameters.before}}"',
+    );
   });
 
   it('the builder image installs every package `pxeforge doctor` checks for', async () => {
@@ -82,23 +104,50 @@ describe('pxeforge render argo', () => {
   it('renders a valid WorkflowTemplate: build → boot test → staging → approval → promote', async () => {
     const result = await runCli(['render', 'argo', 'recipes/compute.yaml']);
     expect(result.exitCode, result.stderr).toBe(0);
-    const template = parse(result.stdout) as { kind: string; spec: { templates: { name: string; dag?: { tasks: { name: string; dependencies?: string[] }[] }; suspend?: object; container?: { securityContext: object; resources?: { limits: Record<string, string> }; args: string[] } }[] } };
+    const template = parse(result.stdout) as {
+      kind: string;
+      spec: {
+        templates: {
+          name: string;
+          dag?: { tasks: { name: string; dependencies?: string[] }[] };
+          suspend?: object;
+          container?: { securityContext: object; resources?: { limits: Record<string, string> }; args: string[] };
+        }[];
+      };
+    };
     validate(template as never);
     const [main, build, test, approve, promote] = template.spec.templates;
     expect(main!.dag!.tasks.map((t) => [t.name, t.dependencies?.join() ?? ''])).toEqual([
-      ['build', ''], ['boot-test', 'build'], ['to-staging', 'boot-test'], ['approve', 'to-staging'], ['promote', 'approve'],
+      ['build', ''],
+      ['boot-test', 'build'],
+      ['to-staging', 'boot-test'],
+      ['approve', 'to-staging'],
+      ['promote', 'approve'],
     ]);
     expect(build!.container!.securityContext).toEqual({ privileged: true });
     expect(build!.container!.args[0]).toContain('pxeforge --json build recipes/compute.yaml');
     expect(test!.container!.securityContext).toEqual({ privileged: false, allowPrivilegeEscalation: false });
     expect(test!.container!.resources!.limits['devices.kubevirt.io/kvm']).toBe('1');
     expect(approve).toEqual({ name: 'approve', suspend: {} });
-    expect(promote!.container!.args[0]).toContain('pxeforge promote compute@{{inputs.parameters.version}} --channel {{inputs.parameters.channel}}');
+    expect(promote!.container!.args[0]).toContain(
+      'pxeforge promote compute@{{inputs.parameters.version}} --channel {{inputs.parameters.channel}}',
+    );
   });
 
   it('boot-test pods validate, ask for KVM only when configured, and are not privileged', () => {
-    const config = { namespace: 'pxeforge', image: 'pxeforge-builder:0.1.0', storage: { hostPath: '/srv/pxeforge', mountPath: '/srv/pxeforge' } };
-    const pod = podManifest({ kind: 'test', image: 'tiny', version: '20261125T120000Z-3fa9c1d2', runId: 'r', command: ['pxeforge'], config });
+    const config = {
+      namespace: 'pxeforge',
+      image: 'pxeforge-builder:0.1.0',
+      storage: { hostPath: '/srv/pxeforge', mountPath: '/srv/pxeforge' },
+    };
+    const pod = podManifest({
+      kind: 'test',
+      image: 'tiny',
+      version: '20261125T120000Z-3fa9c1d2',
+      runId: 'r',
+      command: ['pxeforge'],
+      config,
+    });
     validate(pod as never);
     expect(pod.spec!.containers[0]!.resources).toBeUndefined();
     expect(pod.spec!.volumes).toEqual([{ name: 'shared', hostPath: { path: '/srv/pxeforge', type: 'Directory' } }]);

@@ -43,25 +43,43 @@ describe('runStages', () => {
   it('emits plan, start, output, end and skip; stops at the first failure and rethrows it', async () => {
     const events: PxeEvent[] = [];
     const context = { log: [] as string[] };
-    const error = await runStages(stages, context, { emit: (e) => events.push(e), signal: new AbortController().signal }).catch((e: unknown) => e);
+    const error = await runStages(stages, context, { emit: (e) => events.push(e), signal: new AbortController().signal }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(UserError);
     expect(context.log).toEqual(['bootstrap']);
     expect(events.map((e) => e.type)).toEqual([
       'plan',
-      'stage-start', 'command', 'output', 'output', 'stage-end',
-      'stage-start', 'stage-skip',
-      'stage-start', 'info', 'command', 'output', 'stage-end',
+      'stage-start',
+      'command',
+      'output',
+      'output',
+      'stage-end',
+      'stage-start',
+      'stage-skip',
+      'stage-start',
+      'info',
+      'command',
+      'output',
+      'stage-end',
     ]);
     expect(events.filter((e) => e.type !== 'plan').every((e) => 'stage' in e && e.stage !== undefined)).toBe(true);
     const last = events.at(-1);
-    expect(last).toMatchObject({ type: 'stage-end', stage: 'pack', ok: false, error: expect.stringMatching(/^no space left on device while running: sh -c/) });
+    expect(last).toMatchObject({
+      type: 'stage-end',
+      stage: 'pack',
+      ok: false,
+      error: expect.stringMatching(/^no space left on device while running: sh -c/),
+    });
   });
 
   it('plain lines name their stage', async () => {
     const { reporter, text } = capture('plain');
     await runStages(stages, { log: [] }, { emit: reporter.onEvent, signal: new AbortController().signal }).catch(() => undefined);
     await reporter.close();
-    const lines = text().replace(/\d+\.\d s/g, 'N s').split('\n');
+    const lines = text()
+      .replace(/\d+\.\d s/g, 'N s')
+      .split('\n');
     expect(lines).toEqual([
       '[bootstrap] Bootstrap the root...',
       "[bootstrap] $ sh -c 'echo fetching; echo unpacking'",
@@ -82,7 +100,10 @@ describe('runStages', () => {
   it('JSON lines are the events themselves', async () => {
     const { reporter, text } = capture('json');
     await runStages(stages.slice(0, 2), { log: [] }, { emit: reporter.onEvent, signal: new AbortController().signal });
-    const events = text().trim().split('\n').map((line) => JSON.parse(line) as PxeEvent);
+    const events = text()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as PxeEvent);
     expect(events[0]).toEqual({ type: 'plan', stages: stages.slice(0, 2).map(({ id, title }) => ({ id, title })) });
     expect(events.at(-1)).toEqual({ type: 'stage-skip', stage: 'hooks', reason: 'the recipe has no hooks' });
   });
@@ -126,7 +147,11 @@ describe('the listr2 reporter', () => {
       ev({ type: 'stage-end', stage: 'c', ok: false, durationMs: 10, error: 'disk full' });
       await r.close();`;
     const env = { ...process.env, TERM: 'xterm', CI: undefined };
-    const result = await execa('script', ['-qec', `stty cols 120 rows 40; node --input-type=module -e "${demo.replaceAll('"', '\\"')}"`, '/dev/null'], { cwd: projectRoot, env, reject: false });
+    const result = await execa(
+      'script',
+      ['-qec', `stty cols 120 rows 40; node --input-type=module -e "${demo.replaceAll('"', '\\"')}"`, '/dev/null'],
+      { cwd: projectRoot, env, reject: false },
+    );
     const screen = result.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
     expect(screen).toContain('Bootstrap the root (1.5 s)');
     expect(screen).toContain('no hooks');

@@ -57,7 +57,9 @@ function pxeforge(site: TreeSite, argv: string[]) {
   return spawn(process.execPath, [pxeforgeBin, ...argv], { cwd: site.repo, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-function exited(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+function exited(
+  child: ReturnType<typeof spawn>,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   let stderr = '';
   let stdout = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -89,9 +91,11 @@ async function runAndKill(site: TreeSite, argv: string[], plan: KillPlan): Promi
   if ('after' in plan) timer = setTimeout(kill, plan.after);
   else {
     for (const dir of plan.dirs) {
-      watchers.push(watch(dir, (_event, name) => {
-        if (timer === undefined && name !== null && plan.match(String(name))) timer = setTimeout(kill, plan.delay());
-      }));
+      watchers.push(
+        watch(dir, (_event, name) => {
+          if (timer === undefined && name !== null && plan.match(String(name))) timer = setTimeout(kill, plan.delay());
+        }),
+      );
     }
   }
   const result = await done;
@@ -122,10 +126,12 @@ async function calibrate(site: TreeSite, paths: TreePaths, next: () => Promise<s
         if (lock.taken === 0) lock.taken = Date.now();
         else lock.released = Date.now();
       }),
-      ...phaseDirs.map((dir) => watch(dir, () => {
-        seen.last = Date.now();
-        if (seen.first === 0) seen.first = seen.last;
-      })),
+      ...phaseDirs.map((dir) =>
+        watch(dir, () => {
+          seen.last = Date.now();
+          if (seen.first === 0) seen.first = seen.last;
+        }),
+      ),
     ];
     const result = await exited(pxeforge(site, argv));
     for (const watcher of watchers) watcher.close();
@@ -142,7 +148,10 @@ async function calibrate(site: TreeSite, paths: TreePaths, next: () => Promise<s
 async function afterKill(paths: TreePaths, label: string): Promise<{ heldLock: boolean }> {
   const report = await verifyTree(paths);
   expect(report.problems, label).toEqual([]);
-  const heldLock = await stat(paths.lock).then(() => true, () => false);
+  const heldLock = await stat(paths.lock).then(
+    () => true,
+    () => false,
+  );
   await breakTreeLock(paths.lock, false);
   return { heldLock };
 }
@@ -158,7 +167,15 @@ interface Outcomes {
   /** Killed with entry links half changed: staged links left, or links that differ from what `current` lists. */
   killedChangingEntries: number;
 }
-const noOutcomes = (): Outcomes => ({ kills: 0, finished: 0, oldServed: 0, newServed: 0, killedHoldingLock: 0, killedPlacing: 0, killedChangingEntries: 0 });
+const noOutcomes = (): Outcomes => ({
+  kills: 0,
+  finished: 0,
+  oldServed: 0,
+  newServed: 0,
+  killedHoldingLock: 0,
+  killedPlacing: 0,
+  killedChangingEntries: 0,
+});
 
 describe('crash safety: pxeforge killed with SIGKILL at random points', () => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -198,9 +215,14 @@ describe('crash safety: pxeforge killed with SIGKILL at random points', () => {
       const target = versions.filter((v) => v !== before)[run % (versions.length - 1)]!;
       // Most kills land while the lock is held (the critical part), half of those around its end
       // (switch, entries, history); some anywhere from the start.
-      const plan: KillPlan = run % 5 === 0
-        ? { after: Math.random() * whole }
-        : { dirs: [paths.base], match: (name) => name === 'lock', delay: () => (run % 2 === 0 ? Math.random() * held : held * (0.8 + Math.random() * 0.6)) };
+      const plan: KillPlan =
+        run % 5 === 0
+          ? { after: Math.random() * whole }
+          : {
+              dirs: [paths.base],
+              match: (name) => name === 'lock',
+              delay: () => (run % 2 === 0 ? Math.random() * held : held * (0.8 + Math.random() * 0.6)),
+            };
       const killed = await runAndKill(site, ['promote', `tiny@${target}`, '--channel', 'staging', '--wait', '0'], plan);
       const label = `promote run ${run}`;
       const { heldLock } = await afterKill(paths, label);
@@ -228,11 +250,19 @@ describe('crash safety: pxeforge killed with SIGKILL at random points', () => {
     const paths = treePaths(site.tftp);
     const storeDir = store ?? site.store;
     let made = 0;
-    const freshVersion = async () => makeVersion(storeDir, 'tiny', `20261126T${String(100000 + made).padStart(6, '0')}Z-${String(made++).padStart(8, '0')}`, { size: 256 * 1024 });
+    const freshVersion = async () =>
+      makeVersion(storeDir, 'tiny', `20261126T${String(100000 + made).padStart(6, '0')}Z-${String(made++).padStart(8, '0')}`, {
+        size: 256 * 1024,
+      });
     const first = await exited(pxeforge(site, ['promote', `tiny@${await freshVersion()}`, '--channel', 'staging']));
     expect(first.code, first.stderr).toBe(0);
     const imageDir = path.join(paths.images, 'tiny');
-    const { whole, held, phase } = await calibrate(site, paths, async () => ['promote', `tiny@${await freshVersion()}`, '--channel', 'staging'], [imageDir]);
+    const { whole, held, phase } = await calibrate(
+      site,
+      paths,
+      async () => ['promote', `tiny@${await freshVersion()}`, '--channel', 'staging'],
+      [imageDir],
+    );
 
     const outcomes = noOutcomes();
     let retry: string | undefined;
@@ -241,11 +271,12 @@ describe('crash safety: pxeforge killed with SIGKILL at random points', () => {
       // A promotion that was killed is run again, as an admin would (its version may be half placed, or placed and not served).
       const target = retry ?? (await freshVersion());
       // Most kills land while the version's staged directory exists; some anywhere while the lock is held, some anywhere.
-      const plan: KillPlan = run % 6 === 0
-        ? { after: Math.random() * whole }
-        : run % 6 === 1
-          ? { dirs: [paths.base], match: (name) => name === 'lock', delay: () => Math.random() * held }
-          : { dirs: [imageDir], match: (name) => name.startsWith('.'), delay: () => Math.random() * phase * 1.2 };
+      const plan: KillPlan =
+        run % 6 === 0
+          ? { after: Math.random() * whole }
+          : run % 6 === 1
+            ? { dirs: [paths.base], match: (name) => name === 'lock', delay: () => Math.random() * held }
+            : { dirs: [imageDir], match: (name) => name.startsWith('.'), delay: () => Math.random() * phase * 1.2 };
       const killed = await runAndKill(site, ['promote', `tiny@${target}`, '--channel', 'staging', '--wait', '0'], plan);
       const label = `placement run ${run}`;
       const placing = (await readdir(imageDir)).some((name) => name.startsWith('.'));
@@ -284,11 +315,12 @@ describe('crash safety: pxeforge killed with SIGKILL at random points', () => {
       // Moves from what is served (after a kill, other moves than the killed refresh's).
       const membership = moveSomeNodes(served.membership);
       const argv = await moveNodes(membership);
-      const plan: KillPlan = run % 6 === 0
-        ? { after: Math.random() * whole }
-        : run % 6 === 1
-          ? { dirs: [paths.base], match: (name) => name === 'lock', delay: () => Math.random() * held }
-          : { dirs: entryDirs, match: () => true, delay: () => Math.random() * phase };
+      const plan: KillPlan =
+        run % 6 === 0
+          ? { after: Math.random() * whole }
+          : run % 6 === 1
+            ? { dirs: [paths.base], match: (name) => name === 'lock', delay: () => Math.random() * held }
+            : { dirs: entryDirs, match: () => true, delay: () => Math.random() * phase };
       const killed = await runAndKill(site, argv, plan);
       const label = `refresh run ${run}`;
       const changing = await entriesChanging(paths);
@@ -307,7 +339,9 @@ describe('crash safety: pxeforge killed with SIGKILL at random points', () => {
     return outcomes;
   }
 
-  it('after each of 200 kills (promote, placement, refresh), verify passes and nodes boot the old or the new state', { timeout: 900_000 }, async () => {
+  it('after each of 200 kills (promote, placement, refresh), verify passes and nodes boot the old or the new state', {
+    timeout: 900_000,
+  }, async () => {
     // Three trees side by side (on two cores): 70 + 65 + 65 kills.
     const timed = async (lane: Promise<Outcomes>) => {
       const started = Date.now();
@@ -328,7 +362,10 @@ describe('crash safety: pxeforge killed with SIGKILL at random points', () => {
   });
 });
 
-function count(outcomes: Outcomes, run: { killed: boolean; heldLock: boolean; switched: boolean; placing?: boolean; changing?: boolean }): void {
+function count(
+  outcomes: Outcomes,
+  run: { killed: boolean; heldLock: boolean; switched: boolean; placing?: boolean; changing?: boolean },
+): void {
   if (run.killed) outcomes.kills += 1;
   else outcomes.finished += 1;
   if (run.switched) outcomes.newServed += 1;
@@ -347,14 +384,19 @@ async function otherFileSystemDir(): Promise<string | undefined> {
 }
 
 /** A node's entry point in the TFTP root: pxelinux asks for the first, GRUB (UEFI) for the second. */
-const entryOf = (mac: string, uefi: boolean) => (uefi ? `grub/grub.cfg-01-${mac.replaceAll(':', '-')}` : `pxelinux.cfg/01-${mac.replaceAll(':', '-')}`);
+const entryOf = (mac: string, uefi: boolean) =>
+  uefi ? `grub/grub.cfg-01-${mac.replaceAll(':', '-')}` : `pxelinux.cfg/01-${mac.replaceAll(':', '-')}`;
 
 /**
  * Every node's entry point, followed as a TFTP server does, gives the config of its node group
  * in the served generation; an entry of a node that has none there (or of the other firmware)
  * is absent or leads nowhere, so that the node falls back to the default config.
  */
-async function expectNodesBootTheirGroup(paths: TreePaths, served: { generation: number; membership: Membership }, label: string): Promise<void> {
+async function expectNodesBootTheirGroup(
+  paths: TreePaths,
+  served: { generation: number; membership: Membership },
+  label: string,
+): Promise<void> {
   for (const [i, group] of served.membership.entries()) {
     for (const uefi of [false, true]) {
       const entry = entryOf(nodeMac(i), uefi);
@@ -369,7 +411,9 @@ async function expectNodesBootTheirGroup(paths: TreePaths, served: { generation:
 
 /** Staged entry links left, or pxeforge's links differ from the entries `current` lists: a change was under way. */
 async function entriesChanging(paths: TreePaths): Promise<boolean> {
-  const listed = new Set(Object.keys((await readCurrent(paths))!.state.entries).filter((entry) => entry.includes('/01-') || entry.includes('.cfg-01-')));
+  const listed = new Set(
+    Object.keys((await readCurrent(paths))!.state.entries).filter((entry) => entry.includes('/01-') || entry.includes('.cfg-01-')),
+  );
   const present = new Set<string>();
   for (const dir of ['pxelinux.cfg', 'grub']) {
     for (const name of await readdir(path.join(paths.root, dir)).catch(() => [] as string[])) {
@@ -381,14 +425,18 @@ async function entriesChanging(paths: TreePaths): Promise<boolean> {
 }
 
 describe('concurrent promotions', () => {
-  it('8 promotes to one channel at once are serialized: all succeed, history complete and ordered, tree valid', { timeout: 120_000 }, async () => {
+  it('8 promotes to one channel at once are serialized: all succeed, history complete and ordered, tree valid', {
+    timeout: 120_000,
+  }, async () => {
     const site = await makeTreeSite(defaultSiteYaml());
     try {
       const many = Array.from({ length: 9 }, (_, i) => `20261125T1100${String(i).padStart(2, '0')}Z-1111111${i}`);
       for (const v of many) await makeVersion(site.store, 'tiny', v);
       const first = await exited(pxeforge(site, ['promote', `tiny@${many[0]}`, '--channel', 'staging']));
       expect(first.code, first.stderr).toBe(0);
-      const results = await Promise.all(many.slice(1).map((v) => exited(pxeforge(site, ['promote', `tiny@${v}`, '--channel', 'staging', '--reason', `concurrent ${v}`]))));
+      const results = await Promise.all(
+        many.slice(1).map((v) => exited(pxeforge(site, ['promote', `tiny@${v}`, '--channel', 'staging', '--reason', `concurrent ${v}`]))),
+      );
       for (const result of results) expect(result.code, result.stderr).toBe(0);
       const paths = treePaths(site.tftp);
       const history = await readHistory(paths);

@@ -18,7 +18,13 @@ import { treePaths } from '../../src/promote/tree.js';
  */
 
 describe('strace log checker', () => {
-  const tree: DurabilityTree = { root: '/t', current: '/t/pxeforge/current', history: '/t/pxeforge/history.jsonl', lock: '/t/pxeforge/lock', mountPoints: ['/', '/s'] };
+  const tree: DurabilityTree = {
+    root: '/t',
+    current: '/t/pxeforge/current',
+    history: '/t/pxeforge/history.jsonl',
+    lock: '/t/pxeforge/lock',
+    mountPoints: ['/', '/s'],
+  };
   // Shortened from a real log: libuv threads (101-103), `sync --file-system` as a child (104),
   // calls split by another thread, padding before ` = `, fd paths from -yy.
   const excerpt = `100  mkdir("/t/pxeforge/lock.tmp-100-0", 0777) = 0
@@ -65,7 +71,9 @@ describe('strace log checker', () => {
 
   it('parses calls split across lines, by any thread or child, with the paths of their fds', () => {
     const ops = parseStrace(excerpt);
-    expect(ops.filter((op) => op.kind === 'syncfs')).toEqual([{ kind: 'syncfs', path: '/t/pxeforge/generations/.tmp-1-100', pid: 104, start: 17, end: 19 }]);
+    expect(ops.filter((op) => op.kind === 'syncfs')).toEqual([
+      { kind: 'syncfs', path: '/t/pxeforge/generations/.tmp-1-100', pid: 104, start: 17, end: 19 },
+    ]);
     expect(ops.find((op) => op.kind === 'rename' && op.to === '/t/pxeforge/generations/1')).toMatchObject({ pid: 101, start: 20, end: 22 });
     expect(ops.find((op) => op.kind === 'write' && op.path.endsWith('vmlinuz'))).toMatchObject({ pid: 101, end: 5 });
     // Failed calls and fds that are not files are left out.
@@ -76,7 +84,12 @@ describe('strace log checker', () => {
   it('passes a promotion that syncs what it publishes before each rename and its directory after', () => {
     const report = checkDurability(parseStrace(excerpt), tree);
     expect(report.problems).toEqual([]);
-    expect(report.published.map((p) => p.to)).toEqual(['pxeforge/images/tiny/v1', 'pxeforge/generations/1', 'pxelinux.cfg/01-52-54-00-00-10-01', 'pxeforge/current']);
+    expect(report.published.map((p) => p.to)).toEqual([
+      'pxeforge/images/tiny/v1',
+      'pxeforge/generations/1',
+      'pxelinux.cfg/01-52-54-00-00-10-01',
+      'pxeforge/current',
+    ]);
   });
 
   it('names each missing fsync', () => {
@@ -103,11 +116,16 @@ describe('strace log checker', () => {
       ]
     `);
     // The syncfs of the child covers the generation; without it, every file in it is unsynced.
-    expect(check(without('104  <... syncfs resumed>)             = 0'))).toContain('rename pxeforge/generations/.tmp-1-100 -> pxeforge/generations/1: pxeforge/generations/.tmp-1-100/boot.ipxe written but not synced before the rename');
+    expect(check(without('104  <... syncfs resumed>)             = 0'))).toContain(
+      'rename pxeforge/generations/.tmp-1-100 -> pxeforge/generations/1: pxeforge/generations/.tmp-1-100/boot.ipxe written but not synced before the rename',
+    );
   });
 
   it('wants the directory a run made on the way to a published name fsynced in its parent before the switch', () => {
-    const log = excerpt.replace('102  mkdir("/t/pxeforge/images/tiny/.tmp-v1-100", 0777) = 0\n', '102  mkdir("/t/pxeforge/images/tiny", 0777) = 0\n102  mkdir("/t/pxeforge/images/tiny/.tmp-v1-100", 0777) = 0\n');
+    const log = excerpt.replace(
+      '102  mkdir("/t/pxeforge/images/tiny/.tmp-v1-100", 0777) = 0\n',
+      '102  mkdir("/t/pxeforge/images/tiny", 0777) = 0\n102  mkdir("/t/pxeforge/images/tiny/.tmp-v1-100", 0777) = 0\n',
+    );
     // The syncfs of the generation (a later call, before the switch) covers it.
     expect(checkDurability(parseStrace(log), tree).problems).toEqual([]);
     expect(checkDurability(parseStrace(log.replace(/^104 {2}<\.\.\. syncfs resumed>.*\n/m, '')), tree).problems).toContain(
@@ -141,11 +159,15 @@ nodeGroups:
     site = await makeTreeSite('');
     // The store on another file system than the tree, where the host has one: placement copies.
     const shm = await stat('/dev/shm').catch(() => undefined);
-    if (shm !== undefined && shm.dev !== (await stat(tmpdir())).dev) store = await mkdtemp('/dev/shm/pxeforge-store-').catch(() => undefined);
+    if (shm !== undefined && shm.dev !== (await stat(tmpdir())).dev)
+      store = await mkdtemp('/dev/shm/pxeforge-store-').catch(() => undefined);
     await writeFile(path.join(site.repo, 'pxeforge.yaml'), siteYaml(store ?? 'store'));
     for (const v of [v1, v2]) await makeVersion(store ?? site.store, 'tiny', v, { size: 64 * 1024 });
     const mounts = await readFile('/proc/self/mounts', 'utf8');
-    mountPoints = mounts.split('\n').filter(Boolean).map((line) => line.split(' ')[1]!.replace(/\\040/g, ' '));
+    mountPoints = mounts
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(' ')[1]!.replace(/\\040/g, ' '));
   });
   afterAll(async () => {
     await site?.remove();
@@ -155,10 +177,14 @@ nodeGroups:
   /** Runs pxeforge under strace; returns its output and what checkDurability says of its calls. */
   async function traced(argv: string[], on = site) {
     const log = path.join(on.dir, `strace-${argv[0]}-${Date.now()}.log`);
-    const child = spawn('strace', ['-f', '-qq', '-yy', '-o', log, '-e', `trace=${durabilityTrace}`, process.execPath, pxeforgeBin, ...argv], {
-      cwd: on.repo,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'strace',
+      ['-f', '-qq', '-yy', '-o', log, '-e', `trace=${durabilityTrace}`, process.execPath, pxeforgeBin, ...argv],
+      {
+        cwd: on.repo,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -167,29 +193,44 @@ nodeGroups:
     expect(code, stderr).toBe(0);
     const ops = parseStrace(await readFile(log, 'utf8'));
     const paths = treePaths(on.tftp);
-    return { stdout, ops, report: checkDurability(ops, { root: paths.root, current: paths.current, history: paths.history, lock: paths.lock, mountPoints }) };
+    return {
+      stdout,
+      ops,
+      report: checkDurability(ops, { root: paths.root, current: paths.current, history: paths.history, lock: paths.lock, mountPoints }),
+    };
   }
 
-  it('a first promotion syncs the placed version, the generation, the entry links and current before and after their renames', { timeout: 60_000 }, async () => {
+  it('a first promotion syncs the placed version, the generation, the entry links and current before and after their renames', {
+    timeout: 60_000,
+  }, async () => {
     const { stdout, ops, report } = await traced(['promote', `tiny@${v1}`, '--channel', 'staging']);
     expect(stdout).toContain(store === undefined ? 'linked' : 'copied');
     expect(report.problems).toEqual([]);
-    expect(report.published.map((p) => p.to)).toEqual(expect.arrayContaining([
-      `pxeforge/images/tiny/${v1}`, 'pxeforge/generations/1', 'boot.ipxe', 'pxelinux.cfg/01-52-54-00-00-20-01', 'grub/grub.cfg-01-52-54-00-00-20-03', 'pxeforge/current',
-    ]));
+    expect(report.published.map((p) => p.to)).toEqual(
+      expect.arrayContaining([
+        `pxeforge/images/tiny/${v1}`,
+        'pxeforge/generations/1',
+        'boot.ipxe',
+        'pxelinux.cfg/01-52-54-00-00-20-01',
+        'grub/grub.cfg-01-52-54-00-00-20-03',
+        'pxeforge/current',
+      ]),
+    );
     // The parts that are not the page cache's: fsyncs, the syncfs of `sync --file-system`, the history append.
     expect(ops.some((op) => op.kind === 'syncfs')).toBe(true);
     expect(ops.some((op) => op.kind === 'write' && op.path.endsWith('pxeforge/history.jsonl'))).toBe(true);
   });
 
-  it('a first promotion that places by hard link (the store on the tree\'s file system)', { timeout: 60_000 }, async () => {
+  it("a first promotion that places by hard link (the store on the tree's file system)", { timeout: 60_000 }, async () => {
     const linking = await makeTreeSite(siteYaml('store'));
     try {
       await makeVersion(linking.store, 'tiny', v1);
       const { stdout, report } = await traced(['promote', `tiny@${v1}`, '--channel', 'staging'], linking);
       expect(stdout).toContain('linked');
       expect(report.problems).toEqual([]);
-      expect(report.published.map((p) => p.to)).toEqual(expect.arrayContaining([`pxeforge/images/tiny/${v1}`, 'pxeforge/generations/1', 'pxeforge/current']));
+      expect(report.published.map((p) => p.to)).toEqual(
+        expect.arrayContaining([`pxeforge/images/tiny/${v1}`, 'pxeforge/generations/1', 'pxeforge/current']),
+      );
     } finally {
       await linking.remove();
     }
@@ -198,16 +239,25 @@ nodeGroups:
   it('a second promotion, placing another version', { timeout: 60_000 }, async () => {
     const { report } = await traced(['promote', `tiny@${v2}`, '--channel', 'staging']);
     expect(report.problems).toEqual([]);
-    expect(report.published.map((p) => p.to)).toEqual(expect.arrayContaining([`pxeforge/images/tiny/${v2}`, 'pxeforge/generations/2', 'pxeforge/current']));
+    expect(report.published.map((p) => p.to)).toEqual(
+      expect.arrayContaining([`pxeforge/images/tiny/${v2}`, 'pxeforge/generations/2', 'pxeforge/current']),
+    );
   });
 
   it('a refresh with nodes moved between node groups (entry links made and removed)', { timeout: 60_000 }, async () => {
     await writeFile(path.join(site.repo, 'pxeforge.yaml'), siteYaml(store ?? 'store', true));
     const { ops, report } = await traced(['refresh']);
     expect(report.problems).toEqual([]);
-    expect(report.published.map((p) => p.to)).toEqual(expect.arrayContaining([
-      'pxelinux.cfg/01-52-54-00-00-20-04', 'grub/grub.cfg-01-52-54-00-00-20-02', 'pxeforge/generations/3', 'pxeforge/current',
-    ]));
-    expect(ops.filter((op) => op.kind === 'remove').map((op) => op.kind === 'remove' && path.basename(op.path))).toContain('01-52-54-00-00-20-02');
+    expect(report.published.map((p) => p.to)).toEqual(
+      expect.arrayContaining([
+        'pxelinux.cfg/01-52-54-00-00-20-04',
+        'grub/grub.cfg-01-52-54-00-00-20-02',
+        'pxeforge/generations/3',
+        'pxeforge/current',
+      ]),
+    );
+    expect(ops.filter((op) => op.kind === 'remove').map((op) => op.kind === 'remove' && path.basename(op.path))).toContain(
+      '01-52-54-00-00-20-02',
+    );
   });
 });

@@ -1,4 +1,19 @@
-import { appendFile, chmod, copyFile, lstat, mkdir, mkdtemp, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -28,7 +43,7 @@ beforeEach(async () => {
   site = await makeTreeSite();
   // A directory outside the tree that a planted link points at: it must never change.
   outside = await mkdtemp(path.join(tmpdir(), 'pxeforge-outside-'));
-  await writeFile(path.join(outside, 'precious'), 'not pxeforge\'s\n');
+  await writeFile(path.join(outside, 'precious'), "not pxeforge's\n");
   await makeVersion(site.store, 'tiny', v1);
   await makeVersion(site.store, 'tiny', v2);
 });
@@ -55,7 +70,9 @@ describe('pxeforge never follows a symlink it did not create', () => {
     await symlink(path.join(site.store, 'images/tiny'), placed);
     const store = await snapshotTree(site.store);
     const error = await refused(['gc', '--keep', '1'], 'TREE_OBSTACLE', 1);
-    expect(error.message).toContain(`${placed} is a symlink (to ${path.join(site.store, 'images/tiny')}), where pxeforge keeps a directory`);
+    expect(error.message).toContain(
+      `${placed} is a symlink (to ${path.join(site.store, 'images/tiny')}), where pxeforge keeps a directory`,
+    );
     expect(await snapshotTree(site.store)).toEqual(store);
     const verify = await cli('verify');
     expect(verify.exitCode).toBe(1);
@@ -69,12 +86,12 @@ describe('pxeforge never follows a symlink it did not create', () => {
     await rm(old, { recursive: true });
     await symlink(outside, old);
     await refused(['gc', '--keep', '1'], 'TREE_OBSTACLE', 1);
-    expect(await readFile(path.join(outside, 'precious'), 'utf8')).toBe('not pxeforge\'s\n');
+    expect(await readFile(path.join(outside, 'precious'), 'utf8')).toBe("not pxeforge's\n");
   });
 
   it.each([
-    ['pxelinux.cfg', 'a BIOS group\'s per-MAC links'],
-    ['grub', 'a UEFI group\'s per-MAC links'],
+    ['pxelinux.cfg', "a BIOS group's per-MAC links"],
+    ['grub', "a UEFI group's per-MAC links"],
   ])('promote refuses %s as a symlink out of the TFTP root (%s would land there)', async (dir) => {
     await mkdir(site.tftp, { recursive: true });
     await symlink(outside, path.join(site.tftp, dir));
@@ -106,7 +123,7 @@ describe('pxeforge never follows a symlink it did not create', () => {
     const before = await snapshotTree(site.tftp);
     const error = await refused(['promote', `tiny@${v2}`, '--channel', 'staging'], 'TREE_OBSTACLE', 1);
     expect(error.message).toContain(`${history} is a symlink`);
-    expect(await readFile(path.join(outside, 'precious'), 'utf8')).toBe('not pxeforge\'s\n');
+    expect(await readFile(path.join(outside, 'precious'), 'utf8')).toBe("not pxeforge's\n");
     expect(await snapshotTree(site.tftp)).toEqual(before);
     expect((await cli('verify')).stdout).toContain(`problem: ${history} is a symlink`);
   });
@@ -141,7 +158,9 @@ describe('a tree nodes cannot boot from is never reported as fine', () => {
     await unlink(current());
     const verify = await cli('verify');
     expect(verify.exitCode).toBe(1);
-    expect(verify.stdout).toContain(`${current()} is missing, but ${path.join(site.tftp, 'pxeforge/generations')} holds 2 generation(s): nodes cannot boot from this tree`);
+    expect(verify.stdout).toContain(
+      `${current()} is missing, but ${path.join(site.tftp, 'pxeforge/generations')} holds 2 generation(s): nodes cannot boot from this tree`,
+    );
     expect((await refused(['status'], 'TREE_DAMAGED', 1)).hint).toContain(`ln -sfn generations/<n> ${current()}`);
     const before = await snapshotTree(site.tftp);
     await refused(['promote', `tiny@${v2}`, '--channel', 'staging'], 'TREE_DAMAGED', 1);
@@ -217,7 +236,10 @@ describe('audit text', () => {
       if (saved === undefined) delete process.env.SUDO_USER;
       else process.env.SUDO_USER = saved;
     }
-    const entry = JSON.parse((await readFile(path.join(site.tftp, 'pxeforge/history.jsonl'), 'utf8')).trim()) as { user: string; sudoUser: string };
+    const entry = JSON.parse((await readFile(path.join(site.tftp, 'pxeforge/history.jsonl'), 'utf8')).trim()) as {
+      user: string;
+      sudoUser: string;
+    };
     expect(entry).toMatchObject({ user: os.userInfo().username, sudoUser: 'alice' });
     expect((await cli('history')).stdout).toContain(`${os.userInfo().username} (sudo by alice)@`);
   });
@@ -289,7 +311,9 @@ describe('file-system obstacles', () => {
       await run('mount', ['-o', 'remount,ro', site.tftp]);
       const before = await snapshotTree(site.tftp);
       const error = await refused(['promote', `tiny@${v2}`, '--channel', 'staging'], 'TREE_WRITE_FAILED', 1);
-      expect(error.message).toMatch(new RegExp(`^cannot change the PXE tree at ${site.tftp}/pxeforge/\\S+: the file system is read-only \\(EROFS\\)$`));
+      expect(error.message).toMatch(
+        new RegExp(`^cannot change the PXE tree at ${site.tftp}/pxeforge/\\S+: the file system is read-only \\(EROFS\\)$`),
+      );
       expect(error.hint).toContain('nothing nodes boot from was changed');
       expect(await snapshotTree(site.tftp)).toEqual(before);
     } finally {
@@ -308,7 +332,7 @@ describe('what the tree keeps private', () => {
     expect(Number.parseInt(await mode(`pxeforge/images/tiny/${v1}/vmlinuz`), 8) & 0o004).toBe(0o004);
     expect(Number.parseInt(await mode('pxeforge/generations/1/boot.ipxe'), 8) & 0o004).toBe(0o004);
     // The store's own manifest keeps its mode: the tree holds a copy.
-    expect(((await stat(path.join(site.store, 'images/tiny', v1, 'manifest.json'))).mode & 0o004)).toBe(0o004);
+    expect((await stat(path.join(site.store, 'images/tiny', v1, 'manifest.json'))).mode & 0o004).toBe(0o004);
     expect(await readlink(path.join(site.tftp, 'pxeforge/current'))).toBe('generations/1');
   });
 });
@@ -344,7 +368,9 @@ describe('the kernel command line a node gets', () => {
     manifest.kernel.cmdline = `root=live:{rootfs_url} ${'quiet '.repeat(330).trim()}`;
     await writeFile(file, JSON.stringify(manifest));
     const error = await refused(['promote', 'compute@c1', '--channel', 'staging'], 'CMDLINE_TOO_LONG', 2);
-    expect(error.message).toMatch(/^compute@c1 in staging: the kernel command line is 20\d\d bytes with the root URL, over the 2048 bytes boot loaders keep$/);
+    expect(error.message).toMatch(
+      /^compute@c1 in staging: the kernel command line is 20\d\d bytes with the root URL, over the 2048 bytes boot loaders keep$/,
+    );
     expect(await lstat(path.join(site.tftp, 'pxeforge')).catch(() => 'absent')).toBe('absent');
   });
 });

@@ -22,7 +22,10 @@ afterEach(async () => {
 
 async function history(): Promise<HistoryEntry[]> {
   const text = await readFile(path.join(site.tftp, 'pxeforge/history.jsonl'), 'utf8');
-  return text.trim().split('\n').map((line) => JSON.parse(line) as HistoryEntry);
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as HistoryEntry);
 }
 
 async function currentState(): Promise<TreeState> {
@@ -112,14 +115,21 @@ describe('promote, rollback, status, history', () => {
     const tftp = (file: string) => readFile(path.join(site.tftp, file), 'utf8');
     // Entry points resolve through `current` to this generation's configs.
     expect(await tftp('pxelinux.cfg/01-52-54-00-00-10-01')).toContain(`KERNEL /pxeforge/images/compute/${v2}/vmlinuz`);
-    expect(await tftp('pxelinux.cfg/01-52-54-00-00-10-01')).toContain(`APPEND root=live:http://10.0.2.2:8080/pxeforge/images/compute/${v2}/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200`);
-    expect(await tftp('grub/grub.cfg-01-52-54-00-00-10-03')).toContain(`linux /pxeforge/images/compute/${v2}/vmlinuz root=live:http://10.0.2.2:8080/pxeforge/images/compute/${v2}/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200 nouveau.modeset=0`);
+    expect(await tftp('pxelinux.cfg/01-52-54-00-00-10-01')).toContain(
+      `APPEND root=live:http://10.0.2.2:8080/pxeforge/images/compute/${v2}/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200`,
+    );
+    expect(await tftp('grub/grub.cfg-01-52-54-00-00-10-03')).toContain(
+      `linux /pxeforge/images/compute/${v2}/vmlinuz root=live:http://10.0.2.2:8080/pxeforge/images/compute/${v2}/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200 nouveau.modeset=0`,
+    );
     expect(await tftp('boot.ipxe')).toContain('chain --autofree /pxeforge/generations/3/ipxe/${netX/mac:hexhyp}.ipxe');
-    expect(await tftp('pxeforge/generations/3/ipxe/52-54-00-12-34-56.ipxe')).toContain(`kernel http://10.0.2.2:8080/pxeforge/images/tiny/${v1}/vmlinuz initrd=initrd.img console=ttyS0,115200`);
+    expect(await tftp('pxeforge/generations/3/ipxe/52-54-00-12-34-56.ipxe')).toContain(
+      `kernel http://10.0.2.2:8080/pxeforge/images/tiny/${v1}/vmlinuz initrd=initrd.img console=ttyS0,115200`,
+    );
     // No config of any generation names a moving alias.
     const snapshot = await snapshotTree(path.join(site.tftp, 'pxeforge/generations'));
     for (const [file, kind] of Object.entries(snapshot)) {
-      if (kind.startsWith('file') && !file.endsWith('state.json')) expect(await readFile(path.join(site.tftp, 'pxeforge/generations', file), 'utf8')).not.toContain('current');
+      if (kind.startsWith('file') && !file.endsWith('state.json'))
+        expect(await readFile(path.join(site.tftp, 'pxeforge/generations', file), 'utf8')).not.toContain('current');
     }
     // A uefi group gets no pxelinux entry, a bios group no GRUB entry.
     await expect(stat(path.join(site.tftp, 'pxelinux.cfg/01-52-54-00-00-10-03'))).rejects.toThrow();
@@ -139,7 +149,9 @@ describe('promote, rollback, status, history', () => {
     // ... and every file its config names is still the v1 file it was promoted with.
     const named = [...config.matchAll(/^\s+(?:KERNEL|INITRD) (\S+)$/gm)].map((m) => m[1]!);
     expect(named).toEqual([`/pxeforge/images/tiny/${v1}/vmlinuz`, `/pxeforge/images/tiny/${v1}/initrd.img`]);
-    const manifest = JSON.parse(await readFile(path.join(site.store, 'images/tiny', v1, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { size: number }> };
+    const manifest = JSON.parse(await readFile(path.join(site.store, 'images/tiny', v1, 'manifest.json'), 'utf8')) as {
+      artifacts: Record<string, { size: number }>;
+    };
     for (const file of named) expect((await stat(path.join(site.tftp, file))).size).toBe(manifest.artifacts[path.basename(file)]!.size);
     expect(await readFile(path.join(site.tftp, 'pxelinux.cfg/01-52-54-00-12-34-56'), 'utf8')).toContain(v2);
   });
@@ -165,14 +177,28 @@ describe('protected channels', () => {
     await makeVersion(site.store, 'compute', 'v-other', { tested: 'other-artifacts' });
     await makeVersion(site.store, 'compute', 'v-dirty', { tested: 'passed', dirty: true });
     await makeVersion(site.store, 'compute', 'v-good', { tested: 'passed' });
-    expect((await refusedUnchanged(['promote', 'compute@v-untested', '--channel', 'production'], 'NOT_TESTED')).message).toContain('it has no boot-test report');
+    expect((await refusedUnchanged(['promote', 'compute@v-untested', '--channel', 'production'], 'NOT_TESTED')).message).toContain(
+      'it has no boot-test report',
+    );
     expect((await refusedUnchanged(['promote', 'compute@v-failed', '--channel', 'production'], 'NOT_TESTED')).message).toContain('failed');
-    expect((await refusedUnchanged(['promote', 'compute@v-other', '--channel', 'production'], 'NOT_TESTED')).message).toContain('tested other artifacts (vmlinuz differ)');
-    expect((await refusedUnchanged(['promote', 'compute@v-dirty', '--channel', 'production'], 'DIRTY_BUILD')).hint).toContain('--allow-dirty');
+    expect((await refusedUnchanged(['promote', 'compute@v-other', '--channel', 'production'], 'NOT_TESTED')).message).toContain(
+      'tested other artifacts (vmlinuz differ)',
+    );
+    expect((await refusedUnchanged(['promote', 'compute@v-dirty', '--channel', 'production'], 'DIRTY_BUILD')).hint).toContain(
+      '--allow-dirty',
+    );
     await refusedUnchanged(['promote', 'compute@v-untested', '--channel', 'production', '--force'], 'REASON_REQUIRED');
     expect((await cli('promote', 'compute@v-good', '--channel', 'production')).exitCode).toBe(0);
     expect((await cli('promote', 'compute@v-dirty', '--channel', 'production', '--allow-dirty')).exitCode).toBe(0);
-    const forced = await cli('promote', 'compute@v-untested', '--channel', 'production', '--force', '--reason', 'security fix, tested by hand');
+    const forced = await cli(
+      'promote',
+      'compute@v-untested',
+      '--channel',
+      'production',
+      '--force',
+      '--reason',
+      'security fix, tested by hand',
+    );
     expect(forced.exitCode).toBe(0);
     expect(forced.stdout).toContain('recorded as FORCED');
     const entries = await history();
@@ -204,8 +230,12 @@ describe('bad input and faults leave the tree as it was', () => {
   });
 
   it('a version that does not exist, an unknown channel, an unknown image', async () => {
-    expect((await refusedUnchanged(['promote', 'tiny@20990101T000000Z-00000000', '--channel', 'staging'], 'NO_SUCH_VERSION')).hint).toContain(v2);
-    expect((await refusedUnchanged(['promote', `tiny@${v2}`, '--channel', 'stagign'], 'UNKNOWN_CHANNEL')).hint).toBe('did you mean `staging`?');
+    expect(
+      (await refusedUnchanged(['promote', 'tiny@20990101T000000Z-00000000', '--channel', 'staging'], 'NO_SUCH_VERSION')).hint,
+    ).toContain(v2);
+    expect((await refusedUnchanged(['promote', `tiny@${v2}`, '--channel', 'stagign'], 'UNKNOWN_CHANNEL')).hint).toBe(
+      'did you mean `staging`?',
+    );
     await refusedUnchanged(['promote', 'gpu@x', '--channel', 'staging'], 'NO_SUCH_IMAGE');
     await refusedUnchanged(['rollback', 'tiny', '--channel', 'production'], 'NOTHING_TO_ROLL_BACK');
     await refusedUnchanged(['rollback', 'tiny', '--channel', 'staging'], 'NO_EARLIER_VERSION');
@@ -213,7 +243,10 @@ describe('bad input and faults leave the tree as it was', () => {
 
   it('a MAC listed in two node groups', async () => {
     const yaml = await readFile(path.join(site.repo, 'pxeforge.yaml'), 'utf8');
-    await writeFile(path.join(site.repo, 'pxeforge.yaml'), yaml.replace('macs: ["52:54:00:12:34:56"]', 'macs: ["52:54:00:12:34:56", "52:54:00:00:10:01"]'));
+    await writeFile(
+      path.join(site.repo, 'pxeforge.yaml'),
+      yaml.replace('macs: ["52:54:00:12:34:56"]', 'macs: ["52:54:00:12:34:56", "52:54:00:00:10:01"]'),
+    );
     const before = await snapshotTree(site.tftp);
     const result = await cli('promote', `tiny@${v2}`, '--channel', 'staging');
     expect(result.exitCode).toBe(2);
@@ -231,7 +264,9 @@ describe('bad input and faults leave the tree as it was', () => {
 
   it('a node group naming an image never promoted boots as an unknown node, and says so', async () => {
     const result = await cli('promote', `tiny@${v2}`, '--channel', 'staging');
-    expect(result.stderr).toContain('node group gpu follows compute in staging, which has never been promoted there: its 1 node(s) boot as unknown nodes (localboot)');
+    expect(result.stderr).toContain(
+      'node group gpu follows compute in staging, which has never been promoted there: its 1 node(s) boot as unknown nodes (localboot)',
+    );
     await expect(stat(path.join(site.tftp, 'grub/grub.cfg-01-52-54-00-00-10-03'))).rejects.toThrow();
     expect((await cli('status')).stdout).toMatch(/gpu +1 node\(s\), uefi, staging: nothing yet \(compute was never promoted to staging\)/);
   });
@@ -244,7 +279,7 @@ describe('bad input and faults leave the tree as it was', () => {
   });
 });
 
-describe('do no harm to the site\'s own files', () => {
+describe("do no harm to the site's own files", () => {
   it('refuses, listing every conflict, when the TFTP root holds files pxeforge would replace', async () => {
     await makeVersion(site.store, 'tiny', v1);
     await mkdir(path.join(site.tftp, 'pxelinux.cfg'), { recursive: true });
@@ -278,7 +313,9 @@ describe('do no harm to the site\'s own files', () => {
     await mkdir(path.join(site.tftp, 'pxelinux.cfg'), { recursive: true });
     await writeFile(path.join(site.tftp, 'pxelinux.cfg/01-aa-bb-cc-dd-ee-ff'), 'DEFAULT other\n');
     await cli('promote', `tiny@${v1}`, '--channel', 'staging');
-    expect(await readlink(path.join(site.tftp, 'pxelinux.cfg/01-52-54-00-12-34-56'))).toBe('../pxeforge/current/pxelinux.cfg/01-52-54-00-12-34-56');
+    expect(await readlink(path.join(site.tftp, 'pxelinux.cfg/01-52-54-00-12-34-56'))).toBe(
+      '../pxeforge/current/pxelinux.cfg/01-52-54-00-12-34-56',
+    );
     const yaml = await readFile(path.join(site.repo, 'pxeforge.yaml'), 'utf8');
     await writeFile(path.join(site.repo, 'pxeforge.yaml'), yaml.replace('macs: ["52:54:00:12:34:56"]', 'macs: ["52:54:00:12:34:57"]'));
     const result = await cli('refresh', '--reason', 'canary node replaced');

@@ -31,12 +31,26 @@ const artifacts = (seed: string) => ({
 
 /** compute: a squashfs image (root over HTTP); gpu and tiny: initramfs images, tiny without a command line. */
 const versions = new Map<string, VersionInfo>([
-  ['compute@c1', { format: 'squashfs', cmdline: 'root=live:{rootfs_url} rd.live.image ip=dhcp', artifacts: { ...artifacts('c'), 'rootfs.squashfs': { sha256: 'c3', size: 30 } } }],
+  [
+    'compute@c1',
+    {
+      format: 'squashfs',
+      cmdline: 'root=live:{rootfs_url} rd.live.image ip=dhcp',
+      artifacts: { ...artifacts('c'), 'rootfs.squashfs': { sha256: 'c3', size: 30 } },
+    },
+  ],
   ['gpu@g1', { format: 'initramfs', cmdline: 'quiet', artifacts: artifacts('g') }],
   ['tiny@t1', { format: 'initramfs', cmdline: '', artifacts: artifacts('t') }],
 ]);
 
-const group = (name: string, image: string, channel: string, firmware: NodeGroup['firmware'], kernelArgs: string, macs: string[]): NodeGroup => ({
+const group = (
+  name: string,
+  image: string,
+  channel: string,
+  firmware: NodeGroup['firmware'],
+  kernelArgs: string,
+  macs: string[],
+): NodeGroup => ({
   name,
   image,
   channel,
@@ -60,12 +74,18 @@ const nodeGroups: NodeGroup[] = [
   group('spare', 'tiny', 'nowhere', 'uefi', '', ['52:54:00:00:04:01']),
 ];
 
-function render(site: Partial<RenderInput['site']> & Pick<RenderInput['site'], 'unknownNodes'>, input: Partial<RenderInput> = {}): Rendering {
+function render(
+  site: Partial<RenderInput['site']> & Pick<RenderInput['site'], 'unknownNodes'>,
+  input: Partial<RenderInput> = {},
+): Rendering {
   return renderGeneration({
     generation: 7,
     channels,
     versions,
-    site: { nodeGroups, httpBaseUrl: 'http://10.0.0.1:8080/tftp/', ...site } as Pick<SiteConfig, 'nodeGroups' | 'unknownNodes' | 'httpBaseUrl'>,
+    site: { nodeGroups, httpBaseUrl: 'http://10.0.0.1:8080/tftp/', ...site } as Pick<
+      SiteConfig,
+      'nodeGroups' | 'unknownNodes' | 'httpBaseUrl'
+    >,
     ...input,
   });
 }
@@ -488,7 +508,11 @@ describe('renderGeneration', () => {
 
   it('without httpBaseUrl, iPXE fetches initramfs images over TFTP', () => {
     const rendering = render(
-      { httpBaseUrl: undefined, nodeGroups: nodeGroups.filter((g) => g.name === 'gpu'), unknownNodes: { action: 'menu', group: undefined } },
+      {
+        httpBaseUrl: undefined,
+        nodeGroups: nodeGroups.filter((g) => g.name === 'gpu'),
+        unknownNodes: { action: 'menu', group: undefined },
+      },
       { channels: { lab: channels.lab } },
     );
     expect(show(rendering, (file) => file.endsWith('.ipxe'))).toMatchInlineSnapshot(`
@@ -547,34 +571,58 @@ describe('renderGeneration', () => {
   });
 
   it('refuses an httpBaseUrl a boot config cannot carry, wherever the character is', () => {
-    for (const url of ['http://10.0.0.1/a b/', ' http://10.0.0.1', 'http://10.0.0.1/"', 'http://10.0.0.1/;reboot', 'http://10.0.0.1/\nshell']) {
+    for (const url of [
+      'http://10.0.0.1/a b/',
+      ' http://10.0.0.1',
+      'http://10.0.0.1/"',
+      'http://10.0.0.1/;reboot',
+      'http://10.0.0.1/\nshell',
+    ]) {
       expect(() => render({ httpBaseUrl: url, unknownNodes: { action: 'localboot', group: undefined } })).toThrow(
         `httpBaseUrl ${url} has characters a boot config cannot carry`,
       );
       // Also when only initramfs images are served: the iPXE URLs carry it too.
       expect(() =>
-        render({ httpBaseUrl: url, nodeGroups: nodeGroups.filter((g) => g.name === 'gpu'), unknownNodes: { action: 'localboot', group: undefined } }, { channels: { lab: channels.lab } }),
+        render(
+          {
+            httpBaseUrl: url,
+            nodeGroups: nodeGroups.filter((g) => g.name === 'gpu'),
+            unknownNodes: { action: 'localboot', group: undefined },
+          },
+          { channels: { lab: channels.lab } },
+        ),
       ).toThrow(`httpBaseUrl ${url} has characters a boot config cannot carry`);
     }
     const allowed = 'http://user@boot-1.example.org:8080/a_b/c,d=e+f%20~g/';
     const rendering = render({ httpBaseUrl: allowed, unknownNodes: { action: 'localboot', group: undefined } });
-    expect(show(rendering, (file) => file === 'ipxe/groups/gpu.ipxe')).toContain(`initrd --name initrd.img ${allowed.slice(0, -1)}/pxeforge/images/gpu/g1/initrd.img`);
+    expect(show(rendering, (file) => file === 'ipxe/groups/gpu.ipxe')).toContain(
+      `initrd --name initrd.img ${allowed.slice(0, -1)}/pxeforge/images/gpu/g1/initrd.img`,
+    );
   });
 
   it('refuses a squashfs image without httpBaseUrl, and a served version without a manifest', () => {
-    expect(() => render({ httpBaseUrl: undefined, unknownNodes: { action: 'localboot', group: undefined } })).toThrow('squashfs images need httpBaseUrl');
-    expect(() => render({ unknownNodes: { action: 'localboot', group: undefined } }, { versions: new Map() })).toThrow('no manifest for compute@c1');
+    expect(() => render({ httpBaseUrl: undefined, unknownNodes: { action: 'localboot', group: undefined } })).toThrow(
+      'squashfs images need httpBaseUrl',
+    );
+    expect(() => render({ unknownNodes: { action: 'localboot', group: undefined } }, { versions: new Map() })).toThrow(
+      'no manifest for compute@c1',
+    );
   });
 
   it('refuses a command line over 2,048 bytes as the node gets it, and takes one of exactly 2,048', () => {
     // initrd=initrd.img + quiet + the group's kernelArgs: 18 + 6 + 2024 bytes.
     const withArgs = (kernelArgs: string) =>
       render(
-        { nodeGroups: [group('gpu', 'gpu', 'lab', 'uefi', kernelArgs, ['52:54:00:00:01:01'])], unknownNodes: { action: 'localboot', group: undefined } },
+        {
+          nodeGroups: [group('gpu', 'gpu', 'lab', 'uefi', kernelArgs, ['52:54:00:00:01:01'])],
+          unknownNodes: { action: 'localboot', group: undefined },
+        },
         { channels: { lab: channels.lab } },
       );
     const fits = `x=${'y'.repeat(2022)}`;
-    expect(show(withArgs(fits), (file) => file === 'grub/groups/gpu.cfg')).toContain(`linux /pxeforge/images/gpu/g1/vmlinuz quiet ${fits}\n`);
+    expect(show(withArgs(fits), (file) => file === 'grub/groups/gpu.cfg')).toContain(
+      `linux /pxeforge/images/gpu/g1/vmlinuz quiet ${fits}\n`,
+    );
     const error = (() => {
       try {
         withArgs(`${fits}z`);
@@ -584,7 +632,12 @@ describe('renderGeneration', () => {
       return undefined;
     })();
     expect(error).toBeInstanceOf(UserError);
-    expect({ code: (error as UserError).code, exitCode: (error as UserError).exitCode, message: (error as UserError).message, hint: (error as UserError).hint }).toStrictEqual({
+    expect({
+      code: (error as UserError).code,
+      exitCode: (error as UserError).exitCode,
+      message: (error as UserError).message,
+      hint: (error as UserError).hint,
+    }).toStrictEqual({
       code: 'CMDLINE_TOO_LONG',
       exitCode: 2,
       message: 'gpu@g1 in lab: the kernel command line is 2049 bytes with the root URL, over the 2048 bytes boot loaders keep',

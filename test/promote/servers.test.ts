@@ -22,7 +22,10 @@ beforeAll(async () => {
   site = await makeTreeSite();
   await makeVersion(site.store, 'tiny', v1, { size: 300 * 1024 });
   await makeVersion(site.store, 'compute', 'c1');
-  for (const [image, version] of [['tiny', v1], ['compute', 'c1']]) {
+  for (const [image, version] of [
+    ['tiny', v1],
+    ['compute', 'c1'],
+  ]) {
     const result = await runCli(['promote', `${image}@${version}`, '--channel', 'staging'], site.repo);
     expect(result.exitCode, result.stderr).toBe(0);
   }
@@ -61,7 +64,9 @@ describe('real TFTP servers serve the rendered tree', () => {
     const port = await freeUdpPortish();
     const out = path.join(site.dir, 'got-tftpd');
     await execFileP('mkdir', ['-p', out]);
-    const server = spawn('in.tftpd', ['--foreground', '--listen', '--address', `127.0.0.1:${port}`, '--secure', '--verbose', site.tftp], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = spawn('in.tftpd', ['--foreground', '--listen', '--address', `127.0.0.1:${port}`, '--secure', '--verbose', site.tftp], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let log = '';
     server.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
     try {
@@ -85,7 +90,7 @@ describe('real TFTP servers serve the rendered tree', () => {
       'ip link set lo up',
       `dnsmasq --keep-in-foreground --port=0 --enable-tftp --tftp-root="$1" --listen-address=127.0.0.1 --bind-interfaces --user=root --pid-file= --log-facility=- &`,
       'server=$!',
-      'trap \'kill $server 2>/dev/null; wait $server 2>/dev/null || true\' EXIT',
+      "trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT",
       'sleep 0.3',
       ...requests.map((file, index) => `tftp 127.0.0.1 -m binary -c get '${file}' "$2/${index}"`),
     ].join('\n');
@@ -118,7 +123,9 @@ async function restore(modes: number[]): Promise<void> {
 
 async function withTftpd(extra: string[], use: (client: string[]) => Promise<void>): Promise<void> {
   const port = await freeUdpPortish();
-  const server = spawn('in.tftpd', ['--foreground', '--listen', '--address', `127.0.0.1:${port}`, '--secure', ...extra, site.tftp], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn('in.tftpd', ['--foreground', '--listen', '--address', `127.0.0.1:${port}`, '--secure', ...extra, site.tftp], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   try {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(server.exitCode).toBeNull();
@@ -134,7 +141,8 @@ describe('what nodes never need is not served', () => {
     const out = path.join(site.dir, 'private-tftpd');
     await mkdir(out, { recursive: true });
     await withTftpd([], async (client) => {
-      for (const [index, file] of privateFiles.entries()) expect(await tftpGet(client, file, path.join(out, `p${index}`)), file).toMatch(/Error code 0: Permission denied|Error code 2/);
+      for (const [index, file] of privateFiles.entries())
+        expect(await tftpGet(client, file, path.join(out, `p${index}`)), file).toMatch(/Error code 0: Permission denied|Error code 2/);
       expect(await tftpGet(client, 'boot.ipxe', path.join(out, 'boot'))).toBe('served');
     });
   });
@@ -163,9 +171,11 @@ describe('what nodes never need is not served', () => {
       'ip link set lo up',
       `dnsmasq --keep-in-foreground --port=0 --enable-tftp --tftp-root="$1" --listen-address=127.0.0.1 --bind-interfaces --user=root --pid-file= --log-facility=- &`,
       'server=$!',
-      'trap \'kill $server 2>/dev/null; wait $server 2>/dev/null || true\' EXIT',
+      "trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT",
       'sleep 0.3',
-      ...[...privateFiles, 'boot.ipxe'].map((file, index) => `tftp 127.0.0.1 -m binary -c get '${file}' "$2/${index}" 2>&1 | sed 's|^|${index}: |' || true`),
+      ...[...privateFiles, 'boot.ipxe'].map(
+        (file, index) => `tftp 127.0.0.1 -m binary -c get '${file}' "$2/${index}" 2>&1 | sed 's|^|${index}: |' || true`,
+      ),
     ].join('\n');
     const result = await execFileP('unshare', ['--net', 'sh', '-c', script, 'sh', site.tftp, out]);
     for (const index of privateFiles.keys()) expect(result.stdout, privateFiles[index]).toMatch(new RegExp(`${index}: .*Error code`));
@@ -178,14 +188,21 @@ describe('what nodes never need is not served', () => {
     const dir = path.join(site.dir, 'nginx');
     await mkdir(dir, { recursive: true });
     const conf = path.join(dir, 'nginx.conf');
-    await writeFile(conf, [
-      'daemon off;', 'master_process on;', 'worker_processes 1;', `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log;`,
-      'events { worker_connections 64; }',
-      'http {',
-      `  access_log off; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
-      `  server { listen 127.0.0.1:${port}; root ${site.tftp}; include ${path.join(projectRoot, 'deploy/servers/nginx-pxeforge.conf')}; }`,
-      '}',
-    ].join('\n'));
+    await writeFile(
+      conf,
+      [
+        'daemon off;',
+        'master_process on;',
+        'worker_processes 1;',
+        `pid ${dir}/nginx.pid;`,
+        `error_log ${dir}/error.log;`,
+        'events { worker_connections 64; }',
+        'http {',
+        `  access_log off; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
+        `  server { listen 127.0.0.1:${port}; root ${site.tftp}; include ${path.join(projectRoot, 'deploy/servers/nginx-pxeforge.conf')}; }`,
+        '}',
+      ].join('\n'),
+    );
     // The test's own directories open to nginx's worker user (nobody), as a real TFTP root is.
     for (let own = site.tftp; own.startsWith(site.dir); own = path.dirname(own)) await chmod(own, 0o755);
     const server = spawn('nginx', ['-c', conf, '-e', path.join(dir, 'error.log')], { stdio: 'ignore' });
@@ -222,6 +239,8 @@ describe('GRUB configs', () => {
     for (const file of files) await expect(execFileP('grub-script-check', [file])).resolves.toBeDefined();
     // The check can fail: a broken script is caught.
     await expect(execFileP('sh', ['-c', 'printf "if true; then\\n" | grub-script-check'])).rejects.toThrow();
-    expect(await readFile(path.join(site.tftp, 'grub/grub.cfg-01-52-54-00-00-10-03'), 'utf8')).toContain("menuentry 'compute@c1 (staging)'");
+    expect(await readFile(path.join(site.tftp, 'grub/grub.cfg-01-52-54-00-00-10-03'), 'utf8')).toContain(
+      "menuentry 'compute@c1 (staging)'",
+    );
   });
 });

@@ -103,7 +103,17 @@ describe('the tree lock', () => {
   const lockDir = () => path.join(site.tftp, 'pxeforge/lock');
   async function writeLock(owner: { pid: number; host?: string; processStart?: string | null }) {
     await mkdir(lockDir(), { recursive: true });
-    await writeFile(path.join(lockDir(), 'owner.json'), JSON.stringify({ host: owner.host ?? os.hostname(), pid: owner.pid, processStart: owner.processStart ?? null, user: 'admin', command: 'promote tiny@x --channel staging', since: '2026-11-25T10:00:00.000Z' }));
+    await writeFile(
+      path.join(lockDir(), 'owner.json'),
+      JSON.stringify({
+        host: owner.host ?? os.hostname(),
+        pid: owner.pid,
+        processStart: owner.processStart ?? null,
+        user: 'admin',
+        command: 'promote tiny@x --channel staging',
+        since: '2026-11-25T10:00:00.000Z',
+      }),
+    );
   }
 
   it('takes over the lock of a holder that died on this host, cleans what it left, and says so in output and history', async () => {
@@ -137,7 +147,10 @@ describe('the tree lock', () => {
     ]);
     expect([a.exitCode, b.exitCode], a.stderr + b.stderr).toEqual([0, 0]);
     expect([a.stderr, b.stderr].filter((text) => text.includes('took over')).length).toBe(1);
-    const lines = (await readFile(path.join(site.tftp, 'pxeforge/history.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { generation: number; recovered?: string });
+    const lines = (await readFile(path.join(site.tftp, 'pxeforge/history.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { generation: number; recovered?: string });
     expect(lines.map((line) => line.generation)).toEqual([1, 2, 3]);
     expect(lines.filter((line) => line.recovered !== undefined)).toHaveLength(1);
     expect((await cli('verify')).exitCode).toBe(0);
@@ -198,7 +211,10 @@ describe('disk full while placing artifacts', () => {
       const before = await snapshotTree(site.tftp);
       const result = await cli('promote', `tiny@${big}`, '--channel', 'staging', '--json');
       expect(result.exitCode).toBe(1);
-      expect(JSON.parse(result.stderr.trim().split('\n').at(-1)!).error).toMatchObject({ code: 'DISK_FULL', hint: expect.stringContaining('nothing was changed') });
+      expect(JSON.parse(result.stderr.trim().split('\n').at(-1)!).error).toMatchObject({
+        code: 'DISK_FULL',
+        hint: expect.stringContaining('nothing was changed'),
+      });
       expect(await snapshotTree(site.tftp)).toEqual(before);
       expect((await cli('verify')).exitCode).toBe(0);
     } finally {

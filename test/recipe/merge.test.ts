@@ -13,7 +13,10 @@ const parent: RecipeFile = {
   packages: { sets: ['core'], include: ['vim'] },
   overlays: ['common', 'ssh'],
   services: { enable: ['ssh'] },
-  users: [{ name: 'admin', uid: 1000 }, { name: 'slurm', uid: 64030 }],
+  users: [
+    { name: 'admin', uid: 1000 },
+    { name: 'slurm', uid: 64030 },
+  ],
   groups: [{ name: 'hpc', gid: 2000 }],
   locale: 'C.UTF-8',
   timezone: 'UTC',

@@ -27,17 +27,21 @@ const packageSets = new Map([
   ['hpc', ['numactl', 'hwloc', 'vim']],
 ]);
 
-const root = level('recipes/base.yaml', [
-  'name: base',
-  'base: { distro: debian, release: bookworm }',
-  'packages: { sets: [core], include: [htop, curl] }',
-  'services: { enable: [ssh, chrony, rdma], mask: [apt-daily.timer] }',
-  'kernel: { package: linux-image-amd64 }',
-  'output: { format: squashfs }',
-  '',
-].join('\n'));
+const root = level(
+  'recipes/base.yaml',
+  [
+    'name: base',
+    'base: { distro: debian, release: bookworm }',
+    'packages: { sets: [core], include: [htop, curl] }',
+    'services: { enable: [ssh, chrony, rdma], mask: [apt-daily.timer] }',
+    'kernel: { package: linux-image-amd64 }',
+    'output: { format: squashfs }',
+    '',
+  ].join('\n'),
+);
 
-const normalize = (chain: ChainLevel[], overlayMeta: (name: string) => string[] = () => []) => normalizeRecipe(chain, packageSets, overlayMeta);
+const normalize = (chain: ChainLevel[], overlayMeta: (name: string) => string[] = () => []) =>
+  normalizeRecipe(chain, packageSets, overlayMeta);
 
 describe('normalizeRecipe: the install set', () => {
   it('adds sets and includes level by level from the root, drops excludes, adds the kernel, sorted', () => {
@@ -52,7 +56,10 @@ describe('normalizeRecipe: the install set', () => {
   });
 
   it('a parent that only excludes cannot remove what a child includes; a level without packages changes nothing', () => {
-    const parent = level('recipes/base.yaml', 'name: base\nbase: { distro: debian, release: bookworm }\nkernel: { package: linux-image-amd64 }\noutput: { format: initramfs }\npackages: { exclude: [htop] }\n');
+    const parent = level(
+      'recipes/base.yaml',
+      'name: base\nbase: { distro: debian, release: bookworm }\nkernel: { package: linux-image-amd64 }\noutput: { format: initramfs }\npackages: { exclude: [htop] }\n',
+    );
     const middle = level('recipes/mid.yaml', 'name: mid\nextends: base\n');
     const leaf = level('recipes/leaf.yaml', 'name: leaf\nextends: mid\npackages: { include: [htop] }\n');
     expect(normalize([parent, middle, leaf]).recipe!.packages).toStrictEqual({ sets: [], install: ['htop', 'linux-image-amd64'] });
@@ -71,7 +78,10 @@ describe('normalizeRecipe: the install set', () => {
 describe('normalizeRecipe: service states', () => {
   it('each unit ends in exactly one state, the nearest level deciding', () => {
     const middle = level('recipes/hpc.yaml', 'name: hpc\nextends: base\nservices: { disable: [ssh, slurmd], mask: [chrony] }\n');
-    const leaf = level('recipes/compute.yaml', 'name: compute\nextends: hpc\nservices: { enable: [slurmd, apt-daily.timer], disable: [rdma] }\n');
+    const leaf = level(
+      'recipes/compute.yaml',
+      'name: compute\nextends: hpc\nservices: { enable: [slurmd, apt-daily.timer], disable: [rdma] }\n',
+    );
     expect(normalize([root, middle, leaf]).recipe!.services).toStrictEqual({
       enable: ['apt-daily.timer', 'slurmd'],
       disable: ['ssh', 'rdma'],
@@ -81,14 +91,20 @@ describe('normalizeRecipe: service states', () => {
 
   it('a root alone keeps its states; no services at all is three empty lists', () => {
     expect(normalize([root]).recipe!.services).toStrictEqual({ enable: ['ssh', 'chrony', 'rdma'], disable: [], mask: ['apt-daily.timer'] });
-    const bare = level('recipes/bare.yaml', 'name: bare\nbase: { distro: debian, release: trixie }\nkernel: { package: linux-image-amd64 }\noutput: { format: initramfs }\n');
+    const bare = level(
+      'recipes/bare.yaml',
+      'name: bare\nbase: { distro: debian, release: trixie }\nkernel: { package: linux-image-amd64 }\noutput: { format: initramfs }\n',
+    );
     expect(normalize([bare]).recipe!.services).toStrictEqual({ enable: [], disable: [], mask: [] });
   });
 });
 
 describe('normalizeRecipe: defaults and the merged result', () => {
   it('fills every default', () => {
-    const bare = level('recipes/bare.yaml', 'name: bare\nbase: { distro: debian, release: trixie }\nkernel: { package: linux-image-amd64 }\noutput: { format: initramfs }\n');
+    const bare = level(
+      'recipes/bare.yaml',
+      'name: bare\nbase: { distro: debian, release: trixie }\nkernel: { package: linux-image-amd64 }\noutput: { format: initramfs }\n',
+    );
     const { recipe, problems } = normalize([bare]);
     expect(problems).toEqual([]);
     expect(recipe).toStrictEqual({
@@ -113,24 +129,27 @@ describe('normalizeRecipe: defaults and the merged result', () => {
   });
 
   it('takes every value a recipe sets over the default, and lists the files it depends on once each', () => {
-    const leaf = level('recipes/compute.yaml', [
-      'name: compute',
-      'extends: base',
-      'description: compute nodes',
-      'base: { arch: arm64, variant: important, mirror: "http://mirror.example.org/debian" }',
-      'packages: { sets: [hpc, core] }',
-      'overlays: [common, compute]',
-      'users: [{ name: slurm, uid: 64030 }]',
-      'groups: [{ name: hpc }]',
-      'locale: C.UTF-8',
-      'timezone: Europe/Berlin',
-      'kernel: { cmdline: "mitigations=off" }',
-      'output: { format: initramfs, compression: { algorithm: gzip }, acceptCapabilityLoss: true }',
-      'hooks: [recipes/hooks/a.sh, recipes/./hooks/a.sh, recipes/hooks/b.sh]',
-      'hygiene: { allowPrivateKeys: [/etc/munge/munge.key] }',
-      'tests: { boot: { memory: 4096, cpus: 8, timeout: 900, builtinChecks: false }, checks: [{ name: ib, run: ibstat }] }',
-      '',
-    ].join('\n'));
+    const leaf = level(
+      'recipes/compute.yaml',
+      [
+        'name: compute',
+        'extends: base',
+        'description: compute nodes',
+        'base: { arch: arm64, variant: important, mirror: "http://mirror.example.org/debian" }',
+        'packages: { sets: [hpc, core] }',
+        'overlays: [common, compute]',
+        'users: [{ name: slurm, uid: 64030 }]',
+        'groups: [{ name: hpc }]',
+        'locale: C.UTF-8',
+        'timezone: Europe/Berlin',
+        'kernel: { cmdline: "mitigations=off" }',
+        'output: { format: initramfs, compression: { algorithm: gzip }, acceptCapabilityLoss: true }',
+        'hooks: [recipes/hooks/a.sh, recipes/./hooks/a.sh, recipes/hooks/b.sh]',
+        'hygiene: { allowPrivateKeys: [/etc/munge/munge.key] }',
+        'tests: { boot: { memory: 4096, cpus: 8, timeout: 900, builtinChecks: false }, checks: [{ name: ib, run: ibstat }] }',
+        '',
+      ].join('\n'),
+    );
     const meta = (name: string) => (name === 'common' ? ['overlays/common.yaml'] : []);
     const { recipe, problems } = normalize([root, leaf], meta);
     expect(problems).toEqual([]);
@@ -189,7 +208,10 @@ describe('normalizeRecipe: rules on the merged result', () => {
 
   it('refuses compression levels one past either bound of the algorithm, at the level', () => {
     const problemsAt = (compression: string) => {
-      const result = normalize([root, unchecked('recipes/leaf.yaml', `name: leaf\nextends: base\noutput: { compression: ${compression} }\n`)]);
+      const result = normalize([
+        root,
+        unchecked('recipes/leaf.yaml', `name: leaf\nextends: base\noutput: { compression: ${compression} }\n`),
+      ]);
       expect(result.recipe).toBeUndefined();
       return result.problems;
     };
@@ -287,7 +309,11 @@ describe('normalizeRecipe: rules on the merged result', () => {
 
   it('accepts acceptCapabilityLoss: false on squashfs', () => {
     const leaf = level('recipes/leaf.yaml', 'name: leaf\nextends: base\noutput: { acceptCapabilityLoss: false }\n');
-    expect(normalize([root, leaf]).recipe!.output).toStrictEqual({ format: 'squashfs', compression: { algorithm: 'zstd', level: 3 }, acceptCapabilityLoss: false });
+    expect(normalize([root, leaf]).recipe!.output).toStrictEqual({
+      format: 'squashfs',
+      compression: { algorithm: 'zstd', level: 3 },
+      acceptCapabilityLoss: false,
+    });
   });
 
   it('names every missing required field, with a hint only when a parent could set it', () => {
@@ -393,13 +419,20 @@ describe('normalizeRecipe: rules on the merged result', () => {
   });
 
   it('gives no recipe and no problem for a distro that is only planned (reported elsewhere)', () => {
-    expect(normalize([root, level('recipes/leaf.yaml', 'name: leaf\nextends: base\nbase: { distro: rocky, release: "9" }\n')])).toStrictEqual({ problems: [] });
+    expect(
+      normalize([root, level('recipes/leaf.yaml', 'name: leaf\nextends: base\nbase: { distro: rocky, release: "9" }\n')]),
+    ).toStrictEqual({ problems: [] });
   });
 
   it('refuses a kernel command line boot loaders would cut off', () => {
     const problems = problemsOf(`extends: base\nkernel: { cmdline: "${'x=1 '.repeat(500).trim()}" }\n`);
     expect(problems.map((p) => [p.file, p.line, p.path, p.hint])).toStrictEqual([
-      ['recipes/leaf.yaml', 3, 'kernel.cmdline', 'move settings into the image (sysctl.d, modprobe.d, an overlay) instead of kernel parameters'],
+      [
+        'recipes/leaf.yaml',
+        3,
+        'kernel.cmdline',
+        'move settings into the image (sysctl.d, modprobe.d, an overlay) instead of kernel parameters',
+      ],
     ]);
   });
 });

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 
-import { bootScriptUrl, fileName, imageName, kernelCmdline, packageSpec, repoPath, timezoneName, unitName } from '../../src/recipe/patterns.js';
+import {
+  bootScriptUrl,
+  fileName,
+  imageName,
+  kernelCmdline,
+  packageSpec,
+  repoPath,
+  timezoneName,
+  unitName,
+} from '../../src/recipe/patterns.js';
 
 /**
  * Each name rule, by what it lets through and what it refuses: the bad cases put the bad
@@ -18,27 +27,92 @@ describe('imageName', () => {
   });
 
   it('refuses anything else, wherever it is', () => {
-    refuses(imageName, ['', '-a', 'Tiny', 'tinY', 'ti_ny', '_a', 'a_', 'a.b', '.a', '../x', 'a/b', 'a@b', ' a', 'a ', 'a\n', 'a\0', `a${'b'.repeat(63)}`]);
-    expect(messages(imageName, 'A')).toEqual(['must be lowercase letters, digits and dashes (at most 63), starting with a letter or digit']);
+    refuses(imageName, [
+      '',
+      '-a',
+      'Tiny',
+      'tinY',
+      'ti_ny',
+      '_a',
+      'a_',
+      'a.b',
+      '.a',
+      '../x',
+      'a/b',
+      'a@b',
+      ' a',
+      'a ',
+      'a\n',
+      'a\0',
+      `a${'b'.repeat(63)}`,
+    ]);
+    expect(messages(imageName, 'A')).toEqual([
+      'must be lowercase letters, digits and dashes (at most 63), starting with a letter or digit',
+    ]);
   });
 });
 
 describe('packageSpec', () => {
   it('takes Debian package names with an optional architecture and version', () => {
     accepts(packageSpec, [
-      'vim', 'g++', 'a.b', 'a-b', 'ab', 'a1', '0ad', 'libstdc++6',
-      'libc6:amd64', 'libc6:i386', 'xy:a', 'xy:1', 'xy:amd-64',
-      'xy=1', 'xy=a', 'xy=A', 'xy=1.2', 'xy=1+b', 'xy=1~rc1', 'xy=2:1.0', 'xy=1-2', 'linux-image-amd64=6.1.0-27',
+      'vim',
+      'g++',
+      'a.b',
+      'a-b',
+      'ab',
+      'a1',
+      '0ad',
+      'libstdc++6',
+      'libc6:amd64',
+      'libc6:i386',
+      'xy:a',
+      'xy:1',
+      'xy:amd-64',
+      'xy=1',
+      'xy=a',
+      'xy=A',
+      'xy=1.2',
+      'xy=1+b',
+      'xy=1~rc1',
+      'xy=2:1.0',
+      'xy=1-2',
+      'linux-image-amd64=6.1.0-27',
       'libc6:amd64=2.36-9+deb12u4',
     ]);
   });
 
   it('refuses what is not one, wherever the bad character is', () => {
     refuses(packageSpec, [
-      '', 'v', 'Vim', 'viM', '-vim', '+vim', '.vim', 'vim;rm', ';vim', 'vim ', ' vim', 'vi m', 'vim_x', 'vim/x',
-      'vim:', 'vim:AMD64', 'vim:amd64:', 'vim:a_b', 'vim:amd64 ',
-      'vim=', 'vim=1 2', 'vim=$(reboot)', 'vim=1;', 'vim=1_2', 'vim=1\n', 'vim=1=2', 'vim=1:amd64:x/y',
-      'vim\0', '../x', 'vim=1:amd64=2 ',
+      '',
+      'v',
+      'Vim',
+      'viM',
+      '-vim',
+      '+vim',
+      '.vim',
+      'vim;rm',
+      ';vim',
+      'vim ',
+      ' vim',
+      'vi m',
+      'vim_x',
+      'vim/x',
+      'vim:',
+      'vim:AMD64',
+      'vim:amd64:',
+      'vim:a_b',
+      'vim:amd64 ',
+      'vim=',
+      'vim=1 2',
+      'vim=$(reboot)',
+      'vim=1;',
+      'vim=1_2',
+      'vim=1\n',
+      'vim=1=2',
+      'vim=1:amd64:x/y',
+      'vim\0',
+      '../x',
+      'vim=1:amd64=2 ',
     ]);
     expect(messages(packageSpec, 'Vim')).toEqual(['is not a Debian package name (`name`, `name:arch` or `name=version`)']);
   });
@@ -57,7 +131,20 @@ describe('fileName', () => {
 
 describe('unitName', () => {
   it('takes systemd unit names, with or without their suffix', () => {
-    accepts(unitName, ['ssh', 'SSH', '0', 'getty@tty1.service', 'systemd-networkd', 'dev-disk-by\\x2dlabel.device', 'a:b', 'a_b', 'a.b', 'a@b', 'a-b', 'a\\b']);
+    accepts(unitName, [
+      'ssh',
+      'SSH',
+      '0',
+      'getty@tty1.service',
+      'systemd-networkd',
+      'dev-disk-by\\x2dlabel.device',
+      'a:b',
+      'a_b',
+      'a.b',
+      'a@b',
+      'a-b',
+      'a\\b',
+    ]);
   });
 
   it('refuses what a unit name cannot hold, wherever it is', () => {
@@ -68,13 +155,39 @@ describe('unitName', () => {
 
 describe('timezoneName', () => {
   it('takes tz database names', () => {
-    accepts(timezoneName, ['UTC', 'Z', '0', 'Europe/Berlin', 'Etc/GMT+5', 'Etc/GMT-14', 'America/Argentina/Buenos_Aires', 'a/b/c/d', 'x'.repeat(64)]);
+    accepts(timezoneName, [
+      'UTC',
+      'Z',
+      '0',
+      'Europe/Berlin',
+      'Etc/GMT+5',
+      'Etc/GMT-14',
+      'America/Argentina/Buenos_Aires',
+      'a/b/c/d',
+      'x'.repeat(64),
+    ]);
   });
 
   it('refuses paths, empty segments and long names', () => {
     refuses(timezoneName, [
-      '', '/etc/passwd', '/UTC', 'UTC/', 'Europe//Berlin', '.', '..', '../x', 'Europe/../x', 'Europe/.', 'Europe/Ber lin', ' UTC', 'UTC ',
-      'UTC\n', 'Europe/Berlin\0', 'Europe/Berlin;', 'Europe\\Berlin', 'x'.repeat(65),
+      '',
+      '/etc/passwd',
+      '/UTC',
+      'UTC/',
+      'Europe//Berlin',
+      '.',
+      '..',
+      '../x',
+      'Europe/../x',
+      'Europe/.',
+      'Europe/Ber lin',
+      ' UTC',
+      'UTC ',
+      'UTC\n',
+      'Europe/Berlin\0',
+      'Europe/Berlin;',
+      'Europe\\Berlin',
+      'x'.repeat(65),
     ]);
     expect(messages(timezoneName, '/etc/passwd')).toEqual(['is not a timezone name (Area/Location, e.g. Europe/Berlin)']);
   });
@@ -90,19 +203,33 @@ describe('kernelCmdline', () => {
       'kernel parameter `a$b` contains `$`, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
       'kernel parameter `c;d` contains `;`, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
     ]);
-    expect(messages(kernelCmdline, '"x"')).toEqual(['kernel parameter `"x"` contains `"`, which a generated boot script (iPXE, GRUB, pxelinux) would interpret']);
-    expect(messages(kernelCmdline, 'x#')).toEqual(['kernel parameter `x#` contains `#`, which a generated boot script (iPXE, GRUB, pxelinux) would interpret']);
+    expect(messages(kernelCmdline, '"x"')).toEqual([
+      'kernel parameter `"x"` contains `"`, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
+    ]);
+    expect(messages(kernelCmdline, 'x#')).toEqual([
+      'kernel parameter `x#` contains `#`, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
+    ]);
   });
 
   it('describes newlines, tabs and control characters, and never prints them raw', () => {
-    expect(messages(kernelCmdline, 'a\nb')).toEqual(['kernel parameter `a\\x0ab` contains a newline, which a generated boot script (iPXE, GRUB, pxelinux) would interpret']);
-    expect(messages(kernelCmdline, 'a\tb')).toEqual(['kernel parameter `a\\x09b` contains a tab, which a generated boot script (iPXE, GRUB, pxelinux) would interpret']);
+    expect(messages(kernelCmdline, 'a\nb')).toEqual([
+      'kernel parameter `a\\x0ab` contains a newline, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
+    ]);
+    expect(messages(kernelCmdline, 'a\tb')).toEqual([
+      'kernel parameter `a\\x09b` contains a tab, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
+    ]);
     expect(messages(kernelCmdline, 'a\x1b[0m\x01')).toEqual([
       'kernel parameter `a\\x1b[0m\\x01` contains control character U+001b, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
     ]);
-    expect(messages(kernelCmdline, '\x00')).toEqual(['kernel parameter `\\x00` contains control character U+0000, which a generated boot script (iPXE, GRUB, pxelinux) would interpret']);
-    expect(messages(kernelCmdline, 'x\x1f')).toEqual(['kernel parameter `x\\x1f` contains control character U+001f, which a generated boot script (iPXE, GRUB, pxelinux) would interpret']);
-    expect(messages(kernelCmdline, 'x\x7f')).toEqual(['kernel parameter `x\\x7f` contains control character U+007f, which a generated boot script (iPXE, GRUB, pxelinux) would interpret']);
+    expect(messages(kernelCmdline, '\x00')).toEqual([
+      'kernel parameter `\\x00` contains control character U+0000, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
+    ]);
+    expect(messages(kernelCmdline, 'x\x1f')).toEqual([
+      'kernel parameter `x\\x1f` contains control character U+001f, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
+    ]);
+    expect(messages(kernelCmdline, 'x\x7f')).toEqual([
+      'kernel parameter `x\\x7f` contains control character U+007f, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
+    ]);
   });
 });
 
@@ -127,6 +254,14 @@ describe('bootScriptUrl', () => {
   });
 
   it('refuses every other scheme, also one that only starts or ends like http', () => {
-    refuses(bootScriptUrl, ['ftp://server/pxe', 'xhttp://server/pxe', 'httpx://server/pxe', 'https2://server/pxe', 'tftp://server/', 'file:///srv/tftp', 'server/pxe']);
+    refuses(bootScriptUrl, [
+      'ftp://server/pxe',
+      'xhttp://server/pxe',
+      'httpx://server/pxe',
+      'https2://server/pxe',
+      'tftp://server/',
+      'file:///srv/tftp',
+      'server/pxe',
+    ]);
   });
 });

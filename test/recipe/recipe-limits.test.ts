@@ -31,7 +31,7 @@ const session = (stdout: string): SshSession => ({
 });
 
 describe('check patterns run on a linear-time engine', () => {
-  it('^(a+)+$ against 30 a\'s and a b answers at once in a boot check', async () => {
+  it("^(a+)+$ against 30 a's and a b answers at once in a boot check", async () => {
     const started = performance.now();
     const result = await runCheck(session(`${'a'.repeat(30)}b`), { name: 'c', run: 'x', match: '^(a+)+$' });
     expect(result).toMatchObject({ passed: false, reason: expect.stringContaining('does not match') });
@@ -46,7 +46,10 @@ describe('check patterns run on a linear-time engine', () => {
   });
 
   it('validate refuses a pattern RE2 cannot run (backreference, lookahead), at the match field', async () => {
-    const result = await validate('re', 'name: re\nextends: base\ntests:\n  checks:\n    - { name: a, run: "true", match: "(a)\\\\1" }\n    - { name: b, run: "true", match: "x(?=y)" }\n');
+    const result = await validate(
+      're',
+      'name: re\nextends: base\ntests:\n  checks:\n    - { name: a, run: "true", match: "(a)\\\\1" }\n    - { name: b, run: "true", match: "x(?=y)" }\n',
+    );
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('recipes/re.yaml:5:38: tests.checks[0].match: ');
     expect(result.stderr).toContain('recipes/re.yaml:6:38: tests.checks[1].match: ');
@@ -55,16 +58,22 @@ describe('check patterns run on a linear-time engine', () => {
 });
 
 describe('recipe values a boot or the build host would take badly', () => {
-  it.each(['/etc/shadow', '../../etc/shadow', 'Europe/../../etc/shadow', 'Europe//Berlin', 'Europe/Berlin/'])('timezone %s is refused', async (zone) => {
-    const result = await validate('tz', `name: tz\nextends: base\ntimezone: "${zone}"\n`);
-    expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain('recipes/tz.yaml:3:11: timezone: is not a timezone name');
-  });
+  it.each(['/etc/shadow', '../../etc/shadow', 'Europe/../../etc/shadow', 'Europe//Berlin', 'Europe/Berlin/'])(
+    'timezone %s is refused',
+    async (zone) => {
+      const result = await validate('tz', `name: tz\nextends: base\ntimezone: "${zone}"\n`);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toContain('recipes/tz.yaml:3:11: timezone: is not a timezone name');
+    },
+  );
 
-  it.each(['Europe/Berlin', 'Etc/GMT+5', 'UTC', 'America/Argentina/Buenos_Aires', 'America/Port-au-Prince'])('timezone %s is a zone name', async (zone) => {
-    const result = await validate('tz', `name: tz\nextends: base\ntimezone: "${zone}"\n`);
-    expect(result.stderr).toBe('');
-  });
+  it.each(['Europe/Berlin', 'Etc/GMT+5', 'UTC', 'America/Argentina/Buenos_Aires', 'America/Port-au-Prince'])(
+    'timezone %s is a zone name',
+    async (zone) => {
+      const result = await validate('tz', `name: tz\nextends: base\ntimezone: "${zone}"\n`);
+      expect(result.stderr).toBe('');
+    },
+  );
 
   it('a kernel command line beyond 2,048 bytes (with what pxeforge adds) is refused with its size', async () => {
     const params = Array.from({ length: 3000 }, (_, i) => `p${i}=1`).join(' ');
@@ -80,7 +89,10 @@ describe('recipe values a boot or the build host would take badly', () => {
     for (let i = 1; i <= 20; i += 1) {
       await writeFile(path.join(repo.root, `recipes/c${i}.yaml`), `name: c${i}\nextends: ${i === 1 ? 'base' : `c${i - 1}`}\n`);
     }
-    const { problems, recipes } = await loadRecipes(recipeRepo(repo.root), [path.join(repo.root, 'recipes/c15.yaml'), path.join(repo.root, 'recipes/c20.yaml')]);
+    const { problems, recipes } = await loadRecipes(recipeRepo(repo.root), [
+      path.join(repo.root, 'recipes/c15.yaml'),
+      path.join(repo.root, 'recipes/c20.yaml'),
+    ]);
     expect(recipes.map((recipe) => recipe.name)).toEqual(['c15']);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ file: 'recipes/c20.yaml', line: 2, path: 'extends' });

@@ -66,7 +66,10 @@ describe('files read because of the repository stay inside it', () => {
 
   it('a problem quotes at most a short, truncated key', async () => {
     const key = `k${'x'.repeat(200)}`;
-    await writeFile(path.join(repo.root, 'recipes/long.yaml'), `name: long\nextends: base\n${key}: 1\ndescription: [1]\nbase: { release: "${'r'.repeat(200)}" }\n`);
+    await writeFile(
+      path.join(repo.root, 'recipes/long.yaml'),
+      `name: long\nextends: base\n${key}: 1\ndescription: [1]\nbase: { release: "${'r'.repeat(200)}" }\n`,
+    );
     const result = await validate('recipes/long.yaml');
     expect(result.exitCode).toBe(2);
     const lines = result.stderr.split('\n').filter((line) => line.startsWith('recipes/long.yaml'));

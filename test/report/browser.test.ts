@@ -31,14 +31,21 @@ beforeAll(async () => {
   });
   site = await makeReportSite({ hostile: true });
   await mkdir(path.join(site.store, 'fleet'));
-  await writeFile(path.join(site.store, 'fleet', 'status.json'), JSON.stringify({
-    schemaVersion: 1,
-    takenAt: '2026-11-25T11:00:00Z',
-    nodes: {
-      '52:54:00:00:10:01': { booted: { image: 'compute', version: c2, generation: 8 }, verified: true, pendingReboot: false },
-      '52:54:00:00:10:02': { booted: { image: 'compute', version: computeVersions[0]!, generation: 3 }, verified: false, pendingReboot: true },
-    },
-  }));
+  await writeFile(
+    path.join(site.store, 'fleet', 'status.json'),
+    JSON.stringify({
+      schemaVersion: 1,
+      takenAt: '2026-11-25T11:00:00Z',
+      nodes: {
+        '52:54:00:00:10:01': { booted: { image: 'compute', version: c2, generation: 8 }, verified: true, pendingReboot: false },
+        '52:54:00:00:10:02': {
+          booted: { image: 'compute', version: computeVersions[0]!, generation: 3 },
+          verified: false,
+          pendingReboot: true,
+        },
+      },
+    }),
+  );
   work = await mkdtemp(path.join(tmpdir(), 'pxeforge-report-browser-'));
   shots = process.env.PXEFORGE_REPORT_SHOTS ?? path.join(projectRoot, 'var/test-shots');
   await mkdir(shots, { recursive: true });
@@ -48,7 +55,15 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(path.join(work, 'profile'), {
     executablePath,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1280, height: 900 },
   });
 }, 120_000);
@@ -120,8 +135,10 @@ describe('the report in headless Chromium', () => {
       expect(seen.users.some((u) => u.startsWith(hostileUser))).toBe(true);
       expect(seen.images).toBe(0);
       expect(seen.charts).toEqual([
-        { id: 'phases-0', drawn: true }, { id: 'size-0', drawn: true },
-        { id: 'phases-1', drawn: true }, { id: 'size-1', drawn: true },
+        { id: 'phases-0', drawn: true },
+        { id: 'size-0', drawn: true },
+        { id: 'phases-1', drawn: true },
+        { id: 'size-1', drawn: true },
       ]);
       await tab.locator('details.group >> nth=0 >> summary').click();
       await tab.evaluate('window.scrollTo(0, 0)');

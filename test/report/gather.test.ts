@@ -54,16 +54,34 @@ describe('gatherReport', () => {
 
   it('marks a group that pxeforge.yaml changed since the current generation was rendered', async () => {
     const edited = { ...config, nodeGroups: config.nodeGroups.map((g) => (g.name === 'gpu' ? { ...g, firmware: 'bios' as const } : g)) };
-    expect((await gatherReport(edited)).groups.map((g) => [g.name, g.notRendered])).toEqual([['compute', false], ['canary', false], ['gpu', true]]);
+    expect((await gatherReport(edited)).groups.map((g) => [g.name, g.notRendered])).toEqual([
+      ['compute', false],
+      ['canary', false],
+      ['gpu', true],
+    ]);
   });
 
   it('turns the history into a timeline, newest first, with forced, rollback and recovered marked', () => {
     expect(data.timeline.map((e) => [e.generation, e.kind])).toEqual([
-      [8, 'promote'], [8, 'promote'], [7, 'rollback'], [6, 'promote'], [5, 'promote'], [4, 'promote'], [3, 'promote'], [2, 'promote'], [1, 'promote'],
+      [8, 'promote'],
+      [8, 'promote'],
+      [7, 'rollback'],
+      [6, 'promote'],
+      [5, 'promote'],
+      [4, 'promote'],
+      [3, 'promote'],
+      [2, 'promote'],
+      [1, 'promote'],
     ]);
     const forced = data.timeline.filter((e) => e.forced);
     expect(forced.map((e) => [e.channel, e.to])).toEqual([['production', c3]]);
-    expect(data.timeline[2]).toMatchObject({ kind: 'rollback', channel: 'production', from: c3, to: c2, reason: 'nodes hang at mount of /scratch' });
+    expect(data.timeline[2]).toMatchObject({
+      kind: 'rollback',
+      channel: 'production',
+      from: c3,
+      to: c2,
+      reason: 'nodes hang at mount of /scratch',
+    });
     expect(data.timeline[0]).toMatchObject({ user: hostileUser, recovered: expect.stringContaining('pid 4242') });
     expect(data.warnings).toEqual(['history.jsonl line 10: not valid JSON; not shown']);
   });
@@ -77,14 +95,27 @@ describe('gatherReport', () => {
       [c3, 3 * 4800, 11, '6.1.0-27-amd64', false, []],
       [c4, 3 * 5700, 11, '6.1.0-28-amd64', true, ['staging']],
     ]);
-    expect(compute.versions[1]!.test).toMatchObject({ checks: 3, checksPassed: 3, stale: false, phases: { kernel: 900, 'ssh up': 14_600 } });
+    expect(compute.versions[1]!.test).toMatchObject({
+      checks: 3,
+      checksPassed: 3,
+      stale: false,
+      phases: { kernel: 900, 'ssh up': 14_600 },
+    });
     expect(compute.versions[2]!.test).toMatchObject({ checks: 3, checksPassed: 2 });
   });
 
   it('diffs each pair of consecutive versions as `pxeforge diff` does', () => {
     const [first, second, third] = data.images[0]!.changes;
-    expect(data.images[0]!.changes.map((c) => [c.from, c.to])).toEqual([[c1, c2], [c2, c3], [c3, c4]]);
-    expect(first!.diff.packages).toEqual({ added: ['slurmd 22.05.1-1'], removed: [], changed: [{ name: 'openssh-server', from: '1.0-1', to: '1:9.2p1-2+deb12u4' }] });
+    expect(data.images[0]!.changes.map((c) => [c.from, c.to])).toEqual([
+      [c1, c2],
+      [c2, c3],
+      [c3, c4],
+    ]);
+    expect(first!.diff.packages).toEqual({
+      added: ['slurmd 22.05.1-1'],
+      removed: [],
+      changed: [{ name: 'openssh-server', from: '1.0-1', to: '1:9.2p1-2+deb12u4' }],
+    });
     expect(first!.diff.kernel).toBeUndefined();
     expect(first!.diff.inputs.changed).toEqual(['recipes/compute.yaml']);
     expect(second!.diff.inputs.changed).toEqual(['overlays/common/etc/motd', 'recipes/compute.yaml']);
@@ -94,15 +125,18 @@ describe('gatherReport', () => {
   it('shows each member as the fleet snapshot saw it: booted, verified, drift, pending reboot', async () => {
     const file = fleetSnapshotFile(config.store);
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, JSON.stringify({
-      schemaVersion: 1,
-      takenAt: '2026-11-25T11:00:00Z',
-      nodes: {
-        '52:54:00:00:10:01': { booted: { image: 'compute', version: c2, generation: 8 }, verified: true, pendingReboot: false },
-        '52:54:00:00:10:02': { booted: { image: 'compute', version: c1, generation: 3 }, verified: false, pendingReboot: true },
-        '52:54:00:00:10:03': { booted: null, verified: null, pendingReboot: false, problem: 'ssh: connection refused' },
-      },
-    }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        schemaVersion: 1,
+        takenAt: '2026-11-25T11:00:00Z',
+        nodes: {
+          '52:54:00:00:10:01': { booted: { image: 'compute', version: c2, generation: 8 }, verified: true, pendingReboot: false },
+          '52:54:00:00:10:02': { booted: { image: 'compute', version: c1, generation: 3 }, verified: false, pendingReboot: true },
+          '52:54:00:00:10:03': { booted: null, verified: null, pendingReboot: false, problem: 'ssh: connection refused' },
+        },
+      }),
+    );
     try {
       const withFleet = await gatherReport(config);
       const compute = withFleet.groups[0]!;
@@ -118,7 +152,9 @@ describe('gatherReport', () => {
       await writeFile(file, JSON.stringify({ schemaVersion: 1, nodes: {} }));
       const damaged = await gatherReport(config);
       expect(damaged.fleet.problem).toBe('is not a fleet snapshot (takenAt: Invalid input: expected string, received undefined)');
-      expect(damaged.warnings).toContain('the fleet snapshot is not a fleet snapshot (takenAt: Invalid input: expected string, received undefined); members show what they should boot only');
+      expect(damaged.warnings).toContain(
+        'the fleet snapshot is not a fleet snapshot (takenAt: Invalid input: expected string, received undefined); members show what they should boot only',
+      );
     } finally {
       await rm(path.dirname(file), { recursive: true });
     }
@@ -130,7 +166,13 @@ describe('gatherReport', () => {
     await writeFile(path.join(dir, 'manifest.json'), '{"version": 3');
     try {
       const tiny = (await gatherReport(config)).images[1]!;
-      expect(tiny.versions.at(-1)).toMatchObject({ version: '20261120T000000Z-deadbeef', size: 0, packages: null, test: null, problem: 'manifest.json is not valid JSON' });
+      expect(tiny.versions.at(-1)).toMatchObject({
+        version: '20261120T000000Z-deadbeef',
+        size: 0,
+        packages: null,
+        test: null,
+        problem: 'manifest.json is not valid JSON',
+      });
       expect(tiny.changes).toHaveLength(1);
     } finally {
       await rm(dir, { recursive: true });
@@ -144,8 +186,15 @@ describe('a site where nothing was built or promoted yet', () => {
     try {
       const fresh = await gatherReport((await loadSiteConfig(recipeRepo(empty.repo), ['compute', 'tiny'])).site!);
       expect(fresh).toMatchObject({ generation: null, timeline: [], images: [], warnings: [] });
-      expect(fresh.channels.map((c) => [c.name, c.served])).toEqual([['staging', []], ['production', []]]);
-      expect(fresh.groups.map((g) => [g.name, g.shouldBoot, g.notRendered, g.members.length])).toEqual([['compute', null, false, 2], ['canary', null, false, 1], ['gpu', null, false, 1]]);
+      expect(fresh.channels.map((c) => [c.name, c.served])).toEqual([
+        ['staging', []],
+        ['production', []],
+      ]);
+      expect(fresh.groups.map((g) => [g.name, g.shouldBoot, g.notRendered, g.members.length])).toEqual([
+        ['compute', null, false, 2],
+        ['canary', null, false, 1],
+        ['gpu', null, false, 1],
+      ]);
       const html = renderReport(fresh, '');
       expect(html).toContain('<title>pxeforge report — nothing promoted yet</title>');
       expect(html).toContain('No images in the store yet.');

@@ -23,13 +23,18 @@ beforeEach(async () => {
       const labels = pod.metadata?.labels ?? {};
       if (labels['pxeforge.io/kind'] === 'test') return [JSON.stringify({ type: 'result', passed: true })];
       // The child's build pod ends without a result: that recipe fails.
-      return labels['pxeforge.io/recipe'] === 'child' ? [] : [JSON.stringify({ type: 'result', name: labels['pxeforge.io/recipe'], version })];
+      return labels['pxeforge.io/recipe'] === 'child'
+        ? []
+        : [JSON.stringify({ type: 'result', name: labels['pxeforge.io/recipe'], version })];
     },
     end: { kind: 'succeeded' },
   });
   const kubeconfig = path.join(fixture.root, 'kubeconfig.yaml');
   await writeFile(kubeconfig, fake.kubeConfig.exportConfig());
-  await appendFile(path.join(fixture.root, 'pxeforge.yaml'), `kubernetes:\n  kubeconfig: ${kubeconfig}\n  namespace: pxeforge\n  image: pxeforge-builder:0.1.0\n  storage: { pvc: pxeforge-shared, mountPath: /srv/pxeforge }\n`);
+  await appendFile(
+    path.join(fixture.root, 'pxeforge.yaml'),
+    `kubernetes:\n  kubeconfig: ${kubeconfig}\n  namespace: pxeforge\n  image: pxeforge-builder:0.1.0\n  storage: { pvc: pxeforge-shared, mountPath: /srv/pxeforge }\n`,
+  );
   await makeVersion(path.join(fixture.root, 'var/store'), 'base', version, { format: 'initramfs', tested: 'passed' });
 });
 afterEach(async () => {
@@ -40,7 +45,20 @@ afterEach(async () => {
 
 describe('pipeline --report', () => {
   it('writes the report at the end of a run in which a recipe failed', async () => {
-    const result = await runCli(['pipeline', 'recipes/base.yaml', 'recipes/child.yaml', '--executor', 'kubernetes', '--promote-to', 'staging', '--report', 'var/report'], fixture.root);
+    const result = await runCli(
+      [
+        'pipeline',
+        'recipes/base.yaml',
+        'recipes/child.yaml',
+        '--executor',
+        'kubernetes',
+        '--promote-to',
+        'staging',
+        '--report',
+        'var/report',
+      ],
+      fixture.root,
+    );
     expect(result.exitCode, result.stdout + result.stderr).toBe(1);
     expect(result.stdout).toMatch(/^child: build failed: /m);
     expect(result.stdout).toContain(`report: ${path.join(fixture.root, 'var/report/index.html')}`);

@@ -22,7 +22,8 @@ beforeAll(async () => {
 });
 afterAll(() => site.remove());
 
-const escaped = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+const escaped = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 describe('renderReport', () => {
   it('shows a hostile reason and user name as text, never as markup', () => {
@@ -53,7 +54,9 @@ describe('renderReport', () => {
 
   it('allows only its own two scripts by digest and no network', () => {
     const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html)![1]!.replaceAll('&#39;', "'");
-    expect(csp).toMatch(/^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]+=*' 'sha256-[A-Za-z0-9+/]+=*'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'$/);
+    expect(csp).toMatch(
+      /^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]+=*' 'sha256-[A-Za-z0-9+/]+=*'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'$/,
+    );
     expect(html).not.toMatch(/<(link|iframe|object|embed)\b|src="http|href="http/);
   });
 

@@ -43,21 +43,28 @@ describe('httpBaseUrl', () => {
   ])('%j is refused at validate: it names %s', async (url, what) => {
     const result = await validateSite(`httpBaseUrl: ${JSON.stringify(url)}\n`);
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain(`pxeforge.yaml:1:14: httpBaseUrl: contains ${what}, which a generated boot script (iPXE, GRUB, pxelinux) would interpret`);
+    expect(result.stderr).toContain(
+      `pxeforge.yaml:1:14: httpBaseUrl: contains ${what}, which a generated boot script (iPXE, GRUB, pxelinux) would interpret`,
+    );
   });
 
-  it.each(['http://10.0.0.1/pxe', 'https://boot.example.org:8443/tftp/', 'http://[fd00::1]/pxe', 'http://server/a-b_c.d~e/%20'])('%s is accepted', async (url) => {
-    const result = await validateSite(`httpBaseUrl: ${url}\n`);
-    expect(result.stderr).toBe('');
-    expect(result.exitCode).toBe(0);
-  });
+  it.each(['http://10.0.0.1/pxe', 'https://boot.example.org:8443/tftp/', 'http://[fd00::1]/pxe', 'http://server/a-b_c.d~e/%20'])(
+    '%s is accepted',
+    async (url) => {
+      const result = await validateSite(`httpBaseUrl: ${url}\n`);
+      expect(result.stderr).toBe('');
+      expect(result.exitCode).toBe(0);
+    },
+  );
 });
 
-describe('kernel command line with a node group\'s kernelArgs', () => {
+describe("kernel command line with a node group's kernelArgs", () => {
   it('is refused at validate beyond 2,048 bytes, with its size', async () => {
     const args = Array.from({ length: 330 }, (_, i) => `a${i}=1`).join(' ');
     const result = await validateSite(`nodeGroups:\n  lab: { image: base, channel: staging, kernelArgs: "${args}" }\n`);
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toMatch(/pxeforge\.yaml: nodeGroups\.lab\.kernelArgs: with image `base`, the kernel command line is 2,\d{3} bytes/);
+    expect(result.stderr).toMatch(
+      /pxeforge\.yaml: nodeGroups\.lab\.kernelArgs: with image `base`, the kernel command line is 2,\d{3} bytes/,
+    );
   });
 });

@@ -23,12 +23,18 @@ const settings = z.strictObject({
   mode: z.enum(['fast', 'safe', 'paranoid']).optional(),
   level: z.literal([1, 2, 3]).optional(),
   mirror: z.url({ protocol: /^https?$/ }).optional(),
-  release: z.string().regex(/^[a-z]+$/, { error: 'is not a release name' }).optional(),
+  release: z
+    .string()
+    .regex(/^[a-z]+$/, { error: 'is not a release name' })
+    .optional(),
   users: z.array(z.strictObject({ name: z.string(), shell: z.string().optional() })).optional(),
   nodes: z.record(z.string(), z.strictObject({ mac: z.string(), ip: z.string().optional() })).default({}),
   tftp: z.strictObject({ root: z.string(), port: z.int().optional() }).nullable().optional(),
   http: z.strictObject({ url: z.string(), timeout: z.int().optional() }).prefault({ url: 'x' }),
-  cache: z.strictObject({ dir: z.string() }).transform((value) => value.dir).optional(),
+  cache: z
+    .strictObject({ dir: z.string() })
+    .transform((value) => value.dir)
+    .optional(),
   tuple: z.tuple([z.strictObject({ only: z.string() })]).optional(),
   nothing: z.undefined().optional(),
 });
@@ -54,16 +60,21 @@ describe('checkSchema', () => {
   });
 
   it('finds the known keys through lists, records, nullable, prefault, defaults and transforms', () => {
-    expect(problems(settings, [
-      'name: ok',
-      'users: [{ name: a, shel: /bin/sh }]',
-      'nodes: { cn1: { mac: "52:54:00:00:00:01", ipp: 10.0.0.1 } }',
-      'tftp: { rot: /srv/tftp }',
-      'http: { url: x, timout: 5 }',
-      'cache: { dri: /var/cache }',
-      'tuple: [{ only: x, extra: 1 }]',
-      '',
-    ].join('\n'))).toMatchInlineSnapshot(`
+    expect(
+      problems(
+        settings,
+        [
+          'name: ok',
+          'users: [{ name: a, shel: /bin/sh }]',
+          'nodes: { cn1: { mac: "52:54:00:00:00:01", ipp: 10.0.0.1 } }',
+          'tftp: { rot: /srv/tftp }',
+          'http: { url: x, timout: 5 }',
+          'cache: { dri: /var/cache }',
+          'tuple: [{ only: x, extra: 1 }]',
+          '',
+        ].join('\n'),
+      ),
+    ).toMatchInlineSnapshot(`
       [
         "site.yaml:2:20: users[0].shel: unknown key \`shel\`
           hint: did you mean \`shell\`?",
@@ -92,18 +103,23 @@ describe('checkSchema', () => {
   });
 
   it('says what was expected and what it got, for every kind of value', () => {
-    expect(problems(settings, [
-      'name: [a, b]',
-      'port: "22"',
-      'ratio: {}',
-      'enabled: ~',
-      'mode: true',
-      'tags: y',
-      'users: 1.5',
-      'tftp: "x"',
-      'nothing: 1',
-      '',
-    ].join('\n'))).toMatchInlineSnapshot(`
+    expect(
+      problems(
+        settings,
+        [
+          'name: [a, b]',
+          'port: "22"',
+          'ratio: {}',
+          'enabled: ~',
+          'mode: true',
+          'tags: y',
+          'users: 1.5',
+          'tftp: "x"',
+          'nothing: 1',
+          '',
+        ].join('\n'),
+      ),
+    ).toMatchInlineSnapshot(`
       [
         "site.yaml:1:7: name: expected a string, got a list",
         "site.yaml:2:7: port: expected a number, got \`22\`",
@@ -235,7 +251,9 @@ describe('checkSchema', () => {
   });
 
   it('passes zod’s own message through when a discriminated union matches no branch', () => {
-    const schema = z.strictObject({ kind: z.discriminatedUnion('type', [z.strictObject({ type: z.literal('a') }), z.strictObject({ type: z.literal('b') })]) });
+    const schema = z.strictObject({
+      kind: z.discriminatedUnion('type', [z.strictObject({ type: z.literal('a') }), z.strictObject({ type: z.literal('b') })]),
+    });
     expect(problems(schema, 'kind: { type: c }\n')).toMatchInlineSnapshot(`
       [
         "site.yaml:1:15: kind.type: Invalid discriminator value. Expected 'a' | 'b'",

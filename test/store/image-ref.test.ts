@@ -51,15 +51,23 @@ describe('parseImageRef', () => {
       message: '`..@images`: `..` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)',
       hint: usage,
     });
-    expect(refusal('@v1').message).toBe('`@v1`: `` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)');
-    expect(refusal('Tiny').message).toBe('`Tiny`: `Tiny` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)');
+    expect(refusal('@v1').message).toBe(
+      '`@v1`: `` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)',
+    );
+    expect(refusal('Tiny').message).toBe(
+      '`Tiny`: `Tiny` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)',
+    );
   });
 
   it('refuses versions past 128 characters, and shows at most 80 characters of what it was given', () => {
     const name80 = `A${'a'.repeat(79)}`;
-    expect(refusal(name80).message).toBe(`\`${name80}\`: \`${name80}\` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)`);
+    expect(refusal(name80).message).toBe(
+      `\`${name80}\`: \`${name80}\` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)`,
+    );
     const name81 = `${name80}b`;
-    expect(refusal(name81).message).toBe(`\`${name80.slice(0, 79)}…\`: \`${name80.slice(0, 79)}…\` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)`);
+    expect(refusal(name81).message).toBe(
+      `\`${name80.slice(0, 79)}…\`: \`${name80.slice(0, 79)}…\` is not an image name (lowercase letters, digits and dashes, starting with a letter or digit)`,
+    );
     const long = `a${'b'.repeat(128)}`;
     expect(refusal(`tiny@${long}`).message).toBe(
       `\`tiny@${long.slice(0, 74)}…\`: the version must be one plain name (letters, digits, \`.\`, \`_\`, \`+\`, \`-\`), not \`${long.slice(0, 79)}…\``,

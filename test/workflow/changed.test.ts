@@ -12,7 +12,8 @@ import { summaryTable } from '../../src/cli/pipeline.js';
 /** This project's recipes and overlays in a git repository of their own: base, compute (extends base), tiny. */
 let dir: string;
 let repo: string;
-const git = (...args: string[]) => promisify(execFile)('git', ['-c', 'user.name=t', '-c', 'user.email=t@pxeforge.invalid', ...args], { cwd: repo });
+const git = (...args: string[]) =>
+  promisify(execFile)('git', ['-c', 'user.name=t', '-c', 'user.email=t@pxeforge.invalid', ...args], { cwd: repo });
 const cli = (...argv: string[]) => runCli(argv, repo);
 
 async function changed(since = 'HEAD'): Promise<Record<string, string[]>> {
@@ -25,7 +26,8 @@ async function changed(since = 'HEAD'): Promise<Record<string, string[]>> {
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'pxeforge-changed-'));
   repo = path.join(dir, 'repo');
-  for (const part of ['recipes', 'overlays', 'pxeforge.yaml']) await cp(path.join(projectRoot, part), path.join(repo, part), { recursive: true, verbatimSymlinks: true });
+  for (const part of ['recipes', 'overlays', 'pxeforge.yaml'])
+    await cp(path.join(projectRoot, part), path.join(repo, part), { recursive: true, verbatimSymlinks: true });
   await git('init', '-q', '-b', 'main');
   await git('add', '-A');
   await git('commit', '-qm', 'recipes');
@@ -70,7 +72,11 @@ describe('pxeforge changed', () => {
     expect(await changed()).toEqual({ compute: ['overlays/compute/etc/sysctl.d/90-hpc.conf'] });
     await git('mv', 'overlays/compute/etc/security/limits.d/90-hpc.conf', 'overlays/common/etc/90-hpc.conf');
     const affected = await changed();
-    expect(affected.compute).toEqual(['overlays/common/etc/90-hpc.conf', 'overlays/compute/etc/security/limits.d/90-hpc.conf', 'overlays/compute/etc/sysctl.d/90-hpc.conf']);
+    expect(affected.compute).toEqual([
+      'overlays/common/etc/90-hpc.conf',
+      'overlays/compute/etc/security/limits.d/90-hpc.conf',
+      'overlays/compute/etc/sysctl.d/90-hpc.conf',
+    ]);
     expect(affected.tiny).toEqual(['overlays/common/etc/90-hpc.conf']);
   });
 
@@ -82,7 +88,11 @@ describe('pxeforge changed', () => {
     expect(text.stdout).toContain('no recipe is affected by the 1 file(s) changed since HEAD: pxeforge.yaml');
     expect(text.stdout).toContain('`pxeforge refresh`');
     await writeFile(path.join(repo, 'pxeforge.yaml'), site.replace('mirror: host', 'mirror: http://deb.example.org/debian'));
-    expect(await changed()).toEqual({ base: ['pxeforge.yaml (mirror)'], compute: ['pxeforge.yaml (mirror)'], tiny: ['pxeforge.yaml (mirror)'] });
+    expect(await changed()).toEqual({
+      base: ['pxeforge.yaml (mirror)'],
+      compute: ['pxeforge.yaml (mirror)'],
+      tiny: ['pxeforge.yaml (mirror)'],
+    });
   });
 
   it('says when nothing changed, and refuses what is not a commit', async () => {
@@ -111,11 +121,34 @@ describe('pxeforge pipeline (what can be checked without building)', () => {
   });
 
   it('summarises each recipe: version, build time, test, where it went, and why one failed', () => {
-    expect(summaryTable([
-      { recipe: 'compute', version: '20261125T120000Z-3fa9c1d2', buildMs: 117_000, test: { passed: true, durationMs: 62_000, failed: [] }, promotedTo: 'staging', failure: null },
-      { recipe: 'tiny', version: '20261125T120100Z-aa11bb22', buildMs: 40_000, test: { passed: false, durationMs: 30_000, failed: ['sshd is active'] }, promotedTo: null, failure: { step: 'test', message: 'checks failed: sshd is active' } },
-      { recipe: 'gpu', version: null, buildMs: 3_000, test: null, promotedTo: null, failure: { step: 'build', message: 'apt: Unable to locate package nvidia-drvier' } },
-    ])).toEqual([
+    expect(
+      summaryTable([
+        {
+          recipe: 'compute',
+          version: '20261125T120000Z-3fa9c1d2',
+          buildMs: 117_000,
+          test: { passed: true, durationMs: 62_000, failed: [] },
+          promotedTo: 'staging',
+          failure: null,
+        },
+        {
+          recipe: 'tiny',
+          version: '20261125T120100Z-aa11bb22',
+          buildMs: 40_000,
+          test: { passed: false, durationMs: 30_000, failed: ['sshd is active'] },
+          promotedTo: null,
+          failure: { step: 'test', message: 'checks failed: sshd is active' },
+        },
+        {
+          recipe: 'gpu',
+          version: null,
+          buildMs: 3_000,
+          test: null,
+          promotedTo: null,
+          failure: { step: 'build', message: 'apt: Unable to locate package nvidia-drvier' },
+        },
+      ]),
+    ).toEqual([
       'recipe   version                    build   test           promoted to',
       'compute  20261125T120000Z-3fa9c1d2  117 s   PASSED (62 s)  staging',
       'tiny     20261125T120100Z-aa11bb22  40 s    FAILED (30 s)  -',

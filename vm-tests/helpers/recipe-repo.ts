@@ -30,10 +30,14 @@ export async function tempRecipeRepo(siteExtra = ''): Promise<TempRepo> {
   const root = path.join(dir, 'repo');
   const tmp = path.join(dir, 'tmp');
   await mkdir(tmp);
-  for (const part of ['recipes', 'overlays']) await cp(path.join(projectRoot, part), path.join(root, part), { recursive: true, verbatimSymlinks: true });
+  for (const part of ['recipes', 'overlays'])
+    await cp(path.join(projectRoot, part), path.join(root, part), { recursive: true, verbatimSymlinks: true });
   const store = path.join(dir, 'store');
   const cache = path.join(dir, 'cache');
-  await writeFile(path.join(root, 'pxeforge.yaml'), `store: ${store}\ncache: ${cache}\ntftpRoot: ${path.join(dir, 'tftp')}\nmirror: host\n${siteExtra}`);
+  await writeFile(
+    path.join(root, 'pxeforge.yaml'),
+    `store: ${store}\ncache: ${cache}\ntftpRoot: ${path.join(dir, 'tftp')}\nmirror: host\n${siteExtra}`,
+  );
   const git = async (args: string[]) => (await execa('git', args, { cwd: root })).stdout;
   await git(['init', '-q', '-b', 'main']);
   await git(['-c', 'user.name=pxeforge tests', '-c', 'user.email=tests@pxeforge.invalid', 'add', '-A']);
@@ -43,7 +47,12 @@ export async function tempRecipeRepo(siteExtra = ''): Promise<TempRepo> {
     tmp,
     store,
     cache,
-    pxeforge: (args, options) => execa(process.execPath, [bin, ...args], { cwd: root, reject: false, env: { CI: 'true', ...(options?.tmp === true ? { TMPDIR: tmp } : {}) } }),
+    pxeforge: (args, options) =>
+      execa(process.execPath, [bin, ...args], {
+        cwd: root,
+        reject: false,
+        env: { CI: 'true', ...(options?.tmp === true ? { TMPDIR: tmp } : {}) },
+      }),
     git: (args) => git(['-c', 'user.name=pxeforge tests', '-c', 'user.email=tests@pxeforge.invalid', ...args]),
     write: (file, content) => writeFile(path.join(root, file), content),
     read: (file) => readFile(path.join(root, file), 'utf8'),
@@ -54,7 +63,10 @@ export async function tempRecipeRepo(siteExtra = ''): Promise<TempRepo> {
 /** Lines of /proc/self/mountinfo whose mount point lies under `dir`. */
 export async function mountsUnder(dir: string): Promise<string[]> {
   const table = await readFile('/proc/self/mountinfo', 'utf8');
-  return table.split('\n').map((line) => line.split(' ')[4] ?? '').filter((point) => point.startsWith(dir));
+  return table
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((point) => point.startsWith(dir));
 }
 
 /** Resolves once the running command has printed `marker`; rejects if it ends first. */

@@ -14,7 +14,8 @@ export function argoWorkflowTemplate(recipe: Recipe, site: SiteConfig, recipeFil
   const podFor = (kind: 'build' | 'test') => podManifest({ kind, image: recipe.name, runId: '{{workflow.uid}}', command: [], config });
   const build = podFor('build');
   const test = podFor('test');
-  const clone = 'git clone --quiet "{{workflow.parameters.repository}}" /recipes && git -C /recipes checkout --quiet "{{workflow.parameters.revision}}" && cd /recipes';
+  const clone =
+    'git clone --quiet "{{workflow.parameters.repository}}" /recipes && git -C /recipes checkout --quiet "{{workflow.parameters.revision}}" && cd /recipes';
   const step = (name: string, pod: ReturnType<typeof podFor>, script: string, extra: Record<string, unknown> = {}) => {
     const container = pod.spec!.containers[0]!;
     return {
@@ -65,23 +66,58 @@ export function argoWorkflowTemplate(recipe: Recipe, site: SiteConfig, recipeFil
           dag: {
             tasks: [
               { name: 'build', template: 'build' },
-              { name: 'boot-test', template: 'boot-test', dependencies: ['build'], arguments: { parameters: [{ name: 'version', value: version }] } },
-              { name: 'to-staging', template: 'promote', dependencies: ['boot-test'], arguments: { parameters: [{ name: 'version', value: version }, { name: 'channel', value: '{{workflow.parameters.staging}}' }] } },
+              {
+                name: 'boot-test',
+                template: 'boot-test',
+                dependencies: ['build'],
+                arguments: { parameters: [{ name: 'version', value: version }] },
+              },
+              {
+                name: 'to-staging',
+                template: 'promote',
+                dependencies: ['boot-test'],
+                arguments: {
+                  parameters: [
+                    { name: 'version', value: version },
+                    { name: 'channel', value: '{{workflow.parameters.staging}}' },
+                  ],
+                },
+              },
               { name: 'approve', template: 'approve', dependencies: ['to-staging'] },
-              { name: 'promote', template: 'promote', dependencies: ['approve'], arguments: { parameters: [{ name: 'version', value: version }, { name: 'channel', value: '{{workflow.parameters.channel}}' }] } },
+              {
+                name: 'promote',
+                template: 'promote',
+                dependencies: ['approve'],
+                arguments: {
+                  parameters: [
+                    { name: 'version', value: version },
+                    { name: 'channel', value: '{{workflow.parameters.channel}}' },
+                  ],
+                },
+              },
             ],
           },
         },
-        step('build', build, `${clone} && pxeforge --json build ${recipeFile} | tee /tmp/build.jsonl && tail -n 1 /tmp/build.jsonl | sed -n 's/.*"version":"\\([^"]*\\)".*/\\1/p' > /tmp/version`, {
-          outputs: { parameters: [{ name: 'version', valueFrom: { path: '/tmp/version' } }] },
-        }),
+        step(
+          'build',
+          build,
+          `${clone} && pxeforge --json build ${recipeFile} | tee /tmp/build.jsonl && tail -n 1 /tmp/build.jsonl | sed -n 's/.*"version":"\\([^"]*\\)".*/\\1/p' > /tmp/version`,
+          {
+            outputs: { parameters: [{ name: 'version', valueFrom: { path: '/tmp/version' } }] },
+          },
+        ),
         step('boot-test', test, `${clone} && pxeforge test ${recipe.name}@{{inputs.parameters.version}}`, {
           inputs: { parameters: [{ name: 'version' }] },
         }),
         { name: 'approve', suspend: {} },
-        step('promote', test, `${clone} && pxeforge promote ${recipe.name}@{{inputs.parameters.version}} --channel {{inputs.parameters.channel}} --reason "argo {{workflow.name}}"`, {
-          inputs: { parameters: [{ name: 'version' }, { name: 'channel' }] },
-        }),
+        step(
+          'promote',
+          test,
+          `${clone} && pxeforge promote ${recipe.name}@{{inputs.parameters.version}} --channel {{inputs.parameters.channel}} --reason "argo {{workflow.name}}"`,
+          {
+            inputs: { parameters: [{ name: 'version' }, { name: 'channel' }] },
+          },
+        ),
       ],
     },
   };

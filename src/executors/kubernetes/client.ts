@@ -28,11 +28,21 @@ export function kubeClient(config: KubernetesConfig | undefined): KubeClient {
     if (config.kubeconfig !== undefined) kubeConfig.loadFromFile(config.kubeconfig);
     else kubeConfig.loadFromDefault();
   } catch (error) {
-    throw new UserError('BAD_KUBECONFIG', `cannot read the kubeconfig${config.kubeconfig ? ` ${config.kubeconfig}` : ''}: ${(error as Error).message}`, { exitCode: 2 });
+    throw new UserError(
+      'BAD_KUBECONFIG',
+      `cannot read the kubeconfig${config.kubeconfig ? ` ${config.kubeconfig}` : ''}: ${(error as Error).message}`,
+      { exitCode: 2 },
+    );
   }
   if (config.context !== undefined) {
     if (!kubeConfig.getContexts().some((context) => context.name === config.context)) {
-      throw new UserError('BAD_KUBECONFIG', `the kubeconfig has no context \`${config.context}\``, { hint: `contexts: ${kubeConfig.getContexts().map((c) => c.name).join(', ')}`, exitCode: 2 });
+      throw new UserError('BAD_KUBECONFIG', `the kubeconfig has no context \`${config.context}\``, {
+        hint: `contexts: ${kubeConfig
+          .getContexts()
+          .map((c) => c.name)
+          .join(', ')}`,
+        exitCode: 2,
+      });
     }
     kubeConfig.setCurrentContext(config.context);
   }

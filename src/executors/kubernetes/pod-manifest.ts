@@ -34,7 +34,10 @@ export const containerName = (kind: PodRequest['kind']) => (kind === 'build' ? '
 export function podManifest(request: PodRequest): V1Pod {
   const { config, kind } = request;
   const resources = (kind === 'build' ? config.resources?.build : config.resources?.test) ?? {};
-  const limits: Record<string, string> = { ...(resources.cpu ? { cpu: resources.cpu } : {}), ...(resources.memory ? { memory: resources.memory } : {}) };
+  const limits: Record<string, string> = {
+    ...(resources.cpu ? { cpu: resources.cpu } : {}),
+    ...(resources.memory ? { memory: resources.memory } : {}),
+  };
   if (kind === 'test' && config.kvm) limits['devices.kubevirt.io/kvm'] = '1';
   const deadline = kind === 'build' ? (config.deadlines?.buildSeconds ?? 3600) : (config.deadlines?.testSeconds ?? 1800);
   const storage = config.storage;

@@ -74,20 +74,34 @@ export const newRunId = () => randomBytes(6).toString('hex');
  * (checked by digest in the pod), a privileged pod runs `pxeforge build --executor local`
  * against the shared store, and its events are rendered here live.
  */
-export async function buildInPod(options: RemoteOptions & { repo: RecipeRepo; recipe: Recipe; useCache: boolean }): Promise<{ name: string; version: string; dir: string }> {
+export async function buildInPod(
+  options: RemoteOptions & { repo: RecipeRepo; recipe: Recipe; useCache: boolean },
+): Promise<{ name: string; version: string; dir: string }> {
   const { site, recipe } = options;
   const config = site.kubernetes!;
   const provenance = await gitProvenance(options.repo.root, recipe.sources);
   const inputs = await packInputs(options.repo.root, [...recipe.sources, siteConfigName], path.join(site.store, '.inputs'));
-  options.emit({ type: 'info', message: `inputs: ${inputs.entries} files and directories, sha256 ${inputs.sha256.slice(0, 16)}…, in ${inputs.file}` });
+  options.emit({
+    type: 'info',
+    message: `inputs: ${inputs.entries} files and directories, sha256 ${inputs.sha256.slice(0, 16)}…, in ${inputs.file}`,
+  });
   const command = [
-    'pxeforge', '--json', 'k8s', 'run-build',
-    '--inputs', inputs.file,
-    '--sha256', inputs.sha256,
-    '--recipe', recipe.chain[0]!,
-    '--store', site.store,
-    '--cache-dir', site.cache,
-    '--provenance', JSON.stringify(provenance),
+    'pxeforge',
+    '--json',
+    'k8s',
+    'run-build',
+    '--inputs',
+    inputs.file,
+    '--sha256',
+    inputs.sha256,
+    '--recipe',
+    recipe.chain[0]!,
+    '--store',
+    site.store,
+    '--cache-dir',
+    site.cache,
+    '--provenance',
+    JSON.stringify(provenance),
     ...(options.useCache ? [] : ['--no-cache']),
   ];
   const relay = relayLines(options.emit);
@@ -105,7 +119,9 @@ export async function buildInPod(options: RemoteOptions & { repo: RecipeRepo; re
   }
   const result = relay.result();
   if (typeof result?.version !== 'string') {
-    throw new UserError('POD_NO_RESULT', `build of ${recipe.name}: the pod ended without saying which version it built`, { hint: 'its log lines are above' });
+    throw new UserError('POD_NO_RESULT', `build of ${recipe.name}: the pod ended without saying which version it built`, {
+      hint: 'its log lines are above',
+    });
   }
   return { name: recipe.name, version: result.version, dir: versionDir(site.store, recipe.name, result.version) };
 }
@@ -116,15 +132,20 @@ export async function testInPod(options: RemoteOptions & { image: string; via: '
   const { name, version = '' } = parseImageRef(options.image);
   const command = ['pxeforge', '--json', 'k8s', 'run-test', '--store', site.store, '--via', options.via, options.image];
   const relay = relayLines(options.emit);
-  await runPod(options.client, podManifest({ kind: 'test', image: name, version, runId: options.runId ?? newRunId(), command, config: site.kubernetes! }), {
-    emit: options.emit,
-    signal: options.signal,
-    onLine: relay.onLine,
-    what: `boot test of ${options.image}`,
-    pollMs: options.pollMs,
-    congested: congestion(options.output),
-  });
+  await runPod(
+    options.client,
+    podManifest({ kind: 'test', image: name, version, runId: options.runId ?? newRunId(), command, config: site.kubernetes! }),
+    {
+      emit: options.emit,
+      signal: options.signal,
+      onLine: relay.onLine,
+      what: `boot test of ${options.image}`,
+      pollMs: options.pollMs,
+      congested: congestion(options.output),
+    },
+  );
   const report = await readTestReport(versionDir(site.store, name, version));
-  if (report === undefined) throw new UserError('POD_NO_RESULT', `boot test of ${options.image}: the pod ended without a test report in the store`);
+  if (report === undefined)
+    throw new UserError('POD_NO_RESULT', `boot test of ${options.image}: the pod ended without a test report in the store`);
   return report;
 }

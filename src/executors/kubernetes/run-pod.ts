@@ -45,10 +45,21 @@ export async function runPod(client: KubeClient, manifest: V1Pod, options: RunPo
   try {
     const tracker = trackPod(client, namespace, name, created, stop.signal, options.pollMs ?? 5000);
     // Logs exist once the container started (or ended).
-    const started = await tracker.until((pod) => podOutcome(pod, options.what).state !== 'pending' || pod.status?.containerStatuses?.[0]?.state?.running !== undefined);
+    const started = await tracker.until(
+      (pod) => podOutcome(pod, options.what).state !== 'pending' || pod.status?.containerStatuses?.[0]?.state?.running !== undefined,
+    );
     let outcome = podOutcome(started, options.what);
     if (outcome.state === 'failed' && started.status?.containerStatuses?.[0]?.state?.terminated === undefined) throw outcome.error;
-    const logs = followLog(client, namespace, name, manifest.spec!.containers[0]!.name, tracker, options.onLine, stop.signal, options.congested);
+    const logs = followLog(
+      client,
+      namespace,
+      name,
+      manifest.spec!.containers[0]!.name,
+      tracker,
+      options.onLine,
+      stop.signal,
+      options.congested,
+    );
     const ended = await tracker.until((pod) => {
       const state = podOutcome(pod, options.what).state;
       return state === 'succeeded' || state === 'failed';
@@ -66,7 +77,11 @@ export async function runPod(client: KubeClient, manifest: V1Pod, options: RunPo
     await client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).then(
       () => options.emit({ type: 'info', message: `pod ${namespace}/${name} deleted` }),
       (error: unknown) => {
-        if ((error as { code?: number }).code !== 404) options.emit({ type: 'warning', message: `could not delete pod ${namespace}/${name}: ${(error as Error).message}; \`pxeforge k8s cleanup\` removes it` });
+        if ((error as { code?: number }).code !== 404)
+          options.emit({
+            type: 'warning',
+            message: `could not delete pod ${namespace}/${name}: ${(error as Error).message}; \`pxeforge k8s cleanup\` removes it`,
+          });
       },
     );
   }
@@ -106,15 +121,23 @@ function trackPod(client: KubeClient, namespace: string, name: string, initial: 
       const ended = await new Promise<{ gone: boolean; error?: unknown }>((resolve) => {
         let gone = false;
         client.watch
-          .watch(`/api/v1/namespaces/${namespace}/pods`, { fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: true }, (type, object: V1Pod & { code?: number }) => {
-            if (type === 'ERROR') {
-              gone = object.code === 410;
-              return;
-            }
-            if (object.metadata?.resourceVersion) resourceVersion = object.metadata.resourceVersion;
-            if (type !== 'BOOKMARK') update(object);
-          }, (error: unknown) => resolve({ gone, error }))
-          .then((controller) => signal.addEventListener('abort', () => controller.abort(), { once: true }), (error: unknown) => resolve({ gone: false, error }));
+          .watch(
+            `/api/v1/namespaces/${namespace}/pods`,
+            { fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: true },
+            (type, object: V1Pod & { code?: number }) => {
+              if (type === 'ERROR') {
+                gone = object.code === 410;
+                return;
+              }
+              if (object.metadata?.resourceVersion) resourceVersion = object.metadata.resourceVersion;
+              if (type !== 'BOOKMARK') update(object);
+            },
+            (error: unknown) => resolve({ gone, error }),
+          )
+          .then(
+            (controller) => signal.addEventListener('abort', () => controller.abort(), { once: true }),
+            (error: unknown) => resolve({ gone: false, error }),
+          );
       });
       if (signal.aborted) return;
       // A watch ends: 410 Gone, a silent close, or an error. Re-list and watch again.

@@ -35,7 +35,12 @@ export interface Unpacked {
  *   Each is named in a note.
  * - At most `inputLimits` (bytes of content, entries) are unpacked.
  */
-export async function unpackInputs(file: string, sha256: string, dest: string, limits: Partial<typeof inputLimits> = {}): Promise<Unpacked> {
+export async function unpackInputs(
+  file: string,
+  sha256: string,
+  dest: string,
+  limits: Partial<typeof inputLimits> = {},
+): Promise<Unpacked> {
   await mkdir(path.dirname(dest), { recursive: true });
   const staging = `${dest}.unpacking-${randomBytes(6).toString('hex')}`;
   await mkdir(staging, { mode: 0o700 });
@@ -47,14 +52,21 @@ export async function unpackInputs(file: string, sha256: string, dest: string, l
     });
     const extract = tar.extract();
     extract.on('entry', (header, stream, next) => {
-      unpacker.place(header, stream as unknown as Readable).then(() => next(), (error: unknown) => next(error as Error));
+      unpacker.place(header, stream as unknown as Readable).then(
+        () => next(),
+        (error: unknown) => next(error as Error),
+      );
     });
-    await pipeline(handle.createReadStream(), async function* (source: AsyncIterable<Buffer>) {
-      for await (const chunk of source) {
-        hash.update(chunk);
-        yield chunk;
-      }
-    }, extract);
+    await pipeline(
+      handle.createReadStream(),
+      async function* (source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          hash.update(chunk);
+          yield chunk;
+        }
+      },
+      extract,
+    );
     const actual = hash.digest('hex');
     if (actual !== sha256) throw mismatch(file, sha256, actual);
     await unpacker.finish();
@@ -66,10 +78,14 @@ export async function unpackInputs(file: string, sha256: string, dest: string, l
 }
 
 function mismatch(file: string, expected: string, actual: string | undefined, cause?: unknown): UserError {
-  return new UserError('INPUTS_MISMATCH', `the build inputs ${file} ${actual === undefined ? 'are missing' : `have sha256 ${actual}, not ${expected}`}`, {
-    hint: 'the shared store must be the same filesystem on the admin host and in the pod (kubernetes.storage in pxeforge.yaml)',
-    cause,
-  });
+  return new UserError(
+    'INPUTS_MISMATCH',
+    `the build inputs ${file} ${actual === undefined ? 'are missing' : `have sha256 ${actual}, not ${expected}`}`,
+    {
+      hint: 'the shared store must be the same filesystem on the admin host and in the pod (kubernetes.storage in pxeforge.yaml)',
+      cause,
+    },
+  );
 }
 
 function unsafe(name: string, why: string): UserError {
@@ -92,10 +108,14 @@ function entryPlacer(root: string, limits: typeof inputLimits) {
     count += 1;
     bytes += size;
     if (count > limits.entries) {
-      throw new UserError('INPUTS_TOO_MANY', `the build inputs hold more than ${limits.entries} entries (at ${JSON.stringify(name)})`, { hint: 'keep large or generated trees out of the recipe repository\'s overlays' });
+      throw new UserError('INPUTS_TOO_MANY', `the build inputs hold more than ${limits.entries} entries (at ${JSON.stringify(name)})`, {
+        hint: "keep large or generated trees out of the recipe repository's overlays",
+      });
     }
     if (bytes > limits.bytes) {
-      throw new UserError('INPUTS_TOO_LARGE', `the build inputs hold more than ${limits.bytes} bytes (at ${JSON.stringify(name)})`, { hint: 'keep large files out of overlays: install them from packages, or fetch them in a hook' });
+      throw new UserError('INPUTS_TOO_LARGE', `the build inputs hold more than ${limits.bytes} bytes (at ${JSON.stringify(name)})`, {
+        hint: 'keep large files out of overlays: install them from packages, or fetch them in a hook',
+      });
     }
   };
 
@@ -128,11 +148,15 @@ function entryPlacer(root: string, limits: typeof inputLimits) {
     const kind = header.type === 'file' || header.type === 'directory' || header.type === 'symlink' ? header.type : undefined;
     if (kind === undefined) return skip(`${relative}: a ${header.type ?? 'special'} entry, skipped`);
     const existing = kinds.get(relative);
-    if (existing !== undefined && !(existing === 'directory' && kind === 'directory')) throw unsafe(name, 'a second entry with the same name');
+    if (existing !== undefined && !(existing === 'directory' && kind === 'directory'))
+      throw unsafe(name, 'a second entry with the same name');
     await parents(name, parts);
     const target = path.join(root, relative);
     const mode = (header.mode ?? (kind === 'directory' ? 0o755 : 0o644)) & 0o7777;
-    if ((mode & 0o7000) !== 0 && kind !== 'symlink') notes.push(`${relative}: setuid/setgid/sticky bits dropped (mode ${mode.toString(8)} → ${(mode & 0o777).toString(8).padStart(4, '0')})`);
+    if ((mode & 0o7000) !== 0 && kind !== 'symlink')
+      notes.push(
+        `${relative}: setuid/setgid/sticky bits dropped (mode ${mode.toString(8)} → ${(mode & 0o777).toString(8).padStart(4, '0')})`,
+      );
     kinds.set(relative, kind);
     if (kind === 'directory') {
       if (existing === undefined) await mkdir(target, { mode: 0o700 });
@@ -141,7 +165,8 @@ function entryPlacer(root: string, limits: typeof inputLimits) {
     }
     if (kind === 'symlink') {
       const link = header.linkname ?? '';
-      if (leavesInputs(parts, link) && !isOverlayContent(parts)) throw unsafe(name, `a symlink to ${JSON.stringify(link)}, outside the recipe repository`);
+      if (leavesInputs(parts, link) && !isOverlayContent(parts))
+        throw unsafe(name, `a symlink to ${JSON.stringify(link)}, outside the recipe repository`);
       await symlink(link, target);
       return skip();
     }
