@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { testImage } from '../src/boot-test/boot-test.js';
 import type { TestReport } from '../src/boot-test/report.js';
-import { fileSha256 } from '../src/build/digest.js';
+import { fileSha256 } from '../src/integrity/digest.js';
 import type { Manifest } from '../src/store/manifest.js';
 import { tempRecipeRepo, type TempRepo } from './helpers/recipe-repo.js';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { hygieneViolations } from '../src/build/hygiene.js';
+import { hygieneViolations } from '../src/image/hygiene.js';
 import type { Manifest } from '../src/store/manifest.js';
 import { mountsUnder, tempRecipeRepo, waitForOutput, type TempRepo } from './helpers/recipe-repo.js';
 

@@ -4,54 +4,26 @@ import path from 'node:path';
 import ssh2 from 'ssh2';
 import which from 'which';
 
-import { fileSha256 } from '../build/digest.js';
+import { fileSha256 } from '../integrity/digest.js';
 import { InterruptedError, UserError } from '../errors/user-error.js';
-import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
-import { start, type Started } from '../exec/start.js';
+import { start } from '../exec/start.js';
 import { makeTempDir } from '../exec/temp-dirs.js';
-import { runStages, type Stage } from '../pipeline/stages.js';
-import { rootfsUrlPlaceholder, type Artifact, type Manifest } from '../store/manifest.js';
+import { runStages, type Stage } from '../progress/stages.js';
+import { rootfsUrlPlaceholder } from '../store/manifest.js';
 import { readManifest, resolveVersion } from '../store/store.js';
-import { serveArtifacts, type ArtifactServer } from './artifact-server.js';
-import { builtinChecks, runCheck, type CheckResult, type CheckSpec } from './checks.js';
-import { consoleTail, stuckIn, type ConsoleState } from './console-watch.js';
+import { serveArtifacts } from './artifact-server.js';
+import { builtinChecks, runCheck, type CheckSpec } from './checks.js';
+import { consoleTail, stuckIn } from './console-watch.js';
 import { writeGuestRelay } from './guest-relay.js';
 import { ipxeScript } from './ipxe.js';
 import { guestHostAddress, qemuArgv, type BootSource } from './qemu-argv.js';
 import { earlierHostKeys, writeReport, type TestReport } from './report.js';
 import type { SshSession } from './ssh.js';
 import { freePort, watchBoot } from './watch-boot.js';
+import type { BootTestOptions, TestContext, Tools, TreeBoot } from './test-context.js';
 
-export interface BootTestOptions {
-  store: string;
-  /** name@version, or name for the latest version. */
-  image: string;
-  via: 'direct' | 'pxe';
-  emit: Emit;
-  signal: AbortSignal;
-  /** Where the SSH host-forward listens; default: a free loopback port (tests pass their own). */
-  pickPort?: () => Promise<number>;
-  /** Boot from the rendered PXE tree as a member of a node group does (`--channel`). */
-  tree?: TreeBoot;
-}
-
-/** A boot through the promoted PXE tree: QEMU's NIC gets a node's MAC and loads `entry` from the TFTP root. */
-export interface TreeBoot {
-  tftpRoot: string;
-  channel: string;
-  generation: number;
-  group: string;
-  mac: string;
-  /** boot.ipxe (iPXE) or pxelinux.0 (the site's pxelinux, BIOS). */
-  entry: string;
-  /** The tree-relative directory of the placed version: the files a node loads. */
-  placed: string;
-  /** Set when nodes fetch squashfs roots from QEMU's view of this host (10.0.2.2): the test serves them. */
-  httpPort: number | undefined;
-  /** Boot with UEFI firmware (OVMF): the node group's firmware is uefi and the entry is an EFI program. */
-  uefi: boolean;
-}
+export type { BootTestOptions, TestContext, Tools, TreeBoot } from './test-context.js';
 
 /** OVMF (Debian package ovmf): its code image, and a copy of its variable store for this run. */
 export const ovmfCode = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -64,28 +36,6 @@ async function uefiFirmware(runDir: string): Promise<{ code: string; vars: strin
   });
   return { code: ovmfCode, vars };
 }
-
-export interface TestContext {
-  options: BootTestOptions;
-  dir: string;
-  manifest: Manifest;
-  artifacts: Record<string, Artifact>;
-  run: string;
-  consoleFile: string;
-  key: { private: string; public: string };
-  accel: 'kvm' | 'tcg';
-  server?: ArtifactServer;
-  vm?: Started;
-  consoleWatch?: { stop(): Promise<void> };
-  argv: string[];
-  console: ConsoleState;
-  ssh?: SshSession;
-  checks: CheckResult[];
-  startedAt: number;
-  failure?: TestReport['failure'];
-}
-
-export type Tools = { emit: Emit; signal: AbortSignal };
 
 const stages: Stage<TestContext>[] = [
   { id: 'verify', title: 'Verify the artifacts against the manifest', run: verifyArtifacts },

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { TestContext, Tools } from './boot-test.js';
+import type { TestContext, Tools } from './test-context.js';
 import { readConsole, readNew } from './console-watch.js';
 import { connectSsh } from './ssh.js';
 

@@ -2,15 +2,16 @@ import path from 'node:path';
 
 import { Command } from 'commander';
 
-import { buildImage } from '../build/build.js';
-import { lockRecipe } from '../build/locked.js';
+import { buildImage } from '../image/build.js';
+import { lockRecipe } from '../image/locked.js';
 import { ExitCode, invalidInput, isUserError, UserError } from '../errors/user-error.js';
 import { readManifest, resolveVersion } from '../store/store.js';
-import { eachLimited } from '../pipeline/each-limited.js';
-import { chooseReporter, createReporter, namedEmit } from '../pipeline/reporter.js';
+import { eachLimited } from '../progress/each-limited.js';
+import { namedEmit } from '../progress/reporter.js';
+import { chooseReporter, createReporter } from '../progress/choose-reporter.js';
 import { requireRoot } from './needs-root.js';
 import { buildInPod, newRunId } from '../executors/kubernetes/remote.js';
-import { seconds } from '../pipeline/plain-reporter.js';
+import { seconds } from '../progress/plain-reporter.js';
 import { loadRecipe } from '../recipe/load.js';
 import type { Recipe } from '../recipe/recipe.js';
 import type { CommandContext } from './context.js';

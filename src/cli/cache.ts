@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 
-import { pruneCache } from '../build/prune.js';
+import { pruneCache } from '../image/prune.js';
 import { ExitCode, invalidInput } from '../errors/user-error.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';

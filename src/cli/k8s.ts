@@ -3,13 +3,13 @@ import path from 'node:path';
 import { Command } from 'commander';
 
 import { testImage } from '../boot-test/boot-test.js';
-import { buildImage } from '../build/build.js';
+import { buildImage } from '../image/build.js';
 import { ExitCode, invalidInput } from '../errors/user-error.js';
 import { makeTempDir } from '../exec/temp-dirs.js';
 import { unpackInputs } from '../executors/kubernetes/inputs.js';
 import { ownedSelector } from '../executors/kubernetes/pod-manifest.js';
 import { apiError } from '../executors/kubernetes/pod-failure.js';
-import { jsonReporter } from '../pipeline/json-reporter.js';
+import { jsonReporter } from '../progress/json-reporter.js';
 import { loadRecipe } from '../recipe/load.js';
 import { recipeRepo } from '../recipe/repo.js';
 import type { CommandContext } from './context.js';

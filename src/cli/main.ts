@@ -18,7 +18,7 @@ import { reportError } from './report-error.js';
 import { schemaCommand } from './schema.js';
 import { abortOnSignals } from './signals.js';
 import { validateCommand } from './validate.js';
-import { version } from './version.js';
+import { version } from '../version.js';
 
 /** Builds the command tree. Only verbs that exist are registered (and so listed in --help). */
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {

@@ -4,8 +4,9 @@ import { Command } from 'commander';
 
 import { ValidationError } from '../errors/problems.js';
 import { ExitCode, invalidInput, UserError } from '../errors/user-error.js';
-import { seconds } from '../pipeline/plain-reporter.js';
-import { chooseReporter, createReporter, namedEmit } from '../pipeline/reporter.js';
+import { seconds } from '../progress/plain-reporter.js';
+import { namedEmit } from '../progress/reporter.js';
+import { chooseReporter, createReporter } from '../progress/choose-reporter.js';
 import { loadRecipes } from '../recipe/load.js';
 import { changedRecipes, type Changes } from '../workflow/changed.js';
 import { runPipeline, type PipelineExecutor, type PipelineOutcome } from '../workflow/pipeline.js';

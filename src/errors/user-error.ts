@@ -1,3 +1,5 @@
+import type { ErrorCode } from './codes.js';
+
 /**
  * The two error families of pxeforge.
  *
@@ -32,7 +34,7 @@ export class UserError extends Error {
   readonly exitCode: ExitCode;
 
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     options: UserErrorOptions = {},
   ) {
@@ -43,7 +45,7 @@ export class UserError extends Error {
 }
 
 /** Invalid input: exit code 2, nothing was changed. */
-export function invalidInput(code: string, message: string, hint?: string): UserError {
+export function invalidInput(code: ErrorCode, message: string, hint?: string): UserError {
   return new UserError(code, message, { hint, exitCode: ExitCode.invalidInput });
 }
 

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { readTestReport, untestedArtifacts } from '../boot-test/report.js';
-import { fileSha256, sha256 } from '../build/digest.js';
-import { invalidInput, UserError } from '../errors/user-error.js';
+import { fileSha256, sha256 } from '../integrity/digest.js';
+import { ExitCode, invalidInput, UserError } from '../errors/user-error.js';
 import { didYouMean } from '../source/suggest.js';
 import type { Manifest } from '../store/manifest.js';
 import { readManifest, resolveVersion } from '../store/store.js';
@@ -91,7 +91,7 @@ export async function promote(tools: TreeTools, options: PromoteOptions): Promis
       `channel \`${options.channel}\` is protected and ${name}@${version} cannot go there: ${verdict.why}`,
       {
         hint: `nothing was changed. Run \`pxeforge test ${name}@${version}\` first (or --force --reason "<why>", recorded as forced)`,
-        exitCode: 2,
+        exitCode: ExitCode.invalidInput,
       },
     );
   }
@@ -101,7 +101,7 @@ export async function promote(tools: TreeTools, options: PromoteOptions): Promis
       `${name}@${version} was built from uncommitted recipe changes (commit ${manifest.git.commit ?? 'none'}); channel \`${options.channel}\` is protected`,
       {
         hint: 'nothing was changed. Commit the recipe change and build again, or pass --allow-dirty (recorded in the history)',
-        exitCode: 2,
+        exitCode: ExitCode.invalidInput,
       },
     );
   }

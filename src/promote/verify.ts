@@ -3,9 +3,9 @@ import path from 'node:path';
 
 import which from 'which';
 
-import { fileSha256 } from '../build/digest.js';
+import { fileSha256 } from '../integrity/digest.js';
 import { run } from '../exec/run.js';
-import { eachLimited } from '../pipeline/each-limited.js';
+import { eachLimited } from '../progress/each-limited.js';
 import { ToolError } from '../exec/tool-error.js';
 import { readLock, describeOwner } from './lock.js';
 import { treeObstacles } from './tree-guard.js';

@@ -1,9 +1,9 @@
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { UserError } from '../errors/user-error.js';
+import { ExitCode, UserError } from '../errors/user-error.js';
 import { run } from '../exec/run.js';
-import { eachLimited } from '../pipeline/each-limited.js';
+import { eachLimited } from '../progress/each-limited.js';
 import { fsyncPath } from '../store/store.js';
 import type { Rendering } from './render.js';
 import { generationNumber, privateFileMode, stateFile, treeDirName, type TreePaths, type TreeState } from './tree.js';
@@ -103,7 +103,7 @@ export function conflictError(conflicts: readonly string[], root: string): UserE
     `the TFTP root already holds ${conflicts.length} file(s) pxeforge would have to replace:\n${shown.join('\n')}${conflicts.length > 20 ? `\n  ... and ${conflicts.length - 20} more` : ''}`,
     {
       hint: 'nothing was changed. pxeforge never overwrites files it did not create: move these aside (or take these MACs out of pxeforge.yaml) and promote again',
-      exitCode: 2,
+      exitCode: ExitCode.invalidInput,
     },
   );
 }

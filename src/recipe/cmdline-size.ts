@@ -1,5 +1,15 @@
-import { kernelCmdline, rootfsUrlPlaceholder } from '../store/manifest.js';
 import type { Recipe } from './recipe.js';
+
+/** Placeholder in the squashfs kernel command line, filled when a test or promotion knows the URL. */
+export const rootfsUrlPlaceholder = '{rootfs_url}';
+
+export function kernelCmdline(recipe: Recipe): string {
+  const live =
+    recipe.output.format === 'squashfs'
+      ? [`root=live:${rootfsUrlPlaceholder}`, 'rd.live.image', 'rd.live.overlay.overlayfs=1', 'rd.neednet=1', 'ip=dhcp']
+      : [];
+  return [...live, recipe.kernel.cmdline].filter((part) => part !== '').join(' ');
+}
 
 /**
  * Boot loaders and the x86 kernel keep at most 2,048 bytes of command line

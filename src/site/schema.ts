@@ -21,6 +21,10 @@ const nodeGroup = z.strictObject({
   hosts: z.array(z.string().min(1)).optional().describe('Members by host name or range (cn[001-512]); their MACs come from `nodes`.'),
   kernelArgs: kernelCmdline.optional().describe('Extra kernel parameters for this group.'),
   firmware: z.enum(['bios', 'uefi']).optional().describe('Boot firmware of the members; default bios.'),
+  arch: z
+    .enum(['amd64', 'arm64'])
+    .optional()
+    .describe('CPU architecture of the members; default amd64. Only images of this architecture are served to them.'),
 });
 
 const resources = z.strictObject({

@@ -23,6 +23,7 @@ export interface NodeGroup {
   members: { mac: string; host: string | undefined }[];
   kernelArgs: string;
   firmware: 'bios' | 'uefi';
+  arch: 'amd64' | 'arm64';
 }
 
 export interface SiteConfig {
@@ -150,6 +151,7 @@ function resolveSiteConfig(
       members,
       kernelArgs: group.kernelArgs ?? '',
       firmware: group.firmware ?? 'bios',
+      arch: group.arch ?? 'amd64',
     });
   }
 

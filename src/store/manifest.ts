@@ -1,4 +1,4 @@
-import type { HygieneReport } from '../build/hygiene.js';
+import type { HygieneReport } from '../image/hygiene.js';
 import type { Recipe } from '../recipe/recipe.js';
 
 export interface Artifact {
@@ -32,13 +32,4 @@ export interface Manifest {
   pxeforgeVersion: string;
 }
 
-/** Placeholder in the squashfs kernel command line, filled when a test or promotion knows the URL. */
-export const rootfsUrlPlaceholder = '{rootfs_url}';
-
-export function kernelCmdline(recipe: Recipe): string {
-  const live =
-    recipe.output.format === 'squashfs'
-      ? [`root=live:${rootfsUrlPlaceholder}`, 'rd.live.image', 'rd.live.overlay.overlayfs=1', 'rd.neednet=1', 'ip=dhcp']
-      : [];
-  return [...live, recipe.kernel.cmdline].filter((part) => part !== '').join(' ');
-}
+export { kernelCmdline, rootfsUrlPlaceholder } from '../recipe/cmdline-size.js';

@@ -1,9 +1,9 @@
 import { testImage } from '../boot-test/boot-test.js';
 import type { TestReport } from '../boot-test/report.js';
-import { buildImage } from '../build/build.js';
+import { buildImage } from '../image/build.js';
 import { ExitCode, isUserError, UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
-import { eachLimited } from '../pipeline/each-limited.js';
+import { eachLimited } from '../progress/each-limited.js';
 import { promote, requireChannel } from '../promote/promote.js';
 import { treePaths } from '../promote/tree.js';
 import type { Recipe } from '../recipe/recipe.js';

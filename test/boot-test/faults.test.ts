@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { serveArtifacts } from '../../src/boot-test/artifact-server.js';
 import { testImage } from '../../src/boot-test/boot-test.js';
-import { sha256 } from '../../src/build/digest.js';
+import { sha256 } from '../../src/integrity/digest.js';
 import type { UserError } from '../../src/errors/user-error.js';
 
 let store: string;

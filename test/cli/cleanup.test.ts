@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { sha256 } from '../../src/build/digest.js';
+import { sha256 } from '../../src/integrity/digest.js';
 import { pxeforgeBin } from '../helpers/cli.js';
 
 // The real CLI (bin/pxeforge.js, compiled: `npm run build`) boot-tests a version with a QEMU

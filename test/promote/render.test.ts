@@ -56,6 +56,7 @@ const group = (
   channel,
   firmware,
   kernelArgs,
+  arch: 'amd64',
   members: macs.map((mac, index) => ({ mac, host: `${name}${index + 1}` })),
 });
 

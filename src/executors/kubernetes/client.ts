@@ -1,6 +1,6 @@
 import { CoreV1Api, KubeConfig, Log, Watch } from '@kubernetes/client-node';
 
-import { UserError } from '../../errors/user-error.js';
+import { ExitCode, UserError } from '../../errors/user-error.js';
 import type { KubernetesConfig } from '../../site/schema.js';
 
 /** The three parts of client-node pxeforge uses. */
@@ -20,7 +20,7 @@ export function kubeClient(config: KubernetesConfig | undefined): KubeClient {
   if (config === undefined) {
     throw new UserError('NO_KUBERNETES', 'pxeforge.yaml has no `kubernetes` section: the kubernetes executor does not know where to run', {
       hint: 'add kubernetes: {namespace, image, storage} (see the README, "Kubernetes executor")',
-      exitCode: 2,
+      exitCode: ExitCode.invalidInput,
     });
   }
   const kubeConfig = new KubeConfig();
@@ -31,7 +31,7 @@ export function kubeClient(config: KubernetesConfig | undefined): KubeClient {
     throw new UserError(
       'BAD_KUBECONFIG',
       `cannot read the kubeconfig${config.kubeconfig ? ` ${config.kubeconfig}` : ''}: ${(error as Error).message}`,
-      { exitCode: 2 },
+      { exitCode: ExitCode.invalidInput },
     );
   }
   if (config.context !== undefined) {
@@ -41,13 +41,15 @@ export function kubeClient(config: KubernetesConfig | undefined): KubeClient {
           .getContexts()
           .map((c) => c.name)
           .join(', ')}`,
-        exitCode: 2,
+        exitCode: ExitCode.invalidInput,
       });
     }
     kubeConfig.setCurrentContext(config.context);
   }
   if (kubeConfig.getCurrentCluster() === null) {
-    throw new UserError('BAD_KUBECONFIG', 'the kubeconfig names no cluster (no KUBECONFIG, no ~/.kube/config?)', { exitCode: 2 });
+    throw new UserError('BAD_KUBECONFIG', 'the kubeconfig names no cluster (no KUBECONFIG, no ~/.kube/config?)', {
+      exitCode: ExitCode.invalidInput,
+    });
   }
   return clientFromConfig(kubeConfig, config.namespace);
 }

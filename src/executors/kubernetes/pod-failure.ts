@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../errors/codes.js';
 import type { V1Pod } from '@kubernetes/client-node';
 
 import { UserError } from '../../errors/user-error.js';
@@ -16,7 +17,7 @@ export function podOutcome(pod: V1Pod, what: string): PodOutcome {
   const status = pod.status ?? {};
   const name = pod.metadata?.name ?? '(unnamed pod)';
   const container = status.containerStatuses?.[0];
-  const fail = (code: string, message: string, hint?: string) => ({
+  const fail = (code: ErrorCode, message: string, hint?: string) => ({
     state: 'failed' as const,
     error: new UserError(code, `${what}: pod ${name} ${message}`, { hint }),
   });

@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import type { TestReport } from '../../boot-test/report.js';
 import { readTestReport } from '../../boot-test/report.js';
-import { gitProvenance } from '../../build/provenance.js';
+import { gitProvenance } from '../../image/provenance.js';
 import { UserError } from '../../errors/user-error.js';
 import type { Emit, PxeEvent } from '../../events/events.js';
 import type { Recipe } from '../../recipe/recipe.js';

@@ -1,0 +1,89 @@
+import { UserError } from '../errors/user-error.js';
+import type { Emit } from '../events/events.js';
+import { run } from '../exec/run.js';
+import type { Recipe } from '../recipe/recipe.js';
+import { chrootArgv } from './argv.js';
+import { removeImagePath, replaceWithSymlink, statImagePath, writeImageFile } from '../rootfs/image-files.js';
+
+export interface ConfigureTools {
+  emit: Emit;
+  signal: AbortSignal;
+}
+
+/**
+ * Settings from the recipe, applied offline inside the image: accounts, services, locale,
+ * timezone, and the host name left to DHCP. Runs inside withChroot (systemctl, useradd).
+ */
+export async function configureImage(root: string, recipe: Recipe, tools: ConfigureTools): Promise<string> {
+  const chroot = (argv: string[]) => run(chrootArgv(root, argv), { ...tools, stage: 'configure' });
+  for (const group of recipe.groups) {
+    await chroot([
+      'groupadd',
+      ...(group.gid === undefined ? [] : ['--gid', String(group.gid)]),
+      ...(group.system ? ['--system'] : []),
+      '--',
+      group.name,
+    ]);
+  }
+  for (const user of recipe.users) {
+    await chroot([
+      'useradd',
+      ...(user.uid === undefined ? [] : ['--uid', String(user.uid)]),
+      ...(user.group === undefined ? ['--user-group'] : ['--gid', user.group]),
+      ...(user.groups === undefined || user.groups.length === 0 ? [] : ['--groups', user.groups.join(',')]),
+      ...(user.home === undefined ? [] : ['--home-dir', user.home]),
+      '--shell',
+      user.shell ?? '/bin/bash',
+      ...(user.system ? ['--system'] : ['--create-home']),
+      '--',
+      user.name,
+    ]);
+  }
+  for (const [verb, units] of [
+    ['enable', recipe.services.enable],
+    ['disable', recipe.services.disable],
+    ['mask', recipe.services.mask],
+  ] as const) {
+    if (units.length > 0) await chroot(['systemctl', verb, '--', ...units]);
+  }
+  if (recipe.timezone !== undefined) await setTimezone(root, recipe.timezone);
+  if (recipe.locale !== undefined) {
+    await writeImageFile(root, '/etc/default/locale', `LANG=${recipe.locale}\n`);
+    if ((await statImagePath(root, '/usr/sbin/locale-gen')) !== undefined) {
+      await writeImageFile(root, '/etc/locale.gen', `${recipe.locale} ${recipe.locale.includes('UTF-8') ? 'UTF-8' : 'ISO-8859-1'}\n`);
+      await chroot(['locale-gen']);
+    }
+  }
+  // Every node gets its name from DHCP: no host name is baked into a shared image.
+  await removeImagePath(root, '/etc/hostname');
+  await writeImageFile(root, '/etc/hosts', '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n');
+  if (recipe.output.format === 'squashfs') await writeImageFile(root, '/etc/dracut.conf.d/90-pxeforge-netboot.conf', netbootDracutConfig);
+  return `${recipe.services.enable.length} units enabled, ${recipe.users.length} users`;
+}
+
+/** dracut settings for a squashfs root fetched over HTTP (see the README: network-legacy). */
+export const netbootDracutConfig = [
+  '# pxeforge: initramfs that fetches the squashfs root over HTTP (root=live:<url>)',
+  'hostonly="no"',
+  'add_dracutmodules+=" livenet dmsquash-live network-legacy "',
+  'omit_dracutmodules+=" network-manager systemd-networkd "',
+  'add_drivers+=" virtio_net virtio_pci virtio_blk e1000 e1000e igb ixgbe squashfs loop overlay "',
+  'compress="zstd"',
+  '',
+].join('\n');
+
+/**
+ * The zone must be a file of the image's own tzdata, looked up inside the image (a link in
+ * /usr/share/zoneinfo is followed there, never on the host); the recipe schema already
+ * admits only zone names (Area/Location), never a path.
+ */
+async function setTimezone(root: string, timezone: string): Promise<void> {
+  const zone = `/usr/share/zoneinfo/${timezone}`;
+  if (!(await statImagePath(root, zone))?.isFile()) {
+    throw new UserError('NO_TIMEZONE', `timezone \`${timezone}\` is not in the image`, {
+      hint: 'add `tzdata` to packages.include, and check the zone name',
+    });
+  }
+  await replaceWithSymlink(root, '/etc/localtime', zone);
+  await writeImageFile(root, '/etc/timezone', `${timezone}\n`);
+}

@@ -1,0 +1,79 @@
+import { lstat, lutimes, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+import { UserError } from '../errors/user-error.js';
+import { run } from '../exec/run.js';
+import type { Recipe } from '../recipe/recipe.js';
+import { compressorArgv, cpioArgv, mksquashfsArgv } from './argv.js';
+import type { ConfigureTools } from './configure.js';
+import { replaceWithSymlink } from '../rootfs/image-files.js';
+
+/** The root as one squashfs, /boot left empty (the kernel and initrd travel beside it). */
+export async function packSquashfs(root: string, output: string, recipe: Recipe, epoch: number, tools: ConfigureTools): Promise<void> {
+  const { algorithm, level } = recipe.output.compression;
+  await run(mksquashfsArgv({ root, output, algorithm, level, epoch, exclude: ['boot/*'] }), { ...tools, stage: 'pack' });
+}
+
+/**
+ * The whole root as a compressed newc cpio the kernel unpacks into RAM and boots with
+ * systemd (/init → /sbin/init). Entries are sorted and every timestamp is SOURCE_DATE_EPOCH,
+ * so the same tree always gives the same bytes. cpio keeps no xattrs: file capabilities
+ * would be lost silently, so they fail the build unless the recipe accepts it.
+ */
+export async function packInitramfs(root: string, output: string, recipe: Recipe, epoch: number, tools: ConfigureTools): Promise<void> {
+  await replaceWithSymlink(root, '/init', '/sbin/init');
+  const capabilities = await filesWithCapabilities(root, tools);
+  if (capabilities.length > 0 && !recipe.output.acceptCapabilityLoss) {
+    throw new UserError('CAPABILITIES_LOST', `cpio cannot keep file capabilities, and these files have them: ${capabilities.join(', ')}`, {
+      hint: 'set `output.acceptCapabilityLoss: true` (the programs then need root), or use `output.format: squashfs`',
+    });
+  }
+  const entries = await listForCpio(root, epoch);
+  const cpio = `${output}.cpio`;
+  try {
+    await run(cpioArgv(root, cpio), { ...tools, stage: 'pack', input: Buffer.from(entries.map((entry) => `${entry}\0`).join('')) });
+    await run(compressorArgv(recipe.output.compression.algorithm, recipe.output.compression.level), {
+      ...tools,
+      stage: 'pack',
+      stdinFile: cpio,
+      stdoutFile: output,
+    });
+  } finally {
+    await rm(cpio, { force: true });
+  }
+}
+
+/**
+ * Every entry below root in byte order, /boot's contents left out; timestamps set to `epoch`.
+ * Entries are taken as they are (lstat, lutimes): a symlink is an entry, never followed.
+ */
+async function listForCpio(root: string, epoch: number): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (relative: string): Promise<void> => {
+    const names = (await readdir(path.join(root, relative))).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    for (const name of names) {
+      const child = relative === '.' ? name : `${relative}/${name}`;
+      const info = await lstat(path.join(root, child));
+      if (info.isFile() && info.size >= 4 * 1024 ** 3) {
+        throw new UserError('FILE_TOO_LARGE_FOR_CPIO', `/${child} is 4 GiB or larger; newc cpio cannot hold it`, {
+          hint: 'use `output.format: squashfs`',
+        });
+      }
+      await lutimes(path.join(root, child), epoch, epoch);
+      out.push(child);
+      if (info.isDirectory() && child !== 'boot') await walk(child);
+    }
+  };
+  await walk('.');
+  await lutimes(root, epoch, epoch);
+  return ['.', ...out];
+}
+
+async function filesWithCapabilities(root: string, tools: ConfigureTools): Promise<string[]> {
+  const { stdout } = await run(['getcap', '-r', root], { ...tools, stage: 'pack', capture: true });
+  return stdout
+    .split('\n')
+    .map((line) => line.split(' ')[0] ?? '')
+    .filter((file) => file.startsWith(root))
+    .map((file) => `/${path.relative(root, file)}`);
+}

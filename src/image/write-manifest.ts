@@ -1,0 +1,44 @@
+import { stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { version as pxeforgeVersion } from '../version.js';
+import { kernelCmdline, type Artifact, type Manifest } from '../store/manifest.js';
+import type { BuildContext } from './build-context.js';
+import { digestJson, fileSha256 } from '../integrity/digest.js';
+import { readDpkgStatus } from './dpkg-status.js';
+
+export const artifactNames = ['vmlinuz', 'initrd.img', 'rootfs.squashfs'] as const;
+
+/** Writes manifest.json into the staged version directory. */
+export async function writeManifest(context: BuildContext): Promise<Manifest> {
+  const { recipe } = context.plan;
+  const artifacts: Record<string, Artifact> = {};
+  for (const name of artifactNames) {
+    const file = path.join(context.staged, name);
+    const info = await stat(file).catch(() => undefined);
+    if (info !== undefined) artifacts[name] = { sha256: await fileSha256(file), size: info.size };
+  }
+  const manifest: Manifest = {
+    schemaVersion: 1,
+    name: recipe.name,
+    version: context.version,
+    createdAt: new Date().toISOString(),
+    inputsDigest: context.plan.keys.inputs,
+    inputs: context.inputs,
+    recipeDigest: digestJson(recipe),
+    sourceDateEpoch: context.plan.sourceDateEpoch,
+    git: { commit: context.git.commit, dirty: context.git.dirty },
+    format: recipe.output.format,
+    artifacts,
+    kernel: { package: recipe.kernel.package, version: context.kernelVersion ?? '', cmdline: kernelCmdline(recipe) },
+    packages: await readDpkgStatus(context.root),
+    executor: context.options.executor ?? 'local',
+    durations: context.durations,
+    cache: context.cacheOutcomes,
+    hygiene: context.hygiene!,
+    recipe,
+    pxeforgeVersion,
+  };
+  await writeFile(path.join(context.staged, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}
