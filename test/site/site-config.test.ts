@@ -45,6 +45,7 @@ describe('pxeforge.yaml', () => {
         channel: 'staging',
         kernelArgs: '',
         firmware: 'uefi',
+        arch: 'amd64',
         members: [
           { mac: '52:54:00:00:00:01', host: 'cn01' },
           { mac: '52:54:00:00:00:02', host: 'cn02' },
