@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { ExitCode, invalidInput } from '../errors/user-error.js';
 import { collectGarbage } from '../promote/gc.js';
 import { breakTreeLock, describeOwner, readLock } from '../promote/lock.js';
-import { printable } from '../promote/audit-text.js';
+import { printable } from '../errors/quote-text.js';
 import { readCurrent, readHistoryFile, treePaths, type HistoryEntry } from '../promote/tree.js';
 import { verifyTree } from '../promote/verify.js';
 import type { CommandContext } from './context.js';

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { InterruptedError, UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
-import { printable } from './audit-text.js';
+import { printable } from '../errors/quote-text.js';
 import { privateFileMode } from './tree.js';
 import { assertKinds } from './tree-guard.js';
 

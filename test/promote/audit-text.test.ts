@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { checkReason, maxReasonLength, printable } from '../../src/promote/audit-text.js';
+import { printable } from '../../src/errors/quote-text.js';
+import { checkReason, maxReasonLength } from '../../src/promote/audit-text.js';
 import { UserError } from '../../src/errors/user-error.js';
 
 function refusal(reason: string) {

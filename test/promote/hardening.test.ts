@@ -24,7 +24,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { runCli } from '../helpers/cli.js';
 import { makeTreeSite, makeVersion, snapshotTree, type TreeSite } from '../helpers/tree-site.js';
-import { checkReason, printable } from '../../src/promote/audit-text.js';
+import { printable } from '../../src/errors/quote-text.js';
+import { checkReason } from '../../src/promote/audit-text.js';
 import { parseImageRef } from '../../src/store/image-ref.js';
 
 /**

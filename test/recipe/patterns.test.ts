@@ -213,10 +213,10 @@ describe('kernelCmdline', () => {
 
   it('describes newlines, tabs and control characters, and never prints them raw', () => {
     expect(messages(kernelCmdline, 'a\nb')).toEqual([
-      'kernel parameter `a\\x0ab` contains a newline, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
+      'kernel parameter `a\\nb` contains a newline, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
     ]);
     expect(messages(kernelCmdline, 'a\tb')).toEqual([
-      'kernel parameter `a\\x09b` contains a tab, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
+      'kernel parameter `a\\tb` contains a tab, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
     ]);
     expect(messages(kernelCmdline, 'a\x1b[0m\x01')).toEqual([
       'kernel parameter `a\\x1b[0m\\x01` contains control character U+001b, which a generated boot script (iPXE, GRUB, pxelinux) would interpret',
