@@ -17,7 +17,7 @@ function refusal(reference: string) {
 }
 
 /** How a message shows the control characters of what was typed. */
-const shown = (text: string) => text.replace('\0', '\\x00').replace('\n', '\\x0a');
+const shown = (text: string) => text.replace('\0', '\\x00').replace('\n', '\\n');
 
 describe('parseImageRef', () => {
   it('splits at the first @; no version and `latest` both mean the latest', () => {
