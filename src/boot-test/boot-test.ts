@@ -4,6 +4,9 @@ import path from 'node:path';
 import ssh2 from 'ssh2';
 import which from 'which';
 
+import type { Architecture } from '../arches/architecture.js';
+import { findUefiFirmware } from '../arches/firmware.js';
+import { getArch } from '../arches/registry.js';
 import { fileSha256 } from '../integrity/digest.js';
 import { InterruptedError, UserError } from '../errors/user-error.js';
 import { run } from '../exec/run.js';
@@ -11,13 +14,14 @@ import { start } from '../exec/start.js';
 import { makeTempDir } from '../exec/temp-dirs.js';
 import { runStages, type Stage } from '../progress/stages.js';
 import { rootfsUrlPlaceholder } from '../store/manifest.js';
+import { manifestArch } from '../store/manifest-arch.js';
 import { readManifest, resolveVersion } from '../store/store.js';
 import { serveArtifacts } from './artifact-server.js';
 import { builtinChecks, runCheck, type CheckSpec } from './checks.js';
 import { consoleTail, stuckIn } from './console-watch.js';
 import { writeGuestRelay } from './guest-relay.js';
 import { ipxeScript } from './ipxe.js';
-import { guestHostAddress, qemuArgv, type BootSource } from './qemu-argv.js';
+import { guestHostAddress, qemuArgv, type BootSource, type UefiDrives } from './qemu-argv.js';
 import { earlierHostKeys, writeReport, type TestReport } from './report.js';
 import type { SshSession } from './ssh.js';
 import { freePort, watchBoot } from './watch-boot.js';
@@ -25,16 +29,15 @@ import type { BootTestOptions, TestContext, Tools, TreeBoot } from './test-conte
 
 export type { BootTestOptions, TestContext, Tools, TreeBoot } from './test-context.js';
 
-/** OVMF (Debian package ovmf): its code image, and a copy of its variable store for this run. */
-export const ovmfCode = '/usr/share/OVMF/OVMF_CODE_4M.fd';
-const ovmfVars = '/usr/share/OVMF/OVMF_VARS_4M.fd';
-
-async function uefiFirmware(runDir: string): Promise<{ code: string; vars: string }> {
+/** The architecture's UEFI firmware (QEMU's firmware descriptors), with a copy of its variable store for this run. */
+async function uefiFirmware(arch: Architecture, runDir: string): Promise<UefiDrives> {
+  const firmware = await findUefiFirmware(arch);
+  const template = firmware.nvramTemplate.filename;
   const vars = path.join(runDir, 'OVMF_VARS.fd');
-  await copyFile(ovmfVars, vars).catch(() => {
-    throw new UserError('TOOL_MISSING', `UEFI firmware ${ovmfVars} is not installed`, { hint: 'apt-get install ovmf' });
+  await copyFile(template, vars).catch(() => {
+    throw new UserError('TOOL_MISSING', `UEFI firmware ${template} is not installed`, { hint: `apt-get install ${arch.uefiPackage}` });
   });
-  return { code: ovmfCode, vars };
+  return { code: firmware.executable.filename, vars, format: firmware.executable.format };
 }
 
 const stages: Stage<TestContext>[] = [
@@ -141,6 +144,7 @@ function guestUrl(context: TestContext, name: string): string {
 async function boot(context: TestContext, tools: Tools) {
   const { manifest } = context;
   const { tree } = context.options;
+  const arch = getArch(manifestArch(manifest));
   const cmdline = tree !== undefined ? '' : manifest.kernel.cmdline.replace(rootfsUrlPlaceholder, guestUrl(context, 'rootfs.squashfs'));
   let source: BootSource = {
     kind: 'direct',
@@ -149,7 +153,12 @@ async function boot(context: TestContext, tools: Tools) {
     cmdline,
   };
   if (tree !== undefined) {
-    source = { kind: 'pxe', tftpDir: tree.tftpRoot, bootfile: tree.entry, ...(tree.uefi ? { uefi: await uefiFirmware(context.run) } : {}) };
+    source = {
+      kind: 'pxe',
+      tftpDir: tree.tftpRoot,
+      bootfile: tree.entry,
+      ...(tree.uefi ? { uefi: await uefiFirmware(arch, context.run) } : {}),
+    };
   } else if (context.options.via === 'pxe') {
     const tftpDir = path.join(context.run, 'tftp');
     await mkdir(tftpDir);
@@ -160,8 +169,8 @@ async function boot(context: TestContext, tools: Tools) {
     source = { kind: 'pxe', tftpDir, bootfile: 'boot.ipxe' };
   }
   const { memory, cpus, timeout } = manifest.recipe.tests.boot;
-  if ((await which('qemu-system-x86_64', { nothrow: true })) === null) {
-    throw new UserError('TOOL_MISSING', '`qemu-system-x86_64` is not installed (or not on PATH)', {
+  if ((await which(arch.qemu.binary, { nothrow: true })) === null) {
+    throw new UserError('TOOL_MISSING', `\`${arch.qemu.binary}\` is not installed (or not on PATH)`, {
       hint: 'run `pxeforge doctor` to see what is missing and how to install it',
     });
   }
@@ -171,6 +180,7 @@ async function boot(context: TestContext, tools: Tools) {
   for (let attempt = 1; ; attempt += 1) {
     const sshPort = await (context.options.pickPort ?? freePort)();
     context.argv = qemuArgv({
+      arch,
       accel: context.accel,
       memoryMiB: memory,
       cpus,
@@ -249,7 +259,7 @@ async function multiUserFromGuest(context: TestContext, session: SshSession): Pr
 }
 
 async function makeReport(context: TestContext): Promise<TestReport> {
-  const qemuVersion = await run(['qemu-system-x86_64', '--version'], { capture: true }).then(
+  const qemuVersion = await run([getArch(manifestArch(context.manifest)).qemu.binary, '--version'], { capture: true }).then(
     (r) => r.stdout.split('\n')[0] ?? '',
     () => 'unknown',
   );

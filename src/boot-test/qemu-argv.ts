@@ -1,3 +1,5 @@
+import type { Architecture } from '../arches/architecture.js';
+
 /**
  * The QEMU command line of a boot test, as a pure function with each option beside its
  * value (snapshot-tested). SSH reaches the guest through a host-forward on a loopback port.
@@ -19,9 +21,18 @@ export type BootSource =
    * BIOS; OVMF's under UEFI, with `uefi` naming its code image and a writable copy of its
    * variable store) loads `bootfile` from the TFTP dir.
    */
-  | { kind: 'pxe'; tftpDir: string; bootfile: string; uefi?: { code: string; vars: string } };
+  | { kind: 'pxe'; tftpDir: string; bootfile: string; uefi?: UefiDrives };
+
+/** UEFI firmware as flash drives: its code image (read-only) and this run's copy of its variable store, both in `format` (default raw). */
+export interface UefiDrives {
+  code: string;
+  vars: string;
+  format?: 'raw' | 'qcow2';
+}
 
 export interface QemuOptions {
+  /** The machine QEMU emulates: its system binary, machine type and CPU per accelerator. */
+  arch: { qemu: Pick<Architecture['qemu'], 'binary' | 'machine' | 'cpu'> };
   accel: 'kvm' | 'tcg';
   memoryMiB: number;
   cpus: number;
@@ -50,13 +61,13 @@ export function qemuArgv(options: QemuOptions): string[] {
   ].join(',');
   const credential = Buffer.from(`${options.authorizedKey.trim()}\n`).toString('base64');
   return [
-    'qemu-system-x86_64',
+    options.arch.qemu.binary,
     '-machine',
-    'q35',
+    options.arch.qemu.machine,
     '-accel',
     options.accel,
     '-cpu',
-    options.accel === 'kvm' ? 'host' : 'max',
+    options.arch.qemu.cpu[options.accel],
     '-smp',
     String(options.cpus),
     '-m',
@@ -68,9 +79,9 @@ export function qemuArgv(options: QemuOptions): string[] {
             ? []
             : [
                 '-drive',
-                `if=pflash,format=raw,readonly=on,file=${options.boot.uefi.code}`,
+                `if=pflash,format=${options.boot.uefi.format ?? 'raw'},readonly=on,file=${options.boot.uefi.code}`,
                 '-drive',
-                `if=pflash,format=raw,file=${options.boot.uefi.vars}`,
+                `if=pflash,format=${options.boot.uefi.format ?? 'raw'},file=${options.boot.uefi.vars}`,
               ]),
           '-boot',
           'n',

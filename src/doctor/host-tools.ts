@@ -2,6 +2,8 @@ import { access } from 'node:fs/promises';
 
 import which from 'which';
 
+import { amd64 } from '../arches/amd64.js';
+
 /** A program or file on the admin host that some part of the pipeline needs. */
 export interface HostTool {
   name: string;
@@ -48,9 +50,9 @@ export const hostTools: readonly HostTool[] = [
     purpose: 'run package scripts and hooks in the image root',
   },
   {
-    name: 'qemu-system-x86_64',
-    check: { program: 'qemu-system-x86_64' },
-    package: 'qemu-system-x86',
+    name: amd64.qemu.binary,
+    check: { program: amd64.qemu.binary },
+    package: amd64.qemu.package,
     neededFor: 'boot test',
     purpose: 'boot the artifacts in a VM',
   },

@@ -24,6 +24,7 @@ export const errorCodes = [
   // The host and its tools.
   'NEEDS_ROOT',
   'TOOL_MISSING',
+  'BAD_FIRMWARE_DESCRIPTOR',
   'COMMAND_FAILED',
   'DISK_FULL',
   'INTERRUPTED',

@@ -1,3 +1,4 @@
+import type { ErrorCode } from './codes.js';
 import { ExitCode, UserError } from './user-error.js';
 
 /** One thing wrong with an input file, located precisely enough to jump to it in an editor. */
@@ -11,6 +12,8 @@ export interface Problem {
   path: string;
   message: string;
   hint?: string;
+  /** A code for scripts when the problem has its own (see codes.ts); most have none. */
+  code?: ErrorCode;
 }
 
 export function formatProblem(problem: Problem): string {

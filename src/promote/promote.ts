@@ -6,6 +6,7 @@ import { fileSha256, sha256 } from '../integrity/digest.js';
 import { ExitCode, invalidInput, UserError } from '../errors/user-error.js';
 import { didYouMean } from '../source/suggest.js';
 import type { Manifest } from '../store/manifest.js';
+import { manifestArch } from '../store/manifest-arch.js';
 import { readManifest, resolveVersion } from '../store/store.js';
 import { applyChange, readPlacedManifest, type ChangeResult, type TreeTools } from './apply.js';
 import { placeVersion } from './place.js';
@@ -36,6 +37,17 @@ export function requireChannel(site: Pick<SiteConfig, 'channels'>, channel: stri
   return found;
 }
 
+/** Every node group that follows the image on the channel has the architecture it was built for. */
+function requireGroupArch(site: Pick<SiteConfig, 'nodeGroups'>, channel: string, name: string, version: string, arch: string): void {
+  const group = site.nodeGroups.find((item) => item.image === name && item.channel === channel && item.arch !== arch);
+  if (group === undefined) return;
+  throw invalidInput(
+    'ARCH_MISMATCH',
+    `${name}@${version} is built for ${arch}, and node group ${group.name}, which follows ${name} in ${channel}, is ${group.arch}`,
+    `nothing was changed. Promote a version built for ${group.arch} (recipe \`base.arch: ${group.arch}\`), or set \`arch: ${arch}\` on node group ${group.name} in pxeforge.yaml if its nodes are ${arch}`,
+  );
+}
+
 /** What a protected channel asks of a version: a passing boot test of exactly these artifacts. */
 async function testVerdict(
   dir: string,
@@ -64,6 +76,7 @@ export async function promote(tools: TreeTools, options: PromoteOptions): Promis
     throw invalidInput('REASON_REQUIRED', '--force needs --reason "<why>" (it is recorded in the history)');
   const { name, version, dir } = await resolveVersion(site.store, options.image);
   const manifest = await readManifest(dir);
+  requireGroupArch(site, options.channel, name, version, manifestArch(manifest));
 
   if (manifest.format === 'squashfs' && site.httpBaseUrl === undefined) {
     throw invalidInput(

@@ -1,3 +1,4 @@
+import type { ArchName } from '../arches/registry.js';
 import type { RecipeCheck, RecipeGroup, RecipeUser } from './schema.js';
 
 export type OutputFormat = 'squashfs' | 'initramfs';
@@ -9,7 +10,7 @@ export interface Recipe {
   description: string | undefined;
   /** The recipe file, then its parents (repository-relative paths). */
   chain: string[];
-  base: { distro: 'debian'; release: string; arch: 'amd64' | 'arm64'; variant: string; mirror: string | undefined };
+  base: { distro: 'debian'; release: string; arch: ArchName; variant: string; mirror: string | undefined };
   packages: {
     sets: string[];
     /** What gets installed: sets and includes of the whole chain, minus excludes, plus the kernel. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { archNames } from '../arches/registry.js';
 import { fileName, imageName, kernelCmdline, packageSpec, repoPath, timezoneName, unitName } from './patterns.js';
 
 /**
@@ -18,7 +19,7 @@ const base = z.strictObject({
     .string()
     .regex(/^[a-z0-9][a-z0-9.-]*$/, { error: 'is not a release name' })
     .describe('Release (Debian: bookworm, trixie).'),
-  arch: z.enum(['amd64', 'arm64']).optional().describe('Architecture; default amd64.'),
+  arch: z.enum(archNames).optional().describe('Architecture; default amd64.'),
   variant: z.enum(['minbase', 'required', 'important', 'standard']).optional().describe('mmdebstrap variant; default minbase.'),
   mirror: z
     .url({ protocol: /^https?$/ })

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { archNames } from '../arches/registry.js';
 import { bootScriptUrl, fileName, imageName, kernelCmdline } from '../recipe/patterns.js';
 
 /** The site config, `pxeforge.yaml` at the root of the recipe repository. */
@@ -22,7 +23,7 @@ const nodeGroup = z.strictObject({
   kernelArgs: kernelCmdline.optional().describe('Extra kernel parameters for this group.'),
   firmware: z.enum(['bios', 'uefi']).optional().describe('Boot firmware of the members; default bios.'),
   arch: z
-    .enum(['amd64', 'arm64'])
+    .enum(archNames)
     .optional()
     .describe('CPU architecture of the members; default amd64. Only images of this architecture are served to them.'),
 });

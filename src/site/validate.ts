@@ -4,7 +4,7 @@ import { cmdlineSizeHint, cmdlineSizeProblem } from '../recipe/cmdline-size.js';
 import { loadRecipes } from '../recipe/load.js';
 import type { Recipe } from '../recipe/recipe.js';
 import type { RecipeRepo } from '../recipe/repo.js';
-import { loadSiteConfig, siteConfigName, type SiteConfig } from './site-config.js';
+import { loadSiteConfig, siteConfigName, type NodeGroup, type SiteConfig } from './site-config.js';
 
 export interface RepoValidation {
   recipes: Recipe[];
@@ -20,6 +20,8 @@ export async function validateRepo(repo: RecipeRepo, files: readonly string[] = 
   const { site, problems } = await loadSiteConfig(repo, loaded.names);
   for (const group of site?.nodeGroups ?? []) {
     const recipe = loaded.recipes.find((item) => item.name === group.image);
+    const mismatch = recipe === undefined ? undefined : archMismatch(group, recipe);
+    if (mismatch !== undefined) problems.push(mismatch);
     const tooLong = recipe === undefined ? undefined : cmdlineSizeProblem(recipe, group.kernelArgs);
     if (tooLong !== undefined) {
       problems.push({
@@ -31,4 +33,16 @@ export async function validateRepo(repo: RecipeRepo, files: readonly string[] = 
     }
   }
   return { recipes: loaded.recipes, site, files: loaded.files, problems: [...loaded.problems, ...problems] };
+}
+
+/** A node group's image must be built for the group's architecture (ARCH_MISMATCH). */
+function archMismatch(group: Pick<NodeGroup, 'name' | 'image' | 'arch'>, recipe: Pick<Recipe, 'base'>): Problem | undefined {
+  if (recipe.base.arch === group.arch) return undefined;
+  return {
+    file: siteConfigName,
+    path: `nodeGroups.${group.name}.arch`,
+    code: 'ARCH_MISMATCH',
+    message: `node group ${quoted(group.name)} is ${group.arch}, and its image ${quoted(group.image)} is built for ${recipe.base.arch}`,
+    hint: `set \`arch: ${recipe.base.arch}\` on the node group if its nodes are ${recipe.base.arch}, or give it an image whose recipe has \`base.arch: ${group.arch}\``,
+  };
 }

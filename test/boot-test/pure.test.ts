@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { amd64 } from '../../src/arches/amd64.js';
 import { builtinChecks, runCheck, type CheckSpec } from '../../src/boot-test/checks.js';
 import { readConsole, stuckIn } from '../../src/boot-test/console-watch.js';
 import { ipxeScript } from '../../src/boot-test/ipxe.js';
@@ -9,6 +10,7 @@ import type { SshSession } from '../../src/boot-test/ssh.js';
 
 describe('qemuArgv', () => {
   const common = {
+    arch: amd64,
     accel: 'tcg' as const,
     memoryMiB: 2048,
     cpus: 2,

@@ -67,7 +67,14 @@ export async function makeVersion(
   store: string,
   name: string,
   version: string,
-  options: { format?: 'initramfs' | 'squashfs'; size?: number; dirty?: boolean; tested?: 'passed' | 'failed' | 'other-artifacts' } = {},
+  options: {
+    format?: 'initramfs' | 'squashfs';
+    size?: number;
+    dirty?: boolean;
+    tested?: 'passed' | 'failed' | 'other-artifacts';
+    /** The recipe's base.arch recorded in the manifest (none: the recipe default). */
+    arch?: 'amd64' | 'arm64';
+  } = {},
 ): Promise<string> {
   const format = options.format ?? (name === 'compute' ? 'squashfs' : 'initramfs');
   const dir = path.join(store, 'images', name, version);
@@ -95,6 +102,7 @@ export async function makeVersion(
       version: '6.1.0-test',
       cmdline: format === 'squashfs' ? 'root=live:{rootfs_url} rd.live.image ip=dhcp console=ttyS0,115200' : 'console=ttyS0,115200',
     },
+    ...(options.arch === undefined ? {} : { recipe: { base: { arch: options.arch } } }),
   } as unknown as Manifest;
   await writeFile(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   if (options.tested !== undefined) {

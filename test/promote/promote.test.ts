@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { runCli } from '../helpers/cli.js';
-import { makeTreeSite, makeVersion, snapshotTree, type TreeSite } from '../helpers/tree-site.js';
+import { defaultSiteYaml, makeTreeSite, makeVersion, snapshotTree, type TreeSite } from '../helpers/tree-site.js';
 import type { HistoryEntry, TreeState } from '../../src/promote/tree.js';
 
 let site: TreeSite;
@@ -324,5 +324,30 @@ describe("do no harm to the site's own files", () => {
     expect(await readFile(path.join(site.tftp, 'pxelinux.cfg/01-52-54-00-12-34-57'), 'utf8')).toContain(v1);
     expect(await readFile(path.join(site.tftp, 'pxelinux.cfg/01-aa-bb-cc-dd-ee-ff'), 'utf8')).toBe('DEFAULT other\n');
     expect((await history()).at(-1)).toMatchObject({ action: 'refresh', reason: 'canary node replaced', channel: null });
+  });
+});
+
+describe('the architecture a version is built for and the node groups that follow it', () => {
+  it('promote refuses a version of another architecture than a group following it on that channel, and changes nothing', async () => {
+    await site.remove();
+    site = await makeTreeSite(
+      defaultSiteYaml(`  arm:\n    image: tiny\n    channel: production\n    macs: ["52:54:00:00:20:01"]\n    arch: arm64\n`),
+    );
+    await makeVersion(site.store, 'tiny', v1, { arch: 'arm64', tested: 'passed' });
+    await makeVersion(site.store, 'tiny', v2, { tested: 'passed' });
+    expect((await cli('promote', `tiny@${v2}`, '--channel', 'staging')).exitCode).toBe(0);
+
+    let error = await refusedUnchanged(['promote', `tiny@${v1}`, '--channel', 'staging'], 'ARCH_MISMATCH');
+    expect(error.message).toBe(`tiny@${v1} is built for arm64, and node group canary, which follows tiny in staging, is amd64`);
+    expect(error.hint).toBe(
+      'nothing was changed. Promote a version built for amd64 (recipe `base.arch: amd64`), or set `arch: arm64` on node group canary in pxeforge.yaml if its nodes are arm64',
+    );
+    // A manifest without a recorded architecture is the recipe default, amd64.
+    error = await refusedUnchanged(['promote', `tiny@${v2}`, '--channel', 'production'], 'ARCH_MISMATCH');
+    expect(error.message).toBe(`tiny@${v2} is built for amd64, and node group arm, which follows tiny in production, is arm64`);
+
+    const result = await cli('promote', `tiny@${v1}`, '--channel', 'production');
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain(`promoted tiny in production: (nothing) -> ${v1}`);
   });
 });

@@ -1,0 +1,28 @@
+/**
+ * What pxeforge needs to know about a CPU architecture: its names in Debian, the kernel and
+ * QEMU, how the boot test runs a machine of it, and which boot firmware its nodes have.
+ */
+export interface Architecture {
+  /** Debian architecture name (`dpkg --print-architecture`), as recipes and node groups write it. */
+  name: string;
+  /** Kernel and QEMU name (`uname -m`; the `architecture` of QEMU firmware descriptors). */
+  kernelName: string;
+  qemu: {
+    /** QEMU system emulator for this architecture. */
+    binary: string;
+    /** Debian package that installs it. */
+    package: string;
+    /** Machine type passed to `-machine`. */
+    machine: string;
+    /** Prefix of the versioned names of that machine type (firmware descriptors list those, e.g. `pc-q35-*`). */
+    machineVersions: string;
+    /** `-cpu` under each accelerator. */
+    cpu: { kvm: string; tcg: string };
+  };
+  /** Serial console device for the kernel command line (`console=<device>,115200`). */
+  serialConsole: string;
+  /** Whether its nodes may boot with BIOS (legacy PXE); otherwise UEFI only. */
+  bios: boolean;
+  /** UEFI firmware for the boot test: found through QEMU's firmware descriptors (firmware.ts); this package installs it. */
+  uefiPackage: string;
+}
