@@ -7,8 +7,8 @@ import which from 'which';
 import type { Architecture } from '../arches/architecture.js';
 import { findUefiFirmware } from '../arches/firmware.js';
 import { getArch } from '../arches/registry.js';
-import { fileSha256 } from '../integrity/digest.js';
 import { InterruptedError, UserError } from '../errors/user-error.js';
+import { verifyVersion } from '../integrity/verify.js';
 import { run } from '../exec/run.js';
 import { start } from '../exec/start.js';
 import { makeTempDir } from '../exec/temp-dirs.js';
@@ -105,20 +105,17 @@ export async function testImage(options: BootTestOptions): Promise<TestReport> {
 async function verifyArtifacts(context: TestContext) {
   const { tree } = context.options;
   const from = tree === undefined ? context.dir : path.join(tree.tftpRoot, tree.placed);
-  for (const [name, expected] of Object.entries(context.manifest.artifacts)) {
-    const file = path.join(from, name);
-    const sha256 = await fileSha256(file).catch(() => undefined);
-    if (sha256 !== expected.sha256) {
-      throw new UserError(
-        'ARTIFACT_TAMPERED',
-        `${context.manifest.name}@${context.manifest.version}: ${name} ${sha256 === undefined ? 'is missing' : 'does not match its manifest digest'}`,
-        {
-          hint: 'versions are immutable; rebuild the image instead of changing its files',
-        },
-      );
-    }
-    context.artifacts[name] = expected;
+  const [mismatch] = await verifyVersion(from, context.manifest.artifacts);
+  if (mismatch !== undefined) {
+    throw new UserError(
+      'ARTIFACT_TAMPERED',
+      `${context.manifest.name}@${context.manifest.version}: ${mismatch.name} ${mismatch.problem === 'missing' ? 'is missing' : 'does not match its manifest digest'}`,
+      {
+        hint: 'versions are immutable; rebuild the image instead of changing its files',
+      },
+    );
   }
+  Object.assign(context.artifacts, context.manifest.artifacts);
   return `${Object.keys(context.artifacts).length} artifacts match their sha256`;
 }
 

@@ -91,17 +91,3 @@ ${cases.join('\n')}
 </testsuites>
 `;
 }
-
-/**
- * The artifacts a boot test did not boot as they are now: missing from the report, or booted
- * with another digest. Empty: the report covers exactly these artifacts (what a protected
- * channel asks for).
- */
-export function untestedArtifacts(
-  artifacts: Record<string, Pick<Artifact, 'sha256'>>,
-  tested: Record<string, Pick<Artifact, 'sha256'>>,
-): string[] {
-  return Object.entries(artifacts)
-    .filter(([name, artifact]) => tested[name]?.sha256 !== artifact.sha256)
-    .map(([name]) => name);
-}

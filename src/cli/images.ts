@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 
-import { readTestReport, untestedArtifacts, type TestReport } from '../boot-test/report.js';
+import { readTestReport, type TestReport } from '../boot-test/report.js';
+import { reportCovers } from '../integrity/coverage.js';
 
 import { ExitCode } from '../errors/user-error.js';
 import { diffLines, diffManifests } from '../store/diff.js';
@@ -90,7 +91,7 @@ export function showCommand(context: CommandContext, setExit: (code: number) => 
 /** The latest boot test of a version, in words; stale when the digests it booted differ from the manifest's. */
 function testStatus(manifest: Manifest, report: TestReport | undefined): string {
   if (report === undefined) return 'not tested';
-  const current = untestedArtifacts(manifest.artifacts, report.artifacts).length === 0;
+  const current = reportCovers(report, manifest);
   const passed = report.checks.filter((c) => c.passed).length;
   const verdict = report.passed ? 'passed' : `FAILED${report.failure ? ` (${report.failure.reason})` : ''}`;
   return `${verdict} via ${report.via} at ${report.startedAt} (${passed}/${report.checks.length} checks, ${report.qemu.accel})${current ? '' : ' — for other artifact digests'}`;

@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { readTestReport, untestedArtifacts } from '../boot-test/report.js';
-import { fileSha256, sha256 } from '../integrity/digest.js';
+import { readTestReport } from '../boot-test/report.js';
+import { untestedArtifacts } from '../integrity/coverage.js';
+import { sha256 } from '../integrity/digest.js';
+import { verifyVersion } from '../integrity/verify.js';
 import { ExitCode, invalidInput, UserError } from '../errors/user-error.js';
 import { didYouMean } from '../source/suggest.js';
 import type { Manifest } from '../store/manifest.js';
@@ -85,17 +87,15 @@ export async function promote(tools: TreeTools, options: PromoteOptions): Promis
       'set `httpBaseUrl:` to the URL under which a web server serves the TFTP root',
     );
   }
-  for (const [file, artifact] of Object.entries(manifest.artifacts)) {
-    const actual = await fileSha256(path.join(dir, file)).catch(() => undefined);
-    if (actual !== artifact.sha256) {
-      throw new UserError(
-        'ARTIFACT_TAMPERED',
-        `${name}@${version}: ${file} ${actual === undefined ? 'is missing from the store' : 'does not match the sha256 in its manifest'}`,
-        {
-          hint: 'nothing was changed. Versions are immutable: rebuild the image instead of repairing its files',
-        },
-      );
-    }
+  const [mismatch] = await verifyVersion(dir, manifest.artifacts);
+  if (mismatch !== undefined) {
+    throw new UserError(
+      'ARTIFACT_TAMPERED',
+      `${name}@${version}: ${mismatch.name} ${mismatch.problem === 'missing' ? 'is missing from the store' : 'does not match the sha256 in its manifest'}`,
+      {
+        hint: 'nothing was changed. Versions are immutable: rebuild the image instead of repairing its files',
+      },
+    );
   }
   const verdict = await testVerdict(dir, manifest);
   if (channel.protected && !verdict.ok && !options.force) {

@@ -3,7 +3,7 @@ import path from 'node:path';
 
 import which from 'which';
 
-import { fileSha256 } from '../integrity/digest.js';
+import { checkFile } from '../integrity/verify.js';
 import { run } from '../exec/run.js';
 import { eachLimited } from '../progress/each-limited.js';
 import { ToolError } from '../exec/tool-error.js';
@@ -123,10 +123,10 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
     report.counts.artifacts += 1;
     const expected = state.files[treePath];
     const file = path.join(paths.root, treePath);
-    const actual = await fileSha256(file).catch(() => undefined);
-    if (actual === undefined) problem(`${treePath} (named by ${config}) is missing`);
+    const found = await checkFile(file, expected?.sha256 ?? '');
+    if (found === 'missing') problem(`${treePath} (named by ${config}) is missing`);
     else if (expected === undefined) problem(`${treePath} (named by ${config}) has no recorded digest in ${stateFile}`);
-    else if (actual !== expected.sha256) problem(`${treePath} does not match the sha256 it was promoted with`);
+    else if (found === 'different') problem(`${treePath} does not match the sha256 it was promoted with`);
     else report.counts.bytesHashed += expected.size;
   }
   for (const treePath of Object.keys(state.files)) {

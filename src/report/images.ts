@@ -1,4 +1,4 @@
-import { untestedArtifacts } from '../boot-test/report.js';
+import { untestedArtifacts } from '../integrity/coverage.js';
 import { diffManifests, type Diffable } from '../store/diff.js';
 import type { TreeState } from '../promote/tree.js';
 import type { ImageView, VersionView } from './report-data.js';
