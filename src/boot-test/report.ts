@@ -1,34 +1,10 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import type { Artifact } from '../store/manifest.js';
-import type { FetchRecord } from './artifact-server.js';
-import type { CheckResult } from './checks.js';
-import type { BootPhase } from './console-watch.js';
+import { parseRecord } from '../store/record.js';
+import { testReportRecord, type TestReport } from './report-schema.js';
 
-/** test-report.json: what was booted (by digest), how, and what every check found. */
-export interface TestReport {
-  schemaVersion: 1;
-  name: string;
-  version: string;
-  via: 'direct' | 'pxe';
-  /** Set when the node booted from the promoted PXE tree (`test --via pxe --channel`). */
-  tree?: { channel: string; generation: number; group: string; mac: string; entry: string };
-  passed: boolean;
-  startedAt: string;
-  durationMs: number;
-  /** sha256 of the artifacts as booted: promotion compares these with the artifacts it places. */
-  artifacts: Record<string, Artifact>;
-  kernel: string;
-  qemu: { version: string; accel: 'kvm' | 'tcg'; memoryMiB: number; cpus: number; argv: string[] };
-  /** Milliseconds from QEMU start to each boot phase reached. */
-  phases: Partial<Record<BootPhase, number>>;
-  failure?: { phase: BootPhase; reason: string; consoleTail: string[] };
-  checks: CheckResult[];
-  hostKey: string | undefined;
-  fetched: FetchRecord[];
-  consoleLog: string;
-}
+export type { TestReport } from './report-schema.js';
 
 /**
  * Writes the report into the version directory: test-report.json (the latest run),
@@ -48,7 +24,7 @@ export async function writeReport(versionDir: string, report: TestReport, consol
 /** The latest boot test's report of a version directory, if it was tested. */
 export async function readTestReport(versionDir: string): Promise<TestReport | undefined> {
   const text = await readFile(path.join(versionDir, 'test-report.json'), 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : (JSON.parse(text) as TestReport);
+  return text === undefined ? undefined : parseRecord(path.join(versionDir, 'test-report.json'), text, testReportRecord);
 }
 
 /** SSH host keys of earlier boots of this version. */

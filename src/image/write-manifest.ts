@@ -2,7 +2,9 @@ import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { version as pxeforgeVersion } from '../version.js';
-import { kernelCmdline, type Artifact, type Manifest } from '../store/manifest.js';
+import { kernelCmdline, type Artifact, type Manifest, type RecipeSnapshot } from '../store/manifest.js';
+import { recipeSnapshotSchemaVersion } from '../store/manifest-schema.js';
+import type { Recipe } from '../recipe/recipe.js';
 import type { BuildContext } from './build-context.js';
 import { digestJson, fileSha256 } from '../integrity/digest.js';
 import { readDpkgStatus } from './dpkg-status.js';
@@ -36,9 +38,20 @@ export async function writeManifest(context: BuildContext): Promise<Manifest> {
     durations: context.durations,
     cache: context.cacheOutcomes,
     hygiene: context.hygiene!,
-    recipe,
+    recipe: recipeSnapshot(recipe),
     pxeforgeVersion,
   };
   await writeFile(path.join(context.staged, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
+}
+
+/** The part of the recipe a manifest keeps (see recipeSnapshotSchema): what readers of a version use. */
+export function recipeSnapshot(recipe: Recipe): RecipeSnapshot {
+  return {
+    schemaVersion: recipeSnapshotSchemaVersion,
+    base: { arch: recipe.base.arch },
+    packages: { install: recipe.packages.install },
+    output: { format: recipe.output.format },
+    tests: { boot: { ...recipe.tests.boot }, checks: recipe.tests.checks },
+  };
 }

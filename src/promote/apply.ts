@@ -7,6 +7,8 @@ import { UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
 import type { SiteConfig } from '../site/site-config.js';
 import type { Manifest } from '../store/manifest.js';
+import { manifestRecord } from '../store/manifest-schema.js';
+import { parseRecord } from '../store/record.js';
 import { acquireTreeLock, currentUser, describeTakeover, removeLockLeftovers, sudoUser } from './lock.js';
 import { renderGeneration, versionKey, type VersionInfo } from './render.js';
 import { privateFileMode, readCurrent, readHistoryFile, type HistoryEntry, type TreePaths, type TreeState } from './tree.js';
@@ -210,7 +212,7 @@ export async function readPlacedManifest(paths: TreePaths, image: string, versio
       hint: 'it was removed by `pxeforge gc` or by hand; promote it again from the store',
     });
   }
-  return JSON.parse(text) as Manifest;
+  return parseRecord(file, text, manifestRecord);
 }
 
 /**

@@ -1,11 +1,11 @@
-import { readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { Emit } from '../events/events.js';
 import { acquireTreeLock } from './lock.js';
 import { assertNoObstacles } from './tree-guard.js';
 import { listGenerations } from './write-generation.js';
-import { readCurrent, stateFile, type TreePaths, type TreeState } from './tree.js';
+import { readCurrent, readState, type TreePaths } from './tree.js';
 
 export interface GcResult {
   keptGenerations: number[];
@@ -41,7 +41,7 @@ export async function collectGarbage(
 
     const referenced = new Set<string>();
     for (const n of kept) {
-      const state = JSON.parse(await readFile(path.join(paths.generations, String(n), stateFile), 'utf8')) as TreeState;
+      const state = await readState(paths, n);
       for (const images of Object.values(state.channels)) {
         for (const [image, served] of Object.entries(images)) {
           referenced.add(`${image}@${served.version}`);

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { UserError } from '../errors/user-error.js';
+import { parseRecord } from '../store/record.js';
+import { treeStateSchema, treeStateSchemaVersion, type HistoryEntry, type TreeState } from './state-schema.js';
 
 /**
  * The PXE/TFTP tree (contract in the README):
@@ -43,46 +45,7 @@ export function treePaths(tftpRoot: string): TreePaths {
   };
 }
 
-/** What one channel serves of one image. */
-export interface Served {
-  version: string;
-  /** When and by whom this version became the channel's. */
-  since: string;
-  by: string;
-  /** Earlier versions of this channel, most recent last: what `rollback` goes back to. */
-  previous: string[];
-  forced: boolean;
-  /** sha256 of the test-report.json the promotion accepted, when there was one. */
-  testReport: string | null;
-  testPassed: boolean | null;
-  commit: string | null;
-  dirty: boolean;
-}
-
-/** One line of history.jsonl. */
-export interface HistoryEntry {
-  generation: number;
-  at: string;
-  /** The account that ran pxeforge (the real user id, never an environment variable). */
-  user: string;
-  /** What SUDO_USER said when pxeforge ran under sudo: a claim made by sudo's caller, recorded as such. */
-  sudoUser?: string | null;
-  host: string;
-  /** refresh: node groups re-rendered from pxeforge.yaml, no channel changed (channel, image, to are null). */
-  action: 'promote' | 'rollback' | 'refresh';
-  channel: string | null;
-  image: string | null;
-  from: string | null;
-  to: string | null;
-  reason: string | null;
-  forced: boolean;
-  allowDirty: boolean;
-  commit: string | null;
-  dirty: boolean;
-  testReport: string | null;
-  /** Set when this change took over the lock of a holder that had died (see lock.ts). */
-  recovered?: string;
-}
+export type { HistoryEntry, Served, TreeState } from './state-schema.js';
 
 /**
  * Mode of the files only pxeforge and the admins read: history.jsonl, state.json, placed
@@ -91,22 +54,6 @@ export interface HistoryEntry {
  * dnsmasq and nginx run as users of their own (see docs/security.md).
  */
 export const privateFileMode = 0o640;
-
-/** `generations/<n>/state.json`: what the generation serves, and the change that made it. */
-export interface TreeState {
-  schemaVersion: 1;
-  generation: number;
-  createdAt: string;
-  /** channel → image → what it serves. */
-  channels: Record<string, Record<string, Served>>;
-  change: HistoryEntry;
-  /** What each node group boots in this generation (for `status`). */
-  groups: { name: string; image: string; channel: string; version: string | null; members: number; firmware: 'bios' | 'uefi' }[];
-  /** Every file the generation's configs reference, tree-relative, with its sha256. */
-  files: Record<string, { sha256: string; size: number }>;
-  /** Entry points (tree-relative) → path inside the generation they resolve to. */
-  entries: Record<string, string>;
-}
 
 export const stateFile = 'state.json';
 
@@ -144,13 +91,23 @@ export async function readCurrent(paths: TreePaths): Promise<{ generation: numbe
       paths,
       `${paths.current} points at generation ${generation}, which is missing or incomplete (${path.join(dir, stateFile)} cannot be read)`,
     );
-  let state: TreeState;
-  try {
-    state = JSON.parse(text) as TreeState;
-  } catch {
-    throw damaged(paths, `${path.join(dir, stateFile)} is not valid JSON`);
-  }
-  return { generation, dir, state };
+  return { generation, dir, state: parseState(paths, path.join(dir, stateFile), text) };
+}
+
+/** A generation's state.json; damaged (not JSON, not a state) is a damaged tree: TREE_DAMAGED, naming the file and field. */
+export function parseState(paths: TreePaths, file: string, text: string): TreeState {
+  return parseRecord(file, text, {
+    what: 'tree state',
+    schema: treeStateSchema,
+    schemaVersion: treeStateSchemaVersion,
+    damaged: (message) => damaged(paths, message),
+  });
+}
+
+/** A generation's state.json by generation number. */
+export async function readState(paths: TreePaths, generation: number): Promise<TreeState> {
+  const file = path.join(paths.generations, String(generation), stateFile);
+  return parseState(paths, file, await readFile(file, 'utf8'));
 }
 
 function damaged(paths: TreePaths, message: string): UserError {

@@ -1,10 +1,11 @@
-import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 
 import { invalidInput } from '../errors/user-error.js';
 import { parseImageRef } from './image-ref.js';
-import type { Manifest } from './manifest.js';
+import { manifestRecord, type Manifest } from './manifest-schema.js';
+import { readRecord } from './record.js';
 
 /**
  * The image store (contract in the README): `<store>/images/<name>/<version>/` holds the
@@ -121,5 +122,5 @@ export async function resolveVersion(store: string, reference: string): Promise<
 }
 
 export async function readManifest(dir: string): Promise<Manifest> {
-  return JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
+  return readRecord(path.join(dir, 'manifest.json'), manifestRecord);
 }

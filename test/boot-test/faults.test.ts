@@ -8,6 +8,7 @@ import { serveArtifacts } from '../../src/boot-test/artifact-server.js';
 import { testImage } from '../../src/boot-test/boot-test.js';
 import { sha256 } from '../../src/integrity/digest.js';
 import type { UserError } from '../../src/errors/user-error.js';
+import { manifestRecord } from '../helpers/records.js';
 
 let store: string;
 const events: string[] = [];
@@ -30,14 +31,9 @@ beforeEach(async () => {
   const artifacts = Object.fromEntries(
     Object.entries(files).map(([name, content]) => [name, { sha256: sha256(content), size: content.length }]),
   );
-  const recipe = {
-    output: { format: 'initramfs' },
-    tests: { boot: { memory: 256, cpus: 1, timeout: 10, builtinChecks: true }, checks: [] },
-  };
-  await writeFile(
-    path.join(dir, 'manifest.json'),
-    JSON.stringify({ name: 'tiny', version: '20260101T000000Z-00000000', artifacts, kernel: { cmdline: '' }, recipe }),
-  );
+  const manifest = manifestRecord({ name: 'tiny', version: '20260101T000000Z-00000000', artifacts });
+  manifest.recipe.tests.boot = { memory: 256, cpus: 1, timeout: 10, builtinChecks: true };
+  await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
 });
 afterEach(async () => {
   if (savedTmp === undefined) delete process.env.TMPDIR;

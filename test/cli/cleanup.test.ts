@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { sha256 } from '../../src/integrity/digest.js';
 import { pxeforgeBin } from '../helpers/cli.js';
+import { manifestRecord } from '../helpers/records.js';
 
 // The real CLI (bin/pxeforge.js, compiled: `npm run build`) boot-tests a version with a QEMU
 // stand-in that prints a line every 0.2 s until stopped, with a TMPDIR of this test's own.
@@ -33,14 +34,9 @@ beforeEach(async () => {
   const artifacts = Object.fromEntries(
     Object.entries(files).map(([name, content]) => [name, { sha256: sha256(content), size: content.length }]),
   );
-  const recipe = {
-    output: { format: 'initramfs' },
-    tests: { boot: { memory: 256, cpus: 1, timeout: 120, builtinChecks: true }, checks: [] },
-  };
-  await writeFile(
-    path.join(versionDir, 'manifest.json'),
-    JSON.stringify({ name: 'tiny', version, artifacts, kernel: { cmdline: '' }, recipe }),
-  );
+  const manifest = manifestRecord({ name: 'tiny', version, artifacts });
+  manifest.recipe.tests.boot = { memory: 256, cpus: 1, timeout: 120, builtinChecks: true };
+  await writeFile(path.join(versionDir, 'manifest.json'), JSON.stringify(manifest));
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });

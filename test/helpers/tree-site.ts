@@ -3,8 +3,8 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFil
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import type { TestReport } from '../../src/boot-test/report.js';
 import type { Manifest } from '../../src/store/manifest.js';
+import { manifestRecord, testReportRecord } from './records.js';
 
 /**
  * A recipe repository with a store and a TFTP root for promotion tests: small artifacts
@@ -87,8 +87,7 @@ export async function makeVersion(
     await chmod(path.join(dir, file), 0o444);
     artifacts[file] = { sha256: sha(data), size: data.length };
   }
-  const manifest = {
-    schemaVersion: 1,
+  const manifest = manifestRecord({
     name,
     version,
     createdAt: new Date().toISOString(),
@@ -102,13 +101,12 @@ export async function makeVersion(
       version: '6.1.0-test',
       cmdline: format === 'squashfs' ? 'root=live:{rootfs_url} rd.live.image ip=dhcp console=ttyS0,115200' : 'console=ttyS0,115200',
     },
-    ...(options.arch === undefined ? {} : { recipe: { base: { arch: options.arch } } }),
-  } as unknown as Manifest;
+  });
+  if (options.arch !== undefined) manifest.recipe.base = { arch: options.arch };
   await writeFile(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   if (options.tested !== undefined) {
     const tested = options.tested === 'other-artifacts' ? { ...artifacts, vmlinuz: { sha256: '0'.repeat(64), size: 1 } } : artifacts;
-    const report = {
-      schemaVersion: 1,
+    const report = testReportRecord({
       name,
       version,
       via: 'direct',
@@ -117,7 +115,7 @@ export async function makeVersion(
       durationMs: 30_000,
       artifacts: tested,
       checks: [],
-    } as unknown as TestReport;
+    });
     await writeFile(path.join(dir, 'test-report.json'), JSON.stringify(report));
   }
   return version;

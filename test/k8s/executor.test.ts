@@ -15,6 +15,7 @@ import type { SiteConfig } from '../../src/site/site-config.js';
 import { copyFixtureRepo, runCli } from '../helpers/cli.js';
 import { startFakeKube, type FakeKube, type Scenario } from '../helpers/fake-kube.js';
 import { makeVersion } from '../helpers/tree-site.js';
+import { testReportRecord } from '../helpers/records.js';
 
 let fixture: Awaited<ReturnType<typeof copyFixtureRepo>>;
 let fake: FakeKube | undefined;
@@ -324,7 +325,7 @@ describe('boot tests in pods', () => {
     await mkdir(dir, { recursive: true });
     await writeFile(
       path.join(dir, 'test-report.json'),
-      JSON.stringify({ name: 'base', version: '20261125T120000Z-3fa9c1d2', passed: true, checks: [] }),
+      JSON.stringify(testReportRecord({ name: 'base', version: '20261125T120000Z-3fa9c1d2', passed: true, checks: [] })),
     );
     const events: PxeEvent[] = [];
     const report = await testInPod({
