@@ -53,7 +53,7 @@ describe('manifest.json', () => {
     const read = await readManifest(dir);
     expect(read).toEqual(old);
     expect(read.recipe.tests.boot).toEqual(recipe.tests.boot);
-    expect(read.recipe.base.arch).toBe(recipe.base.arch);
+    expect(read.recipe.base?.arch).toBe(recipe.base.arch);
   });
 
   it('the recipe snapshot holds the fields readers use, and reads back as written', async () => {
