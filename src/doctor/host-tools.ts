@@ -3,26 +3,14 @@ import { access } from 'node:fs/promises';
 import which from 'which';
 
 import { amd64 } from '../arches/amd64.js';
+import type { HostTool } from '../distros/backend.js';
+import { distros } from '../distros/registry.js';
 
-/** A program or file on the admin host that some part of the pipeline needs. */
-export interface HostTool {
-  name: string;
-  /** A program looked up on PATH (plus the sbin directories), or an absolute file. */
-  check: { program: string } | { file: string };
-  /** Debian package that provides it. */
-  package: string;
-  neededFor: 'build' | 'boot test' | 'promote' | 'provenance';
-  purpose: string;
-}
+export type { HostTool } from '../distros/backend.js';
 
+/** What every registered distro backend needs to build its images, then what the rest of the pipeline needs. */
 export const hostTools: readonly HostTool[] = [
-  {
-    name: 'mmdebstrap',
-    check: { program: 'mmdebstrap' },
-    package: 'mmdebstrap',
-    neededFor: 'build',
-    purpose: 'bootstrap the Debian image root',
-  },
+  ...Object.values(distros).flatMap((distro) => distro.hostTools),
   { name: 'mksquashfs', check: { program: 'mksquashfs' }, package: 'squashfs-tools', neededFor: 'build', purpose: 'pack squashfs roots' },
   {
     name: 'unsquashfs',

@@ -14,6 +14,7 @@ export const errorCodes = [
   'INVALID_INPUT',
   'NO_SITE_CONFIG',
   'UNKNOWN_EXECUTOR',
+  'UNKNOWN_DISTRO',
   'UNKNOWN_CHANNEL',
   'NO_NODE_GROUP',
   'CMDLINE_TOO_LONG',

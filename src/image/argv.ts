@@ -3,67 +3,9 @@
  * value. Snapshot tests pin them: a changed flag shows up in review.
  */
 import type { CompressionAlgorithm } from '../recipe/recipe.js';
+import { chrootArgv } from '../rootfs/chroot-argv.js';
 
-export function mmdebstrapArgv(options: { release: string; arch: string; variant: string; target: string; sourcesList: string }): string[] {
-  return [
-    'mmdebstrap',
-    '--mode=root',
-    `--variant=${options.variant}`,
-    `--architectures=${options.arch}`,
-    '--format=tar',
-    // Packages recommended by the bootstrap set stay out, as with every later install.
-    '--aptopt=APT::Install-Recommends "false"',
-    options.release,
-    options.target,
-    options.sourcesList,
-  ];
-}
-
-/**
- * Every command run inside an image root: `chroot <root> env -i <image environment> argv`.
- * Nothing of the build host's environment reaches the image (no TMPDIR or HOME that exist
- * only on the host, no credentials a CI runner keeps in variables): only a fixed PATH, HOME and
- * locale, plus what the caller names. The one place a chroot command line is made.
- */
-export function chrootArgv(root: string, argv: readonly string[], env: Record<string, string> = {}): string[] {
-  return [
-    'chroot',
-    root,
-    'env',
-    '-i',
-    'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    'HOME=/root',
-    'LC_ALL=C.UTF-8',
-    ...Object.entries(env).map(([name, value]) => `${name}=${value}`),
-    ...argv,
-  ];
-}
-
-/** Runs inside the chroot. INITRD=No stops the kernel's postinst from building an initrd nobody boots. */
-export function aptInstallArgv(root: string, packages: readonly string[], sourceDateEpoch: number): string[] {
-  return chrootArgv(
-    root,
-    [
-      'apt-get',
-      'install',
-      '--yes',
-      '--no-install-recommends',
-      // A locked build pins versions that may be older than those in the bootstrap layer.
-      '--allow-downgrades',
-      '-o',
-      'Dpkg::Options::=--force-confold',
-      '-o',
-      'Dpkg::Use-Pty=0',
-      '--',
-      ...packages,
-    ],
-    { DEBIAN_FRONTEND: 'noninteractive', INITRD: 'No', SOURCE_DATE_EPOCH: String(sourceDateEpoch) },
-  );
-}
-
-export function aptUpdateArgv(root: string, sourceDateEpoch: number): string[] {
-  return chrootArgv(root, ['apt-get', 'update', '-o', 'Dpkg::Use-Pty=0'], { SOURCE_DATE_EPOCH: String(sourceDateEpoch) });
-}
+export { chrootArgv } from '../rootfs/chroot-argv.js';
 
 /**
  * The work root: `lower` (the cached package layer) stays untouched, changes go to `upper`.

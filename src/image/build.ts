@@ -1,21 +1,19 @@
 import { appendFile, copyFile, lstat, mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { getDistro } from '../distros/registry.js';
 import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
-import { ToolError } from '../exec/tool-error.js';
-import { UserError } from '../errors/user-error.js';
 import { plainLine } from '../progress/plain-reporter.js';
 import { runStages, type Stage } from '../progress/stages.js';
 import { discardStaged, publishVersion, readManifest, stageVersion, versionDir } from '../store/store.js';
-import { aptInstallArgv, aptUpdateArgv, chrootArgv, mmdebstrapArgv, overlayMountArgv, tarExtractArgv } from './argv.js';
+import { overlayMountArgv, tarExtractArgv } from './argv.js';
 import { cachedStep, stepCache } from './cache.js';
 import { withChroot } from '../rootfs/chroot.js';
 import { configureImage } from './configure.js';
 import { sourceFileDigests } from '../integrity/digest.js';
 import { cleanImage } from './hygiene.js';
 import { buildNetbootInitrd, copyKernel, initrdCacheKey, installedKernel } from './kernel.js';
-import { aptSources, readHostAptSources } from './mirror.js';
 import { writeManifest } from './write-manifest.js';
 import { removeTree } from '../rootfs/mounts.js';
 import { applyOverlay } from './overlay.js';
@@ -29,7 +27,7 @@ export type { BuildContext, BuildOptions, BuildResult } from './build-context.js
 
 /** The build, as a table of contents. Each stage is a verb over the plan. */
 export const buildStages: Stage<BuildContext>[] = [
-  { id: 'bootstrap', title: 'Bootstrap the Debian root', run: bootstrap },
+  { id: 'bootstrap', title: (context) => `Bootstrap the ${getDistro(context.plan.recipe.base.distro).title} root`, run: bootstrap },
   { id: 'packages', title: 'Install packages', run: installPackages },
   { id: 'root', title: 'Mount the work root over the package layer', run: mountRoot },
   { id: 'overlays', title: 'Apply overlays', run: applyOverlays },
@@ -54,9 +52,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   }
   const sourceDigests: Record<string, string> = {};
   for (const source of recipe.sources) Object.assign(sourceDigests, await sourceFileDigests(repo.root, source));
-  const hostSources = site.mirror === 'host' ? await readHostAptSources() : [];
   const plan = makeBuildPlan(recipe, {
-    aptSources: aptSources(recipe.base.mirror ?? site.mirror, recipe.base.release, hostSources),
+    packageSources: await getDistro(recipe.base.distro).packageSources(recipe.base, site.mirror),
     sourceDateEpoch,
     sourceDigests,
   });
@@ -109,18 +106,15 @@ async function bootstrap(context: BuildContext, { emit, signal }: { emit: Emit; 
     entry,
     { useCache: context.options.useCache, private_: path.join(context.work, 'bootstrap.tar') },
     async (target) => {
-      const sourcesFile = path.join(context.work, 'sources.list');
-      await writeFile(sourcesFile, context.plan.sourcesList);
-      const argv = mmdebstrapArgv({
-        release: recipe.base.release,
-        arch: recipe.base.arch,
-        variant: recipe.base.variant,
+      const { files, step } = getDistro(recipe.base.distro).bootstrap({
+        base: recipe.base,
+        sources: context.plan.packageSources,
         target,
-        sourcesList: sourcesFile,
+        work: context.work,
+        sourceDateEpoch: context.plan.sourceDateEpoch,
       });
-      // mmdebstrap's own temporary root (and its mounts) stays inside the work tree, which the
-      // build always unmounts and removes, even if mmdebstrap is killed before its cleanup.
-      await run(argv, { emit, signal, env: { SOURCE_DATE_EPOCH: String(context.plan.sourceDateEpoch), TMPDIR: context.work } });
+      for (const file of files) await writeFile(file.path, file.text);
+      await run(step.argv, { emit, signal, env: step.env }).catch(step.explain);
     },
   );
   context.layers.bootstrap = layer;
@@ -137,11 +131,11 @@ async function installPackages(context: BuildContext, { emit, signal }: { emit: 
     async (target) => {
       await mkdir(target);
       await run(tarExtractArgv(context.layers.bootstrap!, target), { emit, signal });
+      const { recipe, sourceDateEpoch } = context.plan;
       await withChroot(target, { emit, stage: 'packages', network: true }, async () => {
-        const epoch = context.plan.sourceDateEpoch;
-        await run(aptUpdateArgv(target, epoch), { emit, signal });
-        await run(aptInstallArgv(target, context.plan.recipe.packages.install, epoch), { emit, signal }).catch(explainAptFailure);
-        await run(chrootArgv(target, ['apt-get', 'clean']), { emit, signal });
+        for (const step of getDistro(recipe.base.distro).installPackages(target, recipe.packages.install, sourceDateEpoch)) {
+          await run(step.argv, { emit, signal, env: step.env }).catch(step.explain);
+        }
       });
     },
   );
@@ -194,11 +188,12 @@ async function hooks(context: BuildContext, tools: { emit: Emit; signal: AbortSi
 
 async function kernel(context: BuildContext, tools: { emit: Emit; signal: AbortSignal }) {
   const { recipe } = context.plan;
-  const version = await installedKernel(context.root, recipe.kernel.package);
+  const distro = getDistro(recipe.base.distro);
+  const version = await installedKernel(context.root, recipe.kernel.package, distro);
   context.kernelVersion = version;
   await copyKernel(context.root, version, path.join(context.staged, 'vmlinuz'));
   if (recipe.output.format !== 'squashfs') return `kernel ${version}; the root itself is the initramfs`;
-  const entry = context.cache.entry('initrd', await initrdCacheKey(context.root, version));
+  const entry = context.cache.entry('initrd', await initrdCacheKey(context.root, version, distro));
   const { path: file, outcome } = await cachedStep(
     entry,
     { useCache: context.options.useCache, private_: path.join(context.work, 'initrd.img') },
@@ -222,7 +217,8 @@ async function hygiene(context: BuildContext) {
     )
       resolvConf = 'keep';
   }
-  context.hygiene = await cleanImage(context.root, context.plan.recipe.hygiene.allowPrivateKeys, { resolvConf });
+  const distro = getDistro(context.plan.recipe.base.distro);
+  context.hygiene = await cleanImage(context.root, context.plan.recipe.hygiene.allowPrivateKeys, { distro, resolvConf });
   return `${context.hygiene.removed.length} paths removed; SSH host keys ${context.hygiene.sshHostKeys}; resolv.conf ${context.hygiene.resolvConf}`;
 }
 
@@ -244,20 +240,6 @@ async function manifest(context: BuildContext) {
   await copyFile(await context.flushLog(), path.join(context.staged, 'build.log'));
   await publishVersion(context.staged, site.store, recipe.name, context.version);
   return `${recipe.name}@${context.version}`;
-}
-
-/** apt's own `E:` lines say what went wrong (an unknown package, a conflict) in one line each. */
-function explainAptFailure(error: unknown): never {
-  if (error instanceof ToolError) {
-    const reasons = error.tail.filter((line) => line.startsWith('E: '));
-    if (reasons.length > 0) {
-      throw new UserError('PACKAGE_INSTALL_FAILED', `apt-get could not install the packages: ${reasons.join(' ')}`, {
-        hint: 'check packages.include, the package sets and the mirror in pxeforge.yaml',
-        cause: error,
-      });
-    }
-  }
-  throw error;
 }
 
 async function sizeOf(file: string): Promise<string> {

@@ -1,9 +1,9 @@
-import { UserError } from '../errors/user-error.js';
+import { getDistro } from '../distros/registry.js';
 import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
 import type { Recipe } from '../recipe/recipe.js';
 import { chrootArgv } from './argv.js';
-import { removeImagePath, replaceWithSymlink, statImagePath, writeImageFile } from '../rootfs/image-files.js';
+import { removeImagePath, writeImageFile } from '../rootfs/image-files.js';
 
 export interface ConfigureTools {
   emit: Emit;
@@ -46,13 +46,12 @@ export async function configureImage(root: string, recipe: Recipe, tools: Config
   ] as const) {
     if (units.length > 0) await chroot(['systemctl', verb, '--', ...units]);
   }
-  if (recipe.timezone !== undefined) await setTimezone(root, recipe.timezone);
+  const distro = getDistro(recipe.base.distro);
+  if (recipe.timezone !== undefined) await distro.configureTimezone(root, recipe.timezone);
   if (recipe.locale !== undefined) {
-    await writeImageFile(root, '/etc/default/locale', `LANG=${recipe.locale}\n`);
-    if ((await statImagePath(root, '/usr/sbin/locale-gen')) !== undefined) {
-      await writeImageFile(root, '/etc/locale.gen', `${recipe.locale} ${recipe.locale.includes('UTF-8') ? 'UTF-8' : 'ISO-8859-1'}\n`);
-      await chroot(['locale-gen']);
-    }
+    await distro.configureLocale(root, recipe.locale, async (argv) => {
+      await chroot(argv);
+    });
   }
   // Every node gets its name from DHCP: no host name is baked into a shared image.
   await removeImagePath(root, '/etc/hostname');
@@ -71,19 +70,3 @@ export const netbootDracutConfig = [
   'compress="zstd"',
   '',
 ].join('\n');
-
-/**
- * The zone must be a file of the image's own tzdata, looked up inside the image (a link in
- * /usr/share/zoneinfo is followed there, never on the host); the recipe schema already
- * admits only zone names (Area/Location), never a path.
- */
-async function setTimezone(root: string, timezone: string): Promise<void> {
-  const zone = `/usr/share/zoneinfo/${timezone}`;
-  if (!(await statImagePath(root, zone))?.isFile()) {
-    throw new UserError('NO_TIMEZONE', `timezone \`${timezone}\` is not in the image`, {
-      hint: 'add `tzdata` to packages.include, and check the zone name',
-    });
-  }
-  await replaceWithSymlink(root, '/etc/localtime', zone);
-  await writeImageFile(root, '/etc/timezone', `${timezone}\n`);
-}

@@ -1,6 +1,8 @@
 import { lstat, open } from 'node:fs/promises';
 import path from 'node:path';
 
+import type { DistroBackend, ImageGlob } from '../distros/backend.js';
+import { distros } from '../distros/registry.js';
 import { UserError } from '../errors/user-error.js';
 import {
   imageTarget,
@@ -25,19 +27,18 @@ export interface HygieneReport {
 }
 
 export interface HygieneOptions {
+  /** The image's distro: its package manager's lists, caches and logs go too. */
+  distro: DistroBackend;
   /** `keep` when one of the recipe's overlays supplies /etc/resolv.conf (see resolv-conf.ts). */
   resolvConf?: 'reset' | 'keep';
 }
 
-/** Paths every node must make its own, or that only describe the build. */
-const removeGlobs: { dir: string; match: RegExp }[] = [
+/** Paths every node must make its own, or that only describe the build (the distro adds its own). */
+const removeGlobs: ImageGlob[] = [
   { dir: 'etc/ssh', match: /^ssh_host_.*_key(\.pub)?$/ },
-  { dir: 'var/lib/apt/lists', match: /^(?!lock$|partial$|auxfiles$).+/ },
-  { dir: 'var/cache/apt', match: /\.bin$/ },
-  { dir: 'var/cache/apt/archives', match: /\.deb$/ },
   { dir: 'var/lib/systemd', match: /^random-seed$/ },
   { dir: 'var/cache/ldconfig', match: /^aux-cache$/ },
-  { dir: 'var/log', match: /^(dpkg\.log|alternatives\.log|bootstrap\.log|apt|journal)$/ },
+  { dir: 'var/log', match: /^journal$/ },
   { dir: 'root', match: /^\.bash_history$/ },
   { dir: 'tmp', match: /.*/ },
   { dir: 'var/tmp', match: /.*/ },
@@ -56,11 +57,11 @@ ExecStartPre=/usr/sbin/sshd -t
  * no package lists, caches or build logs, and no private keys unless the recipe allows them. A private key left behind fails
  * the build.
  */
-export async function cleanImage(root: string, allowPrivateKeys: readonly string[], options: HygieneOptions = {}): Promise<HygieneReport> {
+export async function cleanImage(root: string, allowPrivateKeys: readonly string[], options: HygieneOptions): Promise<HygieneReport> {
   const removed: string[] = [];
   // Paths are image paths, resolved in the image (see image-files.ts): a `/var/tmp -> /tmp`
   // link empties the image's /tmp, never the build host's.
-  for (const { dir, match } of removeGlobs) {
+  for (const { dir, match } of [...removeGlobs, ...options.distro.hygiene.remove]) {
     for (const name of await readImageDir(root, `/${dir}`)) {
       if (!match.test(name)) continue;
       await removeImagePath(root, `/${dir}/${name}`);
@@ -117,14 +118,20 @@ async function findPrivateKeys(root: string): Promise<string[]> {
   return found.sort();
 }
 
-/** Checks an unpacked or mounted image against the hygiene rules (used by tests and `verify`). */
+/**
+ * Checks an unpacked or mounted image against the hygiene rules (used by tests and `verify`):
+ * no package lists of any distro pxeforge knows.
+ */
 export async function hygieneViolations(root: string): Promise<string[]> {
   const problems: string[] = [];
   const keys = (await readImageDir(root, '/etc/ssh')).filter((n) => /^ssh_host_/.test(n));
   if (keys.length > 0) problems.push(`SSH host keys in the image: ${keys.join(', ')}`);
   const machineId = (await readImageFile(root, '/etc/machine-id')) ?? '';
   if (machineId.trim() !== '') problems.push('machine-id is set in the image');
-  const lists = (await readImageDir(root, '/var/lib/apt/lists')).filter((n) => n.endsWith('Packages') || n.endsWith('_InRelease'));
-  if (lists.length > 0) problems.push(`apt lists left in the image: ${lists.length}`);
+  for (const backend of Object.values(distros)) {
+    const { dir, match, label } = backend.hygiene.lists;
+    const lists = (await readImageDir(root, `/${dir}`)).filter((n) => match.test(n));
+    if (lists.length > 0) problems.push(`${label} left in the image: ${lists.length}`);
+  }
   return problems;
 }

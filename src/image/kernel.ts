@@ -1,9 +1,9 @@
+import type { DistroBackend } from '../distros/backend.js';
 import { UserError } from '../errors/user-error.js';
 import { run } from '../exec/run.js';
 import { dracutArgv } from './argv.js';
 import type { ConfigureTools } from './configure.js';
 import { sha256 } from '../integrity/digest.js';
-import { packageVersion, readDpkgStatus } from './dpkg-status.js';
 import { copyOutOfImage, readImageDir, readImageFile, removeImagePath } from '../rootfs/image-files.js';
 
 /**
@@ -11,14 +11,14 @@ import { copyOutOfImage, readImageDir, readImageFile, removeImagePath } from '..
  * an image path, resolved in the image (image-files.ts): a `/boot` link never leads to the
  * build host's kernels.
  */
-export async function installedKernel(root: string, kernelPackage: string): Promise<string> {
+export async function installedKernel(root: string, kernelPackage: string, distro: DistroBackend): Promise<string> {
   const versions = (await readImageDir(root, '/boot'))
     .flatMap((name) => /^vmlinuz-(.+)$/.exec(name)?.[1] ?? [])
     .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const newest = versions.at(-1);
   if (newest === undefined) {
     throw new UserError('NO_KERNEL', `no kernel in the image's /boot after installing \`${kernelPackage}\``, {
-      hint: 'kernel.package must be a Debian kernel image package, e.g. linux-image-amd64',
+      hint: distro.kernelHint,
     });
   }
   return newest;
@@ -32,13 +32,13 @@ export async function copyKernel(root: string, version: string, target: string):
  * What the netboot initrd depends on: kernel version, dracut version and dracut config.
  * Nothing else in the image changes it, so an overlay change never re-runs dracut.
  */
-export async function initrdCacheKey(root: string, kernelVersion: string): Promise<string> {
+export async function initrdCacheKey(root: string, kernelVersion: string, distro: DistroBackend): Promise<string> {
   const confs = [];
   for (const name of (await readImageDir(root, '/etc/dracut.conf.d')).sort()) {
     confs.push(`${name}\n${(await readImageFile(root, `/etc/dracut.conf.d/${name}`)) ?? ''}`);
   }
   const mainConf = (await readImageFile(root, '/etc/dracut.conf')) ?? '';
-  const dracut = packageVersion(await readDpkgStatus(root), 'dracut');
+  const dracut = (await distro.installedPackages(root)).find((item) => item.name === 'dracut')?.version;
   if (dracut === undefined) {
     throw new UserError('NO_DRACUT', 'squashfs images need dracut in the image to build their netboot initramfs', {
       hint: 'add the `squashfs-netboot` package set (dracut, dracut-network, dracut-live, curl, isc-dhcp-client)',

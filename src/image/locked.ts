@@ -1,3 +1,4 @@
+import { getDistro } from '../distros/registry.js';
 import { UserError, ExitCode } from '../errors/user-error.js';
 import type { Recipe } from '../recipe/recipe.js';
 import type { Manifest } from '../store/manifest.js';
@@ -13,8 +14,6 @@ export function lockRecipe(recipe: Recipe, manifest: Manifest): Recipe {
       exitCode: ExitCode.invalidInput,
     });
   }
-  const install = manifest.packages.map((p) =>
-    p.arch === recipe.base.arch || p.arch === 'all' ? `${p.name}=${p.version}` : `${p.name}:${p.arch}=${p.version}`,
-  );
+  const install = getDistro(recipe.base.distro).pinnedInstall(manifest.packages, recipe.base.arch);
   return { ...recipe, packages: { ...recipe.packages, install } };
 }

@@ -1,30 +1,30 @@
 import type { Recipe } from '../recipe/recipe.js';
 import { digestJson } from '../integrity/digest.js';
-import { sourcesListText, type AptSource } from './mirror.js';
 
 /** Bump when a change to the build steps changes what identical inputs produce. */
 export const buildFormat = 1;
 
 /**
- * Everything a build will do, decided before it touches anything: the apt sources, the
- * timestamp every file gets, and the cache keys. Each key covers exactly what its step
- * depends on: bootstrap ← distro, release, arch, variant, sources; packages ← bootstrap +
+ * Everything a build will do, decided before it touches anything: the package sources (as
+ * the distro backend resolved them), the timestamp every file gets, and the cache keys. Each
+ * key covers exactly what its step depends on: bootstrap ← distro, release, arch, variant,
+ * sources; packages ← bootstrap +
  * the install list; inputs ← everything (recipe, the content of every source file, ...).
  */
 export interface BuildPlan {
   recipe: Recipe;
-  aptSources: AptSource[];
-  sourcesList: string;
+  /** What DistroBackend.packageSources gave; the backend's bootstrap reads it. */
+  packageSources: unknown;
   sourceDateEpoch: number;
   keys: { bootstrap: string; packages: string; inputs: string };
 }
 
 export function makeBuildPlan(
   recipe: Recipe,
-  inputs: { aptSources: AptSource[]; sourceDateEpoch: number; sourceDigests: Record<string, string> },
+  inputs: { packageSources: unknown; sourceDateEpoch: number; sourceDigests: Record<string, string> },
 ): BuildPlan {
   const { distro, release, arch, variant } = recipe.base;
-  const bootstrap = digestJson({ step: 'bootstrap', buildFormat, distro, release, arch, variant, sources: inputs.aptSources });
+  const bootstrap = digestJson({ step: 'bootstrap', buildFormat, distro, release, arch, variant, sources: inputs.packageSources });
   const packages = digestJson({ step: 'packages', bootstrap, install: recipe.packages.install });
   const { chain: _chain, sources: _sources, ...settings } = recipe;
   const all = digestJson({
@@ -36,8 +36,7 @@ export function makeBuildPlan(
   });
   return {
     recipe,
-    aptSources: inputs.aptSources,
-    sourcesList: sourcesListText(inputs.aptSources),
+    packageSources: inputs.packageSources,
     sourceDateEpoch: inputs.sourceDateEpoch,
     keys: { bootstrap, packages, inputs: all },
   };

@@ -7,7 +7,7 @@ import { recipeSnapshotSchemaVersion } from '../store/manifest-schema.js';
 import type { Recipe } from '../recipe/recipe.js';
 import type { BuildContext } from './build-context.js';
 import { digestJson, fileSha256 } from '../integrity/digest.js';
-import { readDpkgStatus } from './dpkg-status.js';
+import { getDistro } from '../distros/registry.js';
 
 export const artifactNames = ['vmlinuz', 'initrd.img', 'rootfs.squashfs'] as const;
 
@@ -33,7 +33,7 @@ export async function writeManifest(context: BuildContext): Promise<Manifest> {
     format: recipe.output.format,
     artifacts,
     kernel: { package: recipe.kernel.package, version: context.kernelVersion ?? '', cmdline: kernelCmdline(recipe) },
-    packages: await readDpkgStatus(context.root),
+    packages: await getDistro(recipe.base.distro).installedPackages(context.root),
     executor: context.options.executor ?? 'local',
     durations: context.durations,
     cache: context.cacheOutcomes,

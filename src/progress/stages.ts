@@ -6,10 +6,13 @@ export interface StageTools {
   signal: AbortSignal;
 }
 
-/** One verb-named step of a pipeline. `run` may return a short summary or `{ skipped }`. */
+/**
+ * One verb-named step of a pipeline. `run` may return a short summary or `{ skipped }`. A
+ * title may depend on the context (the distro of the image being built).
+ */
 export interface Stage<C> {
   id: string;
-  title: string;
+  title: string | ((context: C) => string);
   run(context: C, tools: StageTools): Promise<void | string | { skipped: string }>;
 }
 
@@ -20,10 +23,11 @@ export interface Stage<C> {
  */
 export async function runStages<C>(stages: readonly Stage<C>[], context: C, tools: StageTools): Promise<void> {
   const { emit, signal } = tools;
-  emit({ type: 'plan', stages: stages.map(({ id, title }) => ({ id, title })) });
+  const titleOf = (stage: Stage<C>) => (typeof stage.title === 'string' ? stage.title : stage.title(context));
+  emit({ type: 'plan', stages: stages.map((stage) => ({ id: stage.id, title: titleOf(stage) })) });
   for (const stage of stages) {
     const started = performance.now();
-    emit({ type: 'stage-start', stage: stage.id, title: stage.title });
+    emit({ type: 'stage-start', stage: stage.id, title: titleOf(stage) });
     const stageEmit: Emit = (event) =>
       emit(event.type === 'plan' || ('stage' in event && event.stage !== undefined) ? event : { ...event, stage: stage.id });
     try {

@@ -1,6 +1,7 @@
 import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 
+import { distros } from '../distros/registry.js';
 import type { Problem } from '../errors/problems.js';
 import { formatPath } from '../errors/format-path.js';
 import { quoted } from '../errors/quote-text.js';
@@ -34,7 +35,13 @@ export async function checkRecipeFile(catalog: Catalog, parsed: ParsedFile<Recip
 
   const distro = recipe.base?.distro;
   if (distro !== undefined && (plannedDistros as readonly string[]).includes(distro)) {
-    report(['base', 'distro'], `distro \`${distro}\` is not supported yet`, 'pxeforge builds Debian images today (see the README)');
+    report(
+      ['base', 'distro'],
+      `distro \`${distro}\` is not supported yet`,
+      `pxeforge builds ${Object.values(distros)
+        .map((backend) => backend.title)
+        .join(', ')} images today (see the README)`,
+    );
   }
   const setNames = await listNames(repo.packageSetsDir, 'file');
   for (const [index, name] of (recipe.packages?.sets ?? []).entries()) {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 
+import { getDistro, isDistroName } from '../distros/registry.js';
 import { formatPath } from '../errors/format-path.js';
 import type { Problem } from '../errors/problems.js';
 import { quoted } from '../errors/quote-text.js';
@@ -7,7 +8,7 @@ import type { ParsedFile } from './catalog.js';
 import { cmdlineSizeHint, cmdlineSizeProblem } from './cmdline-size.js';
 import { concatUnique, mergeRecipeFiles } from './merge.js';
 import { didYouMean } from '../source/suggest.js';
-import { compressionLevels, defaults, supportedReleases, type Recipe } from './recipe.js';
+import { compressionLevels, defaults, type Recipe } from './recipe.js';
 import type { RecipeFile } from './schema.js';
 
 export interface ChainLevel {
@@ -48,11 +49,13 @@ export function normalizeRecipe(
   }
 
   const release = merged.base?.release;
-  if (merged.base?.distro === 'debian' && release !== undefined && !supportedReleases.debian.includes(release)) {
+  const distroName = merged.base?.distro;
+  const distro = distroName !== undefined && isDistroName(distroName) ? getDistro(distroName) : undefined;
+  if (distro !== undefined && release !== undefined && !distro.releases.includes(release)) {
     report(
       ['base', 'release'],
-      `Debian release ${quoted(release)} is not supported`,
-      didYouMean(release, supportedReleases.debian) ?? `supported: ${supportedReleases.debian.join(', ')}`,
+      `${distro.title} release ${quoted(release)} is not supported`,
+      didYouMean(release, distro.releases) ?? `supported: ${distro.releases.join(', ')}`,
     );
   }
 
@@ -67,7 +70,8 @@ export function normalizeRecipe(
   if (merged.output?.acceptCapabilityLoss === true && merged.output.format !== 'initramfs') {
     report(['output', 'acceptCapabilityLoss'], 'only meaningful with `output.format: initramfs` (squashfs keeps file capabilities)');
   }
-  if (problems.length > 0 || merged.base?.distro !== 'debian') return { problems };
+  // A planned distro (file-rules.ts says so) gives no recipe.
+  if (problems.length > 0 || distroName === undefined || !isDistroName(distroName)) return { problems };
 
   const kernelPackage = merged.kernel!.package!;
   const recipe: Recipe = {
@@ -75,11 +79,11 @@ export function normalizeRecipe(
     description: merged.description,
     chain: chain.map((level) => level.parsed.file).reverse(),
     base: {
-      distro: 'debian',
-      release: merged.base.release!,
-      arch: merged.base.arch ?? defaults.arch,
-      variant: merged.base.variant ?? defaults.variant,
-      mirror: merged.base.mirror,
+      distro: distroName,
+      release: merged.base!.release!,
+      arch: merged.base!.arch ?? defaults.arch,
+      variant: merged.base!.variant ?? getDistro(distroName).variants.default,
+      mirror: merged.base!.mirror,
     },
     packages: {
       sets: concatUnique(...chain.map((level) => level.value.packages?.sets)),

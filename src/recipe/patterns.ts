@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { distros } from '../distros/registry.js';
 import { quoted } from '../errors/quote-text.js';
 
 /**
@@ -13,10 +14,17 @@ export const imageName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
   error: 'must be lowercase letters, digits and dashes (at most 63), starting with a letter or digit',
 });
 
-/** Debian package name, optionally `:arch` and `=version` (Debian Policy 5.6.1, 5.6.12). */
-export const packageSpec = z.string().regex(/^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/, {
-  error: 'is not a Debian package name (`name`, `name:arch` or `name=version`)',
-});
+/**
+ * A package name as some distro backend admits it (src/distros): the schema is checked before
+ * `extends` says which distro a recipe builds, and package sets serve every recipe.
+ */
+const packageNames = Object.values(distros).map((distro) => distro.packageName);
+export const packageSpec = z
+  .string()
+  .regex(
+    packageNames.length === 1 ? packageNames[0]!.pattern : new RegExp(packageNames.map(({ pattern }) => `(?:${pattern.source})`).join('|')),
+    { error: `is not ${packageNames.map(({ description }) => description).join(' or ')}` },
+  );
 
 /** A package set, overlay or other name that is also a file or directory name. */
 export const fileName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {

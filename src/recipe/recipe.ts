@@ -4,13 +4,19 @@ import type { RecipeCheck, RecipeGroup, RecipeUser } from './schema.js';
 export type OutputFormat = 'squashfs' | 'initramfs';
 export type CompressionAlgorithm = 'zstd' | 'xz' | 'gzip' | 'lz4';
 
+/**
+ * The base of the image root, one member per distro backend (src/distros/registry.ts),
+ * told apart by `distro`. Each member gives what its backend reads (DistroBase).
+ */
+export type RecipeBase = { distro: 'debian'; release: string; arch: ArchName; variant: string; mirror: string | undefined };
+
 /** A recipe with `extends` resolved, package sets expanded and defaults applied. */
 export interface Recipe {
   name: string;
   description: string | undefined;
   /** The recipe file, then its parents (repository-relative paths). */
   chain: string[];
-  base: { distro: 'debian'; release: string; arch: ArchName; variant: string; mirror: string | undefined };
+  base: RecipeBase;
   packages: {
     sets: string[];
     /** What gets installed: sets and includes of the whole chain, minus excludes, plus the kernel. */
@@ -43,7 +49,6 @@ export interface Recipe {
 
 export const defaults = {
   arch: 'amd64',
-  variant: 'minbase',
   compression: { zstd: 3, gzip: 6, xz: undefined, lz4: undefined },
   boot: { memory: 2048, cpus: 2, timeout: 300 },
 } as const;
@@ -54,8 +59,4 @@ export const compressionLevels: Record<CompressionAlgorithm, { min: number; max:
   gzip: { min: 1, max: 9 },
   xz: undefined,
   lz4: undefined,
-};
-
-export const supportedReleases: Record<'debian', readonly string[]> = {
-  debian: ['bookworm', 'trixie'],
 };

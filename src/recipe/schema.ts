@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { archNames } from '../arches/registry.js';
+import { distroNames, distros } from '../distros/registry.js';
 import { fileName, imageName, kernelCmdline, packageSpec, repoPath, timezoneName, unitName } from './patterns.js';
 
 /**
@@ -9,7 +10,7 @@ import { fileName, imageName, kernelCmdline, packageSpec, repoPath, timezoneName
  * `extends` is resolved (see normalize.ts), so a child can leave out what its parent sets.
  */
 
-export const supportedDistros = ['debian'] as const;
+export const supportedDistros = distroNames;
 /** Accepted by the schema so the message can say "not supported yet" instead of "unknown". */
 export const plannedDistros = ['rocky', 'almalinux', 'fedora'] as const;
 
@@ -18,9 +19,20 @@ const base = z.strictObject({
   release: z
     .string()
     .regex(/^[a-z0-9][a-z0-9.-]*$/, { error: 'is not a release name' })
-    .describe('Release (Debian: bookworm, trixie).'),
+    .describe(
+      `Release (${Object.values(distros)
+        .map((distro) => `${distro.title}: ${distro.releases.join(', ')}`)
+        .join('; ')}).`,
+    ),
   arch: z.enum(archNames).optional().describe('Architecture; default amd64.'),
-  variant: z.enum(['minbase', 'required', 'important', 'standard']).optional().describe('mmdebstrap variant; default minbase.'),
+  variant: z
+    .enum([...new Set(Object.values(distros).flatMap((distro) => distro.variants.names))] as [string, ...string[]])
+    .optional()
+    .describe(
+      Object.values(distros)
+        .map((distro) => `${distro.variants.description}; default ${distro.variants.default}.`)
+        .join(' '),
+    ),
   mirror: z
     .url({ protocol: /^https?$/ })
     .optional()

@@ -7,37 +7,16 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 import {
-  aptInstallArgv,
-  aptUpdateArgv,
   chrootArgv,
   compressorArgv,
   cpioArgv,
   dracutArgv,
   mksquashfsArgv,
-  mmdebstrapArgv,
   overlayMountArgv,
   tarExtractArgv,
 } from '../../src/image/argv.js';
 
 describe('argv builders', () => {
-  it('mmdebstrap', () => {
-    expect(
-      mmdebstrapArgv({ release: 'bookworm', arch: 'amd64', variant: 'minbase', target: '/c/b.tar', sourcesList: '/w/sources.list' }),
-    ).toMatchInlineSnapshot(`
-      [
-        "mmdebstrap",
-        "--mode=root",
-        "--variant=minbase",
-        "--architectures=amd64",
-        "--format=tar",
-        "--aptopt=APT::Install-Recommends "false"",
-        "bookworm",
-        "/c/b.tar",
-        "/w/sources.list",
-      ]
-    `);
-  });
-
   it('mksquashfs puts -e last, after every option', () => {
     const argv = mksquashfsArgv({ root: '/r', output: '/o.sqfs', algorithm: 'zstd', level: 3, epoch: 1700000000, exclude: ['boot/*'] });
     expect(argv).toMatchInlineSnapshot(`
@@ -63,38 +42,6 @@ describe('argv builders', () => {
     `);
     expect(argv.indexOf('-e')).toBe(argv.length - 2);
     expect(mksquashfsArgv({ root: '/r', output: '/o', algorithm: 'xz', level: undefined, epoch: 1, exclude: [] })).not.toContain('-e');
-  });
-
-  it('apt-get install keeps daemons and initrd generation out, and ends options before package names', () => {
-    const argv = aptInstallArgv('/r', ['openssh-server', 'chrony'], 1700000000);
-    expect(argv.slice(0, 10)).toEqual([
-      'chroot',
-      '/r',
-      'env',
-      '-i',
-      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      'HOME=/root',
-      'LC_ALL=C.UTF-8',
-      'DEBIAN_FRONTEND=noninteractive',
-      'INITRD=No',
-      'SOURCE_DATE_EPOCH=1700000000',
-    ]);
-    expect(argv.slice(-3)).toEqual(['--', 'openssh-server', 'chrony']);
-    expect(argv).toContain('--no-install-recommends');
-    expect(aptUpdateArgv('/r', 5)).toEqual([
-      'chroot',
-      '/r',
-      'env',
-      '-i',
-      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      'HOME=/root',
-      'LC_ALL=C.UTF-8',
-      'SOURCE_DATE_EPOCH=5',
-      'apt-get',
-      'update',
-      '-o',
-      'Dpkg::Use-Pty=0',
-    ]);
   });
 
   it('a command in the image gets no variable of the build host, only the image environment and what is named', async () => {

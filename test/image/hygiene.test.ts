@@ -4,6 +4,7 @@ import path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { debian } from '../../src/distros/debian/debian.js';
 import { cleanImage, hygieneViolations } from '../../src/image/hygiene.js';
 
 let root: string;
@@ -34,7 +35,7 @@ afterEach(async () => {
 describe('cleanImage', () => {
   it('removes host keys, machine-id, apt lists, caches and build logs; sshd makes keys at boot', async () => {
     expect((await hygieneViolations(root)).length).toBe(3);
-    const report = await cleanImage(root, []);
+    const report = await cleanImage(root, [], { distro: debian });
     expect(report.sshHostKeys).toBe('removed');
     expect(report.sshKeysAtBoot).toBe('drop-in');
     expect(report.removed).toEqual(
@@ -52,14 +53,14 @@ describe('cleanImage', () => {
   it('fails on a private key the recipe did not allow, and lets an allowed one stay', async () => {
     await mkdir(path.join(root, 'root/.ssh'), { recursive: true });
     await writeFile(path.join(root, 'root/.ssh/id_rsa'), '-----BEGIN RSA PRIVATE KEY-----\nMIIE\n');
-    await expect(cleanImage(root, [])).rejects.toThrow('the image holds private keys: /root/.ssh/id_rsa');
-    const report = await cleanImage(root, ['/root/.ssh/id_rsa']);
+    await expect(cleanImage(root, [], { distro: debian })).rejects.toThrow('the image holds private keys: /root/.ssh/id_rsa');
+    const report = await cleanImage(root, ['/root/.ssh/id_rsa'], { distro: debian });
     expect(report.privateKeys.allowed).toEqual(['/root/.ssh/id_rsa']);
   });
 
   it('leaves no build host DNS: a node gets /etc/resolv.conf from DHCP', async () => {
     await writeFile(path.join(root, 'etc/resolv.conf'), 'nameserver 192.0.2.53\nsearch build.example\n');
-    const report = await cleanImage(root, []);
+    const report = await cleanImage(root, [], { distro: debian });
     expect(report.resolvConf).toBe('dhcp');
     const text = await readFile(path.join(root, 'etc/resolv.conf'), 'utf8');
     expect(text).not.toMatch(/^(nameserver|search|domain|options)/m);
@@ -71,7 +72,7 @@ describe('cleanImage', () => {
     await writeFile(outside, 'nameserver 192.0.2.53\n');
     try {
       await symlink(outside, path.join(root, 'etc/resolv.conf'));
-      await cleanImage(root, []);
+      await cleanImage(root, [], { distro: debian });
       expect((await lstat(path.join(root, 'etc/resolv.conf'))).isFile()).toBe(true);
       expect(await readFile(outside, 'utf8')).toBe('nameserver 192.0.2.53\n');
     } finally {
@@ -83,14 +84,14 @@ describe('cleanImage', () => {
     await mkdir(path.join(root, 'usr/lib/systemd'), { recursive: true });
     await writeFile(path.join(root, 'usr/lib/systemd/systemd-resolved'), '');
     await writeFile(path.join(root, 'etc/resolv.conf'), 'nameserver 192.0.2.53\n');
-    const report = await cleanImage(root, []);
+    const report = await cleanImage(root, [], { distro: debian });
     expect(report.resolvConf).toBe('systemd-resolved');
     expect(await readlink(path.join(root, 'etc/resolv.conf'))).toBe('../run/systemd/resolve/stub-resolv.conf');
   });
 
   it("keeps a resolv.conf the recipe's overlays supply (the site's DNS)", async () => {
     await writeFile(path.join(root, 'etc/resolv.conf'), 'nameserver 10.1.0.53\n');
-    const report = await cleanImage(root, [], { resolvConf: 'keep' });
+    const report = await cleanImage(root, [], { distro: debian, resolvConf: 'keep' });
     expect(report.resolvConf).toBe('overlay');
     expect(await readFile(path.join(root, 'etc/resolv.conf'), 'utf8')).toBe('nameserver 10.1.0.53\n');
   });

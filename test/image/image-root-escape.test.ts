@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { withChroot } from '../../src/rootfs/chroot.js';
 import { configureImage } from '../../src/image/configure.js';
-import { readDpkgStatus } from '../../src/image/dpkg-status.js';
+import { debian } from '../../src/distros/debian/debian.js';
+import { readDpkgStatus } from '../../src/distros/debian/dpkg-status.js';
 import { cleanImage } from '../../src/image/hygiene.js';
 import { runHooks } from '../../src/image/hooks.js';
 import { copyKernel, initrdCacheKey, installedKernel } from '../../src/image/kernel.js';
@@ -134,12 +135,12 @@ async function runStages(timezone: string | undefined): Promise<void> {
   await configureImage(root, recipe(timezone), tools).catch(() => undefined);
   await writeFile(path.join(base, 'hook.sh'), 'true\n');
   await runHooks(root, base, recipe(timezone), 0, tools).catch(() => undefined);
-  const version = await installedKernel(root, 'linux-image-amd64').catch(() => undefined);
+  const version = await installedKernel(root, 'linux-image-amd64', debian).catch(() => undefined);
   if (version !== undefined) {
     await copyKernel(root, version, path.join(base, 'vmlinuz'));
-    await initrdCacheKey(root, version).catch(() => undefined);
+    await initrdCacheKey(root, version, debian).catch(() => undefined);
   }
-  await cleanImage(root, []).catch(() => undefined);
+  await cleanImage(root, [], { distro: debian }).catch(() => undefined);
 }
 
 const leafLinks = [
@@ -190,7 +191,7 @@ describe('an image whose paths are absolute symlinks out of the root', () => {
     expect(await readFile(path.join(inside, 'etc/timezone'), 'utf8')).toBe('Europe/Berlin\n');
     expect(await readlink(path.join(root, 'etc/hosts'))).toBe(path.join(victim, 'etc/hosts'));
     expect(await readlink(path.join(root, 'etc/localtime'))).toBe('/usr/share/zoneinfo/Europe/Berlin');
-    expect(await installedKernel(root, 'linux-image-amd64')).toBe('6.1.0-image');
+    expect(await installedKernel(root, 'linux-image-amd64', debian)).toBe('6.1.0-image');
   });
 
   it('leaves them untouched when whole directories of the image link out', async () => {
@@ -204,8 +205,8 @@ describe('an image whose paths are absolute symlinks out of the root', () => {
   it('finds no timezone, kernel or packages on the host through them', async () => {
     await link(['etc', 'var', 'usr', 'boot']);
     await expect(configureImage(root, recipe('Europe/Berlin'), tools)).rejects.toThrow('timezone `Europe/Berlin` is not in the image');
-    await expect(installedKernel(root, 'linux-image-amd64')).rejects.toThrow('no kernel');
-    await expect(initrdCacheKey(root, '6.1.0-host')).rejects.toThrow('need dracut in the image');
+    await expect(installedKernel(root, 'linux-image-amd64', debian)).rejects.toThrow('no kernel');
+    await expect(initrdCacheKey(root, '6.1.0-host', debian)).rejects.toThrow('need dracut in the image');
     expect(await readDpkgStatus(root)).toEqual([]);
   });
 
@@ -233,6 +234,6 @@ describe('an image whose paths are absolute symlinks out of the root', () => {
 
   it('reports a link loop in the image (here /tmp, whose target passes through /tmp) as such', async () => {
     await link(['tmp']);
-    await expect(cleanImage(root, [])).rejects.toThrow('too many levels of symbolic links in the image at /tmp');
+    await expect(cleanImage(root, [], { distro: debian })).rejects.toThrow('too many levels of symbolic links in the image at /tmp');
   });
 });

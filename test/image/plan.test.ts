@@ -2,6 +2,8 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import type { AptSource } from '../../src/distros/debian/apt-sources.js';
+import { debian } from '../../src/distros/debian/debian.js';
 import { makeBuildPlan } from '../../src/image/plan.js';
 import { loadRecipe } from '../../src/recipe/load.js';
 import { recipeRepo } from '../../src/recipe/repo.js';
@@ -12,7 +14,7 @@ const sources = [{ uri: 'http://m/debian', suite: 'bookworm', components: ['main
 describe('build plan cache keys', async () => {
   const recipe = await loadRecipe(recipeRepo(fixtureRepo), path.join(fixtureRepo, 'recipes/child.yaml'));
   const plan = (overrides: Partial<typeof recipe> = {}, digests: Record<string, string> = { 'overlays/common/etc/motd': '-:a' }) =>
-    makeBuildPlan({ ...recipe, ...overrides }, { aptSources: sources, sourceDateEpoch: 1700000000, sourceDigests: digests });
+    makeBuildPlan({ ...recipe, ...overrides }, { packageSources: sources, sourceDateEpoch: 1700000000, sourceDigests: digests });
 
   it('an overlay-only change keeps the bootstrap and package layers', () => {
     const before = plan();
@@ -35,6 +37,13 @@ describe('build plan cache keys', async () => {
 
   it('the same inputs give the same keys, whatever the key order', () => {
     expect(plan().keys).toEqual(plan().keys);
-    expect(plan().sourcesList).toBe('deb http://m/debian bookworm main\n');
+    const { files } = debian.bootstrap({
+      base: recipe.base,
+      sources: plan().packageSources as AptSource[],
+      target: '/c/b.tar',
+      work: '/w',
+      sourceDateEpoch: 1700000000,
+    });
+    expect(files).toEqual([{ path: '/w/sources.list', text: 'deb http://m/debian bookworm main\n' }]);
   });
 });

@@ -1,10 +1,5 @@
-import { readImageFile } from '../rootfs/image-files.js';
-
-export interface InstalledPackage {
-  name: string;
-  version: string;
-  arch: string;
-}
+import { readImageFile } from '../../rootfs/image-files.js';
+import type { InstalledPackage } from '../backend.js';
 
 /**
  * The image's installed packages, read from its dpkg database (`/var/lib/dpkg/status`),
@@ -30,8 +25,4 @@ export function parseDpkgStatus(text: string): InstalledPackage[] {
     installed.push({ name, version: fields.get('version') ?? '', arch: fields.get('architecture') ?? '' });
   }
   return installed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.arch < b.arch ? -1 : 1));
-}
-
-export function packageVersion(packages: readonly InstalledPackage[], name: string): string | undefined {
-  return packages.find((item) => item.name === name)?.version;
 }

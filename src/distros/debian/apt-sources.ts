@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { UserError } from '../errors/user-error.js';
+import { UserError } from '../../errors/user-error.js';
 
 /** One apt source for the image: `deb <uri> <suite> <components...>`. */
 export interface AptSource {

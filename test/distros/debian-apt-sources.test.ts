@@ -4,7 +4,7 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { aptSources, readHostAptSources, sourcesListText } from '../../src/image/mirror.js';
+import { aptSources, readHostAptSources, sourcesListText } from '../../src/distros/debian/apt-sources.js';
 
 describe('apt sources', () => {
   it('reads deb822 and one-line sources of the host', async () => {
