@@ -8,6 +8,7 @@ import { hostTools } from '../../src/doctor/host-tools.js';
 import { UserError } from '../../src/errors/user-error.js';
 import { ToolError } from '../../src/exec/tool-error.js';
 import { digestJson } from '../../src/integrity/digest.js';
+import { buildStages, type BuildContext } from '../../src/image/build.js';
 import { makeBuildPlan } from '../../src/image/plan.js';
 import { packageSpec } from '../../src/recipe/patterns.js';
 import { supportedDistros } from '../../src/recipe/schema.js';
@@ -60,6 +61,12 @@ describe('distro registry', () => {
     });
     expect(hostTools.filter((tool) => tool.name === 'mmdebstrap')).toHaveLength(1);
   });
+
+  it('the bootstrap stage is titled by the backend of the recipe', () => {
+    const { title } = buildStages.find((stage) => stage.id === 'bootstrap')!;
+    const context = { plan: { recipe: { base: { distro: 'debian' } } } } as unknown as BuildContext;
+    expect(typeof title === 'string' ? title : title(context)).toBe('Bootstrap the Debian root');
+  });
 });
 
 describe('the Debian backend gives what the build did before', () => {
@@ -84,6 +91,24 @@ describe('the Debian backend gives what the build did before', () => {
     );
     // The key the build computed before the distro seam (same recipe, same sources).
     expect(plan.keys.bootstrap).toBe('be1c4f2434f60b9d88272676987e91d76943f3baca7be64704a6cd265a4be25c');
+  });
+
+  it('hygiene: apt lists, caches and logs go; leftover apt lists are a violation', () => {
+    expect(debian.hygiene.remove.map(({ dir }) => dir)).toEqual([
+      'var/lib/apt/lists',
+      'var/cache/apt',
+      'var/cache/apt/archives',
+      'var/log',
+    ]);
+    expect(
+      ['lock', 'partial', 'auxfiles', 'deb_dists_bookworm_InRelease'].filter((name) => debian.hygiene.remove[0]!.match.test(name)),
+    ).toEqual(['deb_dists_bookworm_InRelease']);
+    expect(
+      ['dpkg.log', 'alternatives.log', 'bootstrap.log', 'apt', 'journal', 'syslog'].filter((name) =>
+        debian.hygiene.remove[3]!.match.test(name),
+      ),
+    ).toEqual(['dpkg.log', 'alternatives.log', 'bootstrap.log', 'apt']);
+    expect(debian.hygiene.lists.label).toBe('apt lists');
   });
 
   it('the package-name pattern is the Debian Policy one', () => {

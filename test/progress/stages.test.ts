@@ -113,6 +113,18 @@ describe('runStages', () => {
     controller.abort(new Error('SIGINT received'));
     await expect(runStages(stages, { log: [] }, { emit: () => {}, signal: controller.signal })).rejects.toThrow('SIGINT received');
   });
+
+  it('a title may come from the context (the build asks the distro backend)', async () => {
+    const events: PxeEvent[] = [];
+    const titled: Stage<{ distro: string }>[] = [
+      { id: 'bootstrap', title: (context) => `Bootstrap the ${context.distro} root`, run: async () => undefined },
+    ];
+    await runStages(titled, { distro: 'Debian' }, { emit: (event) => events.push(event), signal: new AbortController().signal });
+    expect(events.slice(0, 2)).toEqual([
+      { type: 'plan', stages: [{ id: 'bootstrap', title: 'Bootstrap the Debian root' }] },
+      { type: 'stage-start', stage: 'bootstrap', title: 'Bootstrap the Debian root' },
+    ]);
+  });
 });
 
 describe('chooseReporter', () => {
