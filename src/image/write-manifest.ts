@@ -49,7 +49,7 @@ export async function writeManifest(context: BuildContext): Promise<Manifest> {
 export function recipeSnapshot(recipe: Recipe): RecipeSnapshot {
   return {
     schemaVersion: recipeSnapshotSchemaVersion,
-    base: { arch: recipe.base.arch },
+    base: { distro: recipe.base.distro, release: recipe.base.release, arch: recipe.base.arch },
     packages: { install: recipe.packages.install },
     output: { format: recipe.output.format },
     tests: { boot: { ...recipe.tests.boot }, checks: recipe.tests.checks },

@@ -37,8 +37,8 @@ const checkSnapshot = z.object({
 export const recipeSnapshotSchema = z.looseObject({
   /** Absent in manifests that held the whole recipe (read as version 1). */
   schemaVersion: z.literal(recipeSnapshotSchemaVersion).optional(),
-  /** `base.arch` absent: the default architecture (see manifestArch). */
-  base: z.looseObject({ arch: z.enum(archNames).optional() }).optional(),
+  /** `base.arch` absent: the default architecture (see manifestArch). `distro` and `release`: what the root was bootstrapped from. */
+  base: z.looseObject({ distro: z.string().optional(), release: z.string().optional(), arch: z.enum(archNames).optional() }).optional(),
   packages: z.looseObject({ install: z.array(z.string()) }),
   output: z.looseObject({ format: outputFormatSchema }),
   tests: z.looseObject({
