@@ -7,7 +7,9 @@ import which from 'which';
 import type { Architecture } from '../arches/architecture.js';
 import { findUefiFirmware } from '../arches/firmware.js';
 import { getArch } from '../arches/registry.js';
+import { ipxeBootScript } from '../boot-loaders/ipxe.js';
 import { InterruptedError, UserError } from '../errors/user-error.js';
+import { getFormat } from '../formats/registry.js';
 import { verifyVersion } from '../integrity/verify.js';
 import { run } from '../exec/run.js';
 import { start } from '../exec/start.js';
@@ -20,7 +22,6 @@ import { serveArtifacts } from './artifact-server.js';
 import { builtinChecks, runCheck, type CheckSpec } from './checks.js';
 import { consoleTail, stuckIn } from './console-watch.js';
 import { writeGuestRelay } from './guest-relay.js';
-import { ipxeScript } from './ipxe.js';
 import { guestHostAddress, qemuArgv, type BootSource, type UefiDrives } from './qemu-argv.js';
 import { earlierHostKeys, writeReport, type TestReport } from './report.js';
 import type { SshSession } from './ssh.js';
@@ -142,7 +143,11 @@ async function boot(context: TestContext, tools: Tools) {
   const { manifest } = context;
   const { tree } = context.options;
   const arch = getArch(manifestArch(manifest));
-  const cmdline = tree !== undefined ? '' : manifest.kernel.cmdline.replace(rootfsUrlPlaceholder, guestUrl(context, 'rootfs.squashfs'));
+  // Booted from the tree, the node's own config gives the command line; booted directly, the test serves the root.
+  const rootUrlArtifact = getFormat(manifest.recipe.output.format).rootUrlArtifact;
+  let cmdline = tree !== undefined ? '' : manifest.kernel.cmdline;
+  if (tree === undefined && rootUrlArtifact !== undefined)
+    cmdline = cmdline.replace(rootfsUrlPlaceholder, guestUrl(context, rootUrlArtifact));
   let source: BootSource = {
     kind: 'direct',
     kernel: path.join(context.dir, 'vmlinuz'),
@@ -161,7 +166,12 @@ async function boot(context: TestContext, tools: Tools) {
     await mkdir(tftpDir);
     await writeFile(
       path.join(tftpDir, 'boot.ipxe'),
-      ipxeScript({ kernel: guestUrl(context, 'vmlinuz'), initrd: guestUrl(context, 'initrd.img'), cmdline }),
+      ipxeBootScript({
+        message: 'loading kernel and initrd',
+        kernel: guestUrl(context, 'vmlinuz'),
+        initrd: guestUrl(context, 'initrd.img'),
+        cmdline,
+      }),
     );
     source = { kind: 'pxe', tftpDir, bootfile: 'boot.ipxe' };
   }

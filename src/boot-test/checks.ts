@@ -1,6 +1,6 @@
+import { getFormat } from '../formats/registry.js';
 import { checkPatternError, compileCheckPattern } from '../recipe/check-pattern.js';
 import type { RecipeCheck } from '../recipe/schema.js';
-import type { OutputFormat } from '../recipe/recipe.js';
 import type { SshSession } from './ssh.js';
 
 export interface CheckResult {
@@ -25,7 +25,7 @@ export interface CheckSpec extends RecipeCheck {
  * The checks every image gets unless the recipe opts out (`tests.boot.builtinChecks: false`).
  * `otherHostKeys` are the SSH host keys seen in earlier boots of the same version.
  */
-export function builtinChecks(format: OutputFormat, session: SshSession, otherHostKeys: readonly string[]): CheckSpec[] {
+export function builtinChecks(format: string, session: SshSession, otherHostKeys: readonly string[]): CheckSpec[] {
   return [
     {
       builtin: true,
@@ -41,14 +41,7 @@ export function builtinChecks(format: OutputFormat, session: SshSession, otherHo
         return failed.length > 0 ? `failed units: ${failed.map((line) => line.trim().split(/\s+/)[0]).join(', ')}` : undefined;
       },
     },
-    format === 'squashfs'
-      ? {
-          builtin: true,
-          name: 'built-in: root is an overlay over the squashfs image',
-          run: 'findmnt -no FSTYPE /; findmnt -no FSTYPE /run/rootfsbase',
-          expect: 'overlay\nsquashfs',
-        }
-      : { builtin: true, name: 'built-in: root is in RAM', run: 'findmnt -no FSTYPE /', match: '^(rootfs|tmpfs)$' },
+    { builtin: true, ...getFormat(format).rootCheck },
     {
       builtin: true,
       name: 'built-in: this node made its own identity at boot',

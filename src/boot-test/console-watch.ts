@@ -1,5 +1,7 @@
 import { open } from 'node:fs/promises';
 
+import { formats } from '../formats/registry.js';
+
 /** Boot phases, in the order a node passes them, read from the serial console. */
 export const bootPhases = ['kernel', 'initramfs', 'root mounted', 'multi-user', 'ssh up'] as const;
 export type BootPhase = (typeof bootPhases)[number];
@@ -14,10 +16,11 @@ const phaseMarkers: [Exclude<BootPhase, 'ssh up'>, RegExp][] = [
 ];
 
 /** Console lines that mean the boot cannot succeed: stop at once and say why. */
-const fatalMarkers: [RegExp, string][] = [
+const fatalMarkers: (readonly [RegExp, string])[] = [
   [/Kernel panic - not syncing/, 'kernel panic'],
   [/Entering emergency mode|dracut:.*emergency shell|Dropping to debug shell|dracut Warning: .*Could not boot/i, 'emergency shell'],
-  [/Failed to (fetch|download).*squashfs|curl: \(\d+\)|livenet.*fail/i, 'root image not fetched'],
+  // Each format's own: a root that could not be fetched, say.
+  ...Object.values(formats).flatMap((format) => format.consoleFatalMarkers),
   [/No working init found|Failed to execute \/init/, 'no init found'],
 ];
 

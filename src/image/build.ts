@@ -4,6 +4,7 @@ import path from 'node:path';
 import { getDistro } from '../distros/registry.js';
 import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
+import { getFormat } from '../formats/registry.js';
 import { plainLine } from '../progress/plain-reporter.js';
 import { runStages, type Stage } from '../progress/stages.js';
 import { discardStaged, publishVersion, readManifest, stageVersion, versionDir } from '../store/store.js';
@@ -17,7 +18,6 @@ import { buildNetbootInitrd, copyKernel, initrdCacheKey, installedKernel } from 
 import { writeManifest } from './write-manifest.js';
 import { removeTree } from '../rootfs/mounts.js';
 import { applyOverlay } from './overlay.js';
-import { packInitramfs, packSquashfs } from './pack.js';
 import { makeBuildPlan } from './plan.js';
 import { gitProvenance } from './provenance.js';
 import { runHooks } from './hooks.js';
@@ -192,7 +192,7 @@ async function kernel(context: BuildContext, tools: { emit: Emit; signal: AbortS
   const version = await installedKernel(context.root, recipe.kernel.package, distro);
   context.kernelVersion = version;
   await copyKernel(context.root, version, path.join(context.staged, 'vmlinuz'));
-  if (recipe.output.format !== 'squashfs') return `kernel ${version}; the root itself is the initramfs`;
+  if (!getFormat(recipe.output.format).netbootInitrd) return `kernel ${version}; the root itself is the initramfs`;
   const entry = context.cache.entry('initrd', await initrdCacheKey(context.root, version, distro));
   const { path: file, outcome } = await cachedStep(
     entry,
@@ -224,14 +224,11 @@ async function hygiene(context: BuildContext) {
 
 async function pack(context: BuildContext, tools: { emit: Emit; signal: AbortSignal }) {
   const { recipe, sourceDateEpoch } = context.plan;
-  if (recipe.output.format === 'squashfs') {
-    const output = path.join(context.staged, 'rootfs.squashfs');
-    await packSquashfs(context.root, output, recipe, sourceDateEpoch, tools);
-    return `rootfs.squashfs ${await sizeOf(output)}`;
-  }
-  const output = path.join(context.staged, 'initrd.img');
-  await packInitramfs(context.root, output, recipe, sourceDateEpoch, tools);
-  return `initrd.img ${await sizeOf(output)}`;
+  const format = getFormat(recipe.output.format);
+  const output = path.join(context.staged, format.packed);
+  const { compression, acceptCapabilityLoss } = recipe.output;
+  await format.pack({ root: context.root, output, compression, acceptCapabilityLoss, epoch: sourceDateEpoch, tools });
+  return `${format.packed} ${await sizeOf(output)}`;
 }
 
 async function manifest(context: BuildContext) {

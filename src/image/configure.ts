@@ -1,6 +1,7 @@
 import { getDistro } from '../distros/registry.js';
 import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
+import { getFormat } from '../formats/registry.js';
 import type { Recipe } from '../recipe/recipe.js';
 import { chrootArgv } from './argv.js';
 import { removeImagePath, writeImageFile } from '../rootfs/image-files.js';
@@ -56,17 +57,6 @@ export async function configureImage(root: string, recipe: Recipe, tools: Config
   // Every node gets its name from DHCP: no host name is baked into a shared image.
   await removeImagePath(root, '/etc/hostname');
   await writeImageFile(root, '/etc/hosts', '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n');
-  if (recipe.output.format === 'squashfs') await writeImageFile(root, '/etc/dracut.conf.d/90-pxeforge-netboot.conf', netbootDracutConfig);
+  for (const [file, content] of Object.entries(getFormat(recipe.output.format).imageFiles)) await writeImageFile(root, file, content);
   return `${recipe.services.enable.length} units enabled, ${recipe.users.length} users`;
 }
-
-/** dracut settings for a squashfs root fetched over HTTP (see the README: network-legacy). */
-export const netbootDracutConfig = [
-  '# pxeforge: initramfs that fetches the squashfs root over HTTP (root=live:<url>)',
-  'hostonly="no"',
-  'add_dracutmodules+=" livenet dmsquash-live network-legacy "',
-  'omit_dracutmodules+=" network-manager systemd-networkd "',
-  'add_drivers+=" virtio_net virtio_pci virtio_blk e1000 e1000e igb ixgbe squashfs loop overlay "',
-  'compress="zstd"',
-  '',
-].join('\n');

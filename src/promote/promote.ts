@@ -6,6 +6,7 @@ import { untestedArtifacts } from '../integrity/coverage.js';
 import { sha256 } from '../integrity/digest.js';
 import { verifyVersion } from '../integrity/verify.js';
 import { ExitCode, invalidInput, UserError } from '../errors/user-error.js';
+import { getFormat } from '../formats/registry.js';
 import { didYouMean } from '../source/suggest.js';
 import type { Manifest } from '../store/manifest.js';
 import { manifestArch } from '../store/manifest-arch.js';
@@ -80,10 +81,10 @@ export async function promote(tools: TreeTools, options: PromoteOptions): Promis
   const manifest = await readManifest(dir);
   requireGroupArch(site, options.channel, name, version, manifestArch(manifest));
 
-  if (manifest.format === 'squashfs' && site.httpBaseUrl === undefined) {
+  if (getFormat(manifest.format).needsHttp && site.httpBaseUrl === undefined) {
     throw invalidInput(
       'NO_HTTP_BASE_URL',
-      `${name}@${version} is a squashfs image: nodes fetch its root over HTTP, and pxeforge.yaml has no httpBaseUrl`,
+      `${name}@${version} is a ${manifest.format} image: nodes fetch its root over HTTP, and pxeforge.yaml has no httpBaseUrl`,
       'set `httpBaseUrl:` to the URL under which a web server serves the TFTP root',
     );
   }

@@ -1,7 +1,10 @@
+import { type BootTarget, httpBase, type RenderedFile, type RenderedFiles, type RenderContext } from '../boot-loaders/boot-loader.js';
+import { bootLoaders } from '../boot-loaders/registry.js';
 import { invalidInput } from '../errors/user-error.js';
+import { getFormat, type FormatName } from '../formats/registry.js';
 import { maxCmdlineBytes } from '../recipe/cmdline-size.js';
 import { rootfsUrlPlaceholder, type Artifact } from '../store/manifest.js';
-import type { NodeGroup, SiteConfig } from '../site/site-config.js';
+import type { SiteConfig } from '../site/site-config.js';
 import { placedDir, treeDirName, type Served, type TreeState } from './tree.js';
 
 /**
@@ -16,16 +19,18 @@ import { placedDir, treeDirName, type Served, type TreeState } from './tree.js';
  *   pxelinux/<group>.cfg, pxelinux.cfg/01-<mac> -> ../pxelinux/…, pxelinux.cfg/default
  *   grub/groups/<group>.cfg, grub/grub.cfg-01-<mac> -> groups/…, grub/grub.cfg (dispatcher)
  *
+ * Each boot loader (src/boot-loaders) renders its own files; this module picks the targets.
+ *
  * Every config names versioned artifact paths (`/pxeforge/images/<name>/<version>/…`) and
  * this generation's own files, never `current`: a node that read its config before a
  * switch keeps loading one consistent version.
  */
 
-export type RenderedFile = { kind: 'file'; content: string } | { kind: 'link'; target: string };
+export type { RenderedFile } from '../boot-loaders/boot-loader.js';
 
 /** What rendering needs to know of a served version (from its manifest). */
 export interface VersionInfo {
-  format: 'squashfs' | 'initramfs';
+  format: FormatName;
   cmdline: string;
   artifacts: Record<string, Artifact>;
 }
@@ -51,26 +56,22 @@ export interface Rendering {
 
 export const versionKey = (image: string, version: string) => `${image}@${version}`;
 
-export function hyphenMac(mac: string): string {
-  return mac.replaceAll(':', '-');
-}
-
-interface Target {
-  label: string;
-  kernel: string;
-  initrd: string;
-  cmdline: string;
-}
-
 export function renderGeneration(input: RenderInput): Rendering {
   const { generation, site } = input;
   const files = new Map<string, RenderedFile>();
   const entries = new Map<string, string>();
   const optionalEntries = new Set<string>();
   const referenced: Rendering['referenced'] = {};
-  const genPath = `/${treeDirName}/generations/${generation}`;
+  const context: RenderContext = {
+    generation,
+    generationPath: `/${treeDirName}/generations/${generation}`,
+    httpBaseUrl: site.httpBaseUrl,
+  };
+  const add = (rendered: RenderedFiles) => {
+    for (const [file, content] of rendered) files.set(file, content);
+  };
 
-  const target = (image: string, channel: string, kernelArgs: string): Target | undefined => {
+  const target = (image: string, channel: string, kernelArgs: string): BootTarget | undefined => {
     const served: Served | undefined = input.channels[channel]?.[image];
     if (served === undefined) return undefined;
     const info = input.versions.get(versionKey(image, served.version));
@@ -78,9 +79,10 @@ export function renderGeneration(input: RenderInput): Rendering {
     const dir = placedDir(image, served.version);
     for (const [name, artifact] of Object.entries(info.artifacts)) referenced[`${dir}/${name}`] = artifact;
     let cmdline = info.cmdline;
-    if (info.format === 'squashfs') {
-      if (site.httpBaseUrl === undefined) throw new Error('squashfs images need httpBaseUrl');
-      cmdline = cmdline.replace(rootfsUrlPlaceholder, `${httpBase(site.httpBaseUrl)}/${dir}/rootfs.squashfs`);
+    const rootUrlArtifact = getFormat(info.format).rootUrlArtifact;
+    if (rootUrlArtifact !== undefined) {
+      if (site.httpBaseUrl === undefined) throw new Error(`${info.format} images need httpBaseUrl`);
+      cmdline = cmdline.replace(rootfsUrlPlaceholder, `${httpBase(site.httpBaseUrl)}/${dir}/${rootUrlArtifact}`);
     }
     const full = [cmdline, kernelArgs].filter((part) => part !== '').join(' ');
     // validate counted the root URL as a reserve; here it is known: the whole line must fit.
@@ -101,7 +103,7 @@ export function renderGeneration(input: RenderInput): Rendering {
   };
 
   const groups: Rendering['groups'] = [];
-  const groupTargets = new Map<string, Target>();
+  const groupTargets = new Map<string, BootTarget>();
   for (const group of site.nodeGroups) {
     const t = target(group.image, group.channel, group.kernelArgs);
     groups.push({
@@ -114,33 +116,20 @@ export function renderGeneration(input: RenderInput): Rendering {
     });
     if (t === undefined) continue;
     groupTargets.set(group.name, t);
-    renderGroup(group, t);
-  }
-
-  function renderGroup(group: NodeGroup, t: Target) {
     const header = `pxeforge generation ${generation}: node group ${group.name} boots ${t.label}`;
-    const ipxe = `ipxe/groups/${group.name}.ipxe`;
-    files.set(ipxe, { kind: 'file', content: ipxeBoot(header, t, site.httpBaseUrl) });
-    if (group.firmware === 'bios') files.set(`pxelinux/${group.name}.cfg`, { kind: 'file', content: pxelinuxBoot(header, t) });
-    else files.set(`grub/groups/${group.name}.cfg`, { kind: 'file', content: grubBoot(header, t) });
-    for (const member of group.members) {
-      const mac = hyphenMac(member.mac);
-      files.set(`ipxe/${mac}.ipxe`, { kind: 'link', target: `groups/${group.name}.ipxe` });
-      if (group.firmware === 'bios') {
-        files.set(`pxelinux.cfg/01-${mac}`, { kind: 'link', target: `../pxelinux/${group.name}.cfg` });
-        entries.set(`pxelinux.cfg/01-${mac}`, `pxelinux.cfg/01-${mac}`);
-      } else {
-        files.set(`grub/grub.cfg-01-${mac}`, { kind: 'link', target: `groups/${group.name}.cfg` });
-        files.set(`grub/mac/${member.mac}.cfg`, { kind: 'link', target: `../groups/${group.name}.cfg` });
-        entries.set(`grub/grub.cfg-01-${mac}`, `grub/grub.cfg-01-${mac}`);
-      }
+    const toRender = { name: group.name, firmware: group.firmware, macs: group.members.map((member) => member.mac) };
+    for (const loader of Object.values(bootLoaders)) {
+      if (!loader.firmware.includes(group.firmware)) continue;
+      const rendered = loader.renderGroup(toRender, t, header, context);
+      add(rendered.files);
+      for (const entry of rendered.entries) entries.set(entry, entry);
     }
   }
 
   // Unknown nodes: local boot, one group's image, or a menu of everything served.
   const { unknownNodes } = site;
   const unknownTarget = unknownNodes.action === 'group' ? groupTargets.get(unknownNodes.group!) : undefined;
-  const menu: Target[] =
+  const menu: BootTarget[] =
     unknownNodes.action === 'menu'
       ? Object.entries(input.channels)
           .sort(([a], [b]) => a.localeCompare(b))
@@ -151,149 +140,11 @@ export function renderGeneration(input: RenderInput): Rendering {
           )
       : [];
   const unknownHeader = `pxeforge generation ${generation}: a node in no node group (unknownNodes: ${unknownNodes.action})`;
-  files.set('ipxe/unknown.ipxe', {
-    kind: 'file',
-    content: unknownTarget ? ipxeBoot(unknownHeader, unknownTarget, site.httpBaseUrl) : ipxeMenu(unknownHeader, menu, site.httpBaseUrl),
-  });
-  files.set('pxelinux.cfg/default', {
-    kind: 'file',
-    content: unknownTarget ? pxelinuxBoot(unknownHeader, unknownTarget) : pxelinuxMenu(unknownHeader, menu),
-  });
-  files.set('grub/grub.cfg', {
-    kind: 'file',
-    content: [
-      `# ${unknownHeader.replace('a node in no node group', 'GRUB entry')}`,
-      '# Nodes in a node group have their own grub.cfg-01-<mac>; GRUB versions that do not look',
-      '# for it get there through this file.',
-      `source ${genPath}/grub/mac/\${net_default_mac}.cfg`,
-      ...(unknownTarget ? grubBoot(unknownHeader, unknownTarget) : grubMenu(unknownHeader, menu)).split('\n').slice(1),
-    ].join('\n'),
-  });
-  files.set('boot.ipxe', {
-    kind: 'file',
-    content: [
-      '#!ipxe',
-      `# pxeforge generation ${generation}: each node chains the config of its MAC, or the unknown-node config.`,
-      `chain --autofree ${genPath}/ipxe/\${netX/mac:hexhyp}.ipxe || goto unknown`,
-      'exit',
-      ':unknown',
-      `chain --autofree ${genPath}/ipxe/unknown.ipxe`,
-      '',
-    ].join('\n'),
-  });
-
-  entries.set('boot.ipxe', 'boot.ipxe');
-  entries.set('pxelinux.cfg/default', 'pxelinux.cfg/default');
-  entries.set('grub/grub.cfg', 'grub/grub.cfg');
-  optionalEntries.add('pxelinux.cfg/default');
-  optionalEntries.add('grub/grub.cfg');
+  for (const loader of Object.values(bootLoaders)) {
+    add(loader.renderDefault({ header: unknownHeader, target: unknownTarget, menu }, context));
+    for (const entry of loader.entryPoints) entries.set(entry, entry);
+    for (const entry of loader.optionalEntries) optionalEntries.add(entry);
+  }
 
   return { files, entries, optionalEntries, groups, referenced };
-}
-
-function httpBase(url: string): string {
-  if (!/^[A-Za-z0-9_.,:/=+@%~-]+$/.test(url)) throw new Error(`httpBaseUrl ${url} has characters a boot config cannot carry`);
-  return url.replace(/\/+$/, '');
-}
-
-function ipxeUrl(file: string, httpBaseUrl: string | undefined): string {
-  // Over HTTP when the site serves the tree over HTTP (much faster than TFTP for big initrds).
-  return httpBaseUrl === undefined ? file : `${httpBase(httpBaseUrl)}${file}`;
-}
-
-function ipxeBoot(header: string, t: Target, httpBaseUrl: string | undefined): string {
-  return [
-    '#!ipxe',
-    `# ${header}`,
-    `echo pxeforge: ${t.label}`,
-    `kernel ${ipxeUrl(t.kernel, httpBaseUrl)} initrd=initrd.img ${t.cmdline}`.trimEnd(),
-    `initrd --name initrd.img ${ipxeUrl(t.initrd, httpBaseUrl)}`,
-    'boot',
-    '',
-  ].join('\n');
-}
-
-function ipxeMenu(header: string, targets: Target[], httpBaseUrl: string | undefined): string {
-  if (targets.length === 0)
-    return ['#!ipxe', `# ${header}`, 'echo pxeforge: this node is in no node group; booting from local disk', 'exit', ''].join('\n');
-  return [
-    '#!ipxe',
-    `# ${header}`,
-    'menu pxeforge: this node is in no node group',
-    ...targets.map((t, i) => `item image${i} ${t.label}`),
-    'item --default local local disk',
-    'choose --timeout 30000 selected || goto local',
-    'goto ${selected}',
-    ...targets.flatMap((t, i) => [
-      `:image${i}`,
-      `kernel ${ipxeUrl(t.kernel, httpBaseUrl)} initrd=initrd.img ${t.cmdline}`.trimEnd(),
-      `initrd --name initrd.img ${ipxeUrl(t.initrd, httpBaseUrl)}`,
-      'boot',
-    ]),
-    ':local',
-    'exit',
-    '',
-  ].join('\n');
-}
-
-function pxelinuxBoot(header: string, t: Target): string {
-  return [
-    `# ${header}`,
-    'DEFAULT pxeforge',
-    'PROMPT 0',
-    'LABEL pxeforge',
-    `  MENU LABEL ${t.label}`,
-    `  KERNEL ${t.kernel}`,
-    `  INITRD ${t.initrd}`,
-    `  APPEND ${t.cmdline}`,
-    '',
-  ].join('\n');
-}
-
-function pxelinuxMenu(header: string, targets: Target[]): string {
-  const local = ['LABEL local', '  MENU LABEL local disk', '  LOCALBOOT 0'];
-  if (targets.length === 0) return [`# ${header}`, 'DEFAULT local', 'PROMPT 0', ...local, ''].join('\n');
-  return [
-    `# ${header}`,
-    'DEFAULT local',
-    'PROMPT 1',
-    'TIMEOUT 300',
-    'SAY pxeforge: this node is in no node group. Type a label, or wait for the local disk:',
-    ...targets.map((t, i) => `SAY   image${i}: ${t.label}`),
-    ...local,
-    ...targets.flatMap((t, i) => [
-      `LABEL image${i}`,
-      `  MENU LABEL ${t.label}`,
-      `  KERNEL ${t.kernel}`,
-      `  INITRD ${t.initrd}`,
-      `  APPEND ${t.cmdline}`,
-    ]),
-    '',
-  ].join('\n');
-}
-
-function grubBoot(header: string, t: Target): string {
-  return [
-    `# ${header}`,
-    'set timeout=0',
-    `menuentry '${t.label}' {`,
-    `  linux ${t.kernel} ${t.cmdline}`.trimEnd(),
-    `  initrd ${t.initrd}`,
-    '}',
-    '',
-  ].join('\n');
-}
-
-function grubMenu(header: string, targets: Target[]): string {
-  if (targets.length === 0) return [`# ${header}`, 'exit', ''].join('\n');
-  return [
-    `# ${header}`,
-    'set timeout=30',
-    `set default=${targets.length}`,
-    ...targets.flatMap((t) => [`menuentry '${t.label}' {`, `  linux ${t.kernel} ${t.cmdline}`.trimEnd(), `  initrd ${t.initrd}`, '}']),
-    "menuentry 'local disk' {",
-    '  exit',
-    '}',
-    '',
-  ].join('\n');
 }

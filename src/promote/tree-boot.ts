@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import type { TreeBoot } from '../boot-test/boot-test.js';
 import { guestHostAddress } from '../boot-test/qemu-argv.js';
+import { isEfiProgram } from '../boot-loaders/registry.js';
 import { invalidInput } from '../errors/user-error.js';
 import type { SiteConfig } from '../site/site-config.js';
 import { resolveVersion } from '../store/store.js';
@@ -57,7 +58,7 @@ export async function treeBootFor(
     );
   }
   // An EFI program (the site's GRUB net image) is what a UEFI node's firmware loads; anything else runs under BIOS.
-  const uefi = options.entry.endsWith('.efi');
+  const uefi = isEfiProgram(options.entry);
   if (uefi && group.firmware !== 'uefi')
     throw invalidInput('BAD_OPTION', `--entry ${options.entry} is an EFI program, but node group ${group.name} boots with BIOS`);
   if (options.entry !== 'boot.ipxe') {

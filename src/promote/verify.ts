@@ -1,12 +1,10 @@
 import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 
-import which from 'which';
-
+import type { BootLoader, ConfigCheck } from '../boot-loaders/boot-loader.js';
+import { bootLoaderOfConfig } from '../boot-loaders/registry.js';
 import { checkFile } from '../integrity/verify.js';
-import { run } from '../exec/run.js';
 import { eachLimited } from '../progress/each-limited.js';
-import { ToolError } from '../exec/tool-error.js';
 import { readLock, describeOwner } from './lock.js';
 import { treeObstacles } from './tree-guard.js';
 import { entryTarget, listGenerations } from './write-generation.js';
@@ -22,12 +20,9 @@ export interface VerifyReport {
   counts: { configs: number; links: number; entries: number; artifacts: number; bytesHashed: number };
 }
 
-const ipxeCommands = new Set(['echo', 'kernel', 'initrd', 'boot', 'chain', 'exit', 'goto', 'menu', 'item', 'choose']);
-const pxelinuxKeywords = new Set(['DEFAULT', 'PROMPT', 'TIMEOUT', 'SAY', 'LABEL', 'MENU', 'KERNEL', 'INITRD', 'APPEND', 'LOCALBOOT']);
-
 /**
  * `pxeforge verify`: `current` resolves to a complete generation; every config in it parses
- * (GRUB configs with grub-script-check); every link resolves inside the generation; every
+ * (by the boot loader that owns it; GRUB configs with grub-script-check); every link resolves inside the generation; every
  * artifact a config names exists with the sha256 it was promoted with; every entry point
  * leads into `current`. Read-only: it takes no lock and changes nothing.
  */
@@ -63,7 +58,7 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
     problem(`${path.join(dir, stateFile)} says generation ${state.generation}, but it is generation ${current.generation}`);
 
   const referenced = new Map<string, string>(); // tree-relative artifact path → the config naming it
-  const grubFiles: string[] = [];
+  const configsOf = new Map<BootLoader, string[]>();
   const httpBase = options.httpBaseUrl?.replace(/\/+$/, '');
   const toTreePath = (reference: string): string | undefined => {
     if (httpBase !== undefined && reference.startsWith(`${httpBase}/`)) return reference.slice(httpBase.length + 1);
@@ -78,6 +73,13 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
     } else referenced.set(treePath, config);
   };
 
+  const check: ConfigCheck = {
+    refer,
+    problem,
+    note: (message) => report.notes.push(message),
+    generation: current.generation,
+    generationPath: `/${treeDirName}/generations/${current.generation}`,
+  };
   for (const relative of await walk(dir)) {
     const file = path.join(dir, relative);
     const info = await lstat(file);
@@ -99,14 +101,17 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
     report.counts.configs += 1;
     const text = await readFile(file, 'utf8');
     for (const match of text.matchAll(/root=live:(\S+)/g)) refer(match[1]!, relative);
-    if (relative.endsWith('.ipxe')) checkIpxe(relative, text, refer, problem, current.generation);
-    else if (relative.startsWith('pxelinux')) checkPxelinux(relative, text, refer, problem);
-    else if (relative.startsWith('grub/')) {
-      grubFiles.push(relative);
-      for (const match of text.matchAll(/^\s*(?:linux|initrd)\s+(\S+)/gm)) refer(match[1]!, relative);
-    } else problem(`${relative}: not a file pxeforge renders`);
+    const loader = bootLoaderOfConfig(relative);
+    if (loader === undefined) {
+      problem(`${relative}: not a file pxeforge renders`);
+      continue;
+    }
+    const configs = configsOf.get(loader) ?? [];
+    configsOf.set(loader, configs);
+    configs.push(relative);
+    loader.checkConfig(relative, text, check);
   }
-  await checkGrub(dir, grubFiles, problem, report.notes);
+  for (const [loader, configs] of configsOf) await loader.checkConfigs?.(dir, configs, check);
 
   // Artifacts: each exists with the digest it was promoted with.
   for (const [treePath, config] of [...referenced].sort()) {
@@ -186,90 +191,6 @@ async function walk(dir: string, prefix = ''): Promise<string[]> {
     else out.push(relative);
   }
   return out.sort();
-}
-
-function checkIpxe(
-  config: string,
-  text: string,
-  refer: (reference: string, config: string) => void,
-  problem: (message: string) => void,
-  generation: number,
-) {
-  const lines = text.split('\n');
-  if (lines[0] !== '#!ipxe') problem(`${config}: does not start with #!ipxe`);
-  for (const [index, raw] of lines.entries()) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || /^:[A-Za-z0-9_]+$/.test(line)) continue;
-    const words = line.split(/\s+/);
-    const command = words[0]!;
-    if (!ipxeCommands.has(command)) {
-      problem(`${config}:${index + 1}: unknown iPXE command \`${command}\``);
-      continue;
-    }
-    // kernel <file> args…; initrd [--name n] <file>; chain [--autofree] <file>
-    const named = command === 'initrd' ? words.at(-1) : words.slice(1).find((word) => !word.startsWith('--'));
-    if (command === 'kernel' || command === 'initrd') {
-      if (named === undefined || words.length < 2) problem(`${config}:${index + 1}: \`${command}\` names no file`);
-      else refer(named, config);
-    }
-    if (command === 'chain') {
-      const target = named ?? '';
-      const expected = `/${treeDirName}/generations/${generation}/ipxe/`;
-      if (!target.startsWith(expected)) problem(`${config}:${index + 1}: chains ${target}, not a config of generation ${generation}`);
-      else if (!target.includes('${')) refer(target, config);
-    }
-  }
-}
-
-function checkPxelinux(file: string, text: string, refer: (reference: string, config: string) => void, problem: (message: string) => void) {
-  let labels = 0;
-  let defaultLabel: string | undefined;
-  const names = new Set<string>();
-  for (const [index, raw] of text.split('\n').entries()) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const [keyword = '', ...rest] = line.split(/\s+/);
-    if (!pxelinuxKeywords.has(keyword.toUpperCase())) {
-      problem(`${file}:${index + 1}: unknown pxelinux keyword \`${keyword}\``);
-      continue;
-    }
-    const upper = keyword.toUpperCase();
-    if (upper === 'LABEL') {
-      labels += 1;
-      names.add(rest[0] ?? '');
-    }
-    if (upper === 'DEFAULT') defaultLabel = rest[0];
-    if (upper === 'KERNEL' || upper === 'INITRD') {
-      if (rest[0] === undefined) problem(`${file}:${index + 1}: ${upper} names no file`);
-      else refer(rest[0], file);
-    }
-  }
-  if (labels === 0) problem(`${file}: has no LABEL`);
-  if (defaultLabel === undefined || !names.has(defaultLabel))
-    problem(`${file}: DEFAULT ${defaultLabel ?? '(none)'} is not one of its labels`);
-}
-
-/** All GRUB configs go through grub-script-check in one run; one by one only to find a failing one. */
-async function checkGrub(dir: string, files: string[], problem: (message: string) => void, notes: string[]) {
-  if (files.length === 0) return;
-  if ((await which('grub-script-check', { nothrow: true })) === null) {
-    notes.push('grub-script-check is not installed (Debian package grub-common): GRUB configs were not parsed');
-    return;
-  }
-  const check = (input: string) =>
-    run(['grub-script-check'], { input, capture: true }).then(
-      () => undefined,
-      (error: unknown) => {
-        if (error instanceof ToolError) return error.message;
-        throw error;
-      },
-    );
-  const texts = await Promise.all(files.map((file) => readFile(path.join(dir, file), 'utf8')));
-  if ((await check(texts.join('\n'))) === undefined) return;
-  for (const [index, file] of files.entries()) {
-    const failure = await check(texts[index]!);
-    if (failure !== undefined) problem(`${file}: grub-script-check: ${failure.split('\n').slice(-3).join(' ')}`);
-  }
 }
 
 async function checkEntries(paths: TreePaths, state: TreeState, problem: (message: string) => void, report: VerifyReport) {

@@ -1,6 +1,7 @@
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { entryDirs } from '../boot-loaders/registry.js';
 import { ExitCode, UserError } from '../errors/user-error.js';
 import { run } from '../exec/run.js';
 import { eachLimited } from '../progress/each-limited.js';
@@ -137,9 +138,6 @@ export async function createEntries(paths: TreePaths, plan: EntryPlan): Promise<
   for (const dir of dirs) await fsyncPath(path.join(paths.root, dir));
   return created;
 }
-
-/** Entry directories pxeforge writes into (relative to the TFTP root). */
-const entryDirs = ['.', 'pxelinux.cfg', 'grub'];
 
 /** pxeforge's entry links that the current generation no longer needs (nodes left their groups). */
 export async function staleEntries(paths: TreePaths, keep: ReadonlyMap<string, string>): Promise<string[]> {

@@ -1,14 +1,13 @@
+import { rootfsUrlPlaceholder } from '../formats/format.js';
+import { getFormat } from '../formats/registry.js';
 import type { Recipe } from './recipe.js';
 
-/** Placeholder in the squashfs kernel command line, filled when a test or promotion knows the URL. */
-export const rootfsUrlPlaceholder = '{rootfs_url}';
+export { rootfsUrlPlaceholder } from '../formats/format.js';
 
+/** The image's kernel command line: what its output format adds (e.g. the live root options), then the recipe's. */
 export function kernelCmdline(recipe: Recipe): string {
-  const live =
-    recipe.output.format === 'squashfs'
-      ? [`root=live:${rootfsUrlPlaceholder}`, 'rd.live.image', 'rd.live.overlay.overlayfs=1', 'rd.neednet=1', 'ip=dhcp']
-      : [];
-  return [...live, recipe.kernel.cmdline].filter((part) => part !== '').join(' ');
+  const added = getFormat(recipe.output.format).kernelParameters;
+  return [...added, recipe.kernel.cmdline].filter((part) => part !== '').join(' ');
 }
 
 /**
@@ -34,7 +33,7 @@ export function cmdlineBytes(recipe: Recipe, kernelArgs = ''): number {
 export function cmdlineSizeProblem(recipe: Recipe, kernelArgs = ''): string | undefined {
   const bytes = cmdlineBytes(recipe, kernelArgs);
   if (bytes <= maxCmdlineBytes) return undefined;
-  const url = recipe.output.format === 'squashfs' ? `, root=live:<url> counted as ${rootfsUrlReserve} bytes` : '';
+  const url = getFormat(recipe.output.format).rootUrlArtifact !== undefined ? `, root=live:<url> counted as ${rootfsUrlReserve} bytes` : '';
   return (
     `the kernel command line is ${bytes.toLocaleString('en-US')} bytes with what pxeforge adds (initrd=initrd.img${url}); ` +
     `boot loaders cut it off beyond ${maxCmdlineBytes.toLocaleString('en-US')} bytes`

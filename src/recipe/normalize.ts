@@ -4,6 +4,7 @@ import { getDistro, isDistroName } from '../distros/registry.js';
 import { formatPath } from '../errors/format-path.js';
 import type { Problem } from '../errors/problems.js';
 import { quoted } from '../errors/quote-text.js';
+import { formatNames, getFormat } from '../formats/registry.js';
 import type { ParsedFile } from './catalog.js';
 import { cmdlineSizeHint, cmdlineSizeProblem } from './cmdline-size.js';
 import { concatUnique, mergeRecipeFiles } from './merge.js';
@@ -67,8 +68,11 @@ export function normalizeRecipe(
   } else if (level !== undefined && range !== undefined && (level < range.min || level > range.max)) {
     report(['output', 'compression', 'level'], `${algorithm} level must be between ${range.min} and ${range.max}, got ${level}`);
   }
-  if (merged.output?.acceptCapabilityLoss === true && merged.output.format !== 'initramfs') {
-    report(['output', 'acceptCapabilityLoss'], 'only meaningful with `output.format: initramfs` (squashfs keeps file capabilities)');
+  const format = merged.output?.format;
+  if (merged.output?.acceptCapabilityLoss === true && (format === undefined || getFormat(format).keepsCapabilities)) {
+    const losing = formatNames.filter((name) => !getFormat(name).keepsCapabilities).join(' or ');
+    const keeping = formatNames.filter((name) => getFormat(name).keepsCapabilities).join(', ');
+    report(['output', 'acceptCapabilityLoss'], `only meaningful with \`output.format: ${losing}\` (${keeping} keeps file capabilities)`);
   }
   // A planned distro (file-rules.ts says so) gives no recipe.
   if (problems.length > 0 || distroName === undefined || !isDistroName(distroName)) return { problems };

@@ -1,8 +1,9 @@
 import type { ArchName } from '../arches/registry.js';
+import type { CompressionAlgorithm } from '../formats/format.js';
+import type { FormatName } from '../formats/registry.js';
 import type { RecipeCheck, RecipeGroup, RecipeUser } from './schema.js';
 
-export type OutputFormat = 'squashfs' | 'initramfs';
-export type CompressionAlgorithm = 'zstd' | 'xz' | 'gzip' | 'lz4';
+export type { CompressionAlgorithm } from '../formats/format.js';
 
 /**
  * The base of the image root, one member per distro backend (src/distros/registry.ts),
@@ -30,7 +31,7 @@ export interface Recipe {
   timezone: string | undefined;
   kernel: { package: string; cmdline: string };
   output: {
-    format: OutputFormat;
+    format: FormatName;
     compression: { algorithm: CompressionAlgorithm; level: number | undefined };
     acceptCapabilityLoss: boolean;
   };

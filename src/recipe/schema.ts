@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { archNames } from '../arches/registry.js';
 import { distroNames, distros } from '../distros/registry.js';
+import { formatNames } from '../formats/registry.js';
 import { fileName, imageName, kernelCmdline, packageSpec, repoPath, timezoneName, unitName } from './patterns.js';
 
 /**
@@ -87,7 +88,7 @@ const compression = z.strictObject({
 });
 
 const output = z.strictObject({
-  format: z.enum(['squashfs', 'initramfs']).optional(),
+  format: z.enum(formatNames).optional(),
   compression: compression.optional(),
   acceptCapabilityLoss: z.boolean().optional().describe('initramfs only: cpio keeps no xattrs; accept that file capabilities are dropped.'),
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
 import { amd64 } from '../../src/arches/amd64.js';
+import { ipxeBootScript } from '../../src/boot-loaders/ipxe.js';
 import { builtinChecks, runCheck, type CheckSpec } from '../../src/boot-test/checks.js';
 import { readConsole, stuckIn } from '../../src/boot-test/console-watch.js';
-import { ipxeScript } from '../../src/boot-test/ipxe.js';
 import { qemuArgv } from '../../src/boot-test/qemu-argv.js';
 import { junitXml, type TestReport } from '../../src/boot-test/report.js';
 import type { SshSession } from '../../src/boot-test/ssh.js';
@@ -228,7 +228,14 @@ describe('reports', () => {
   });
 
   it('the iPXE script fetches kernel and initrd and boots', () => {
-    expect(ipxeScript({ kernel: 'http://h/vmlinuz', initrd: 'http://h/initrd.img', cmdline: 'console=ttyS0' })).toBe(
+    expect(
+      ipxeBootScript({
+        message: 'loading kernel and initrd',
+        kernel: 'http://h/vmlinuz',
+        initrd: 'http://h/initrd.img',
+        cmdline: 'console=ttyS0',
+      }),
+    ).toBe(
       '#!ipxe\necho pxeforge: loading kernel and initrd\nkernel http://h/vmlinuz initrd=initrd.img console=ttyS0\ninitrd --name initrd.img http://h/initrd.img\nboot\n',
     );
   });

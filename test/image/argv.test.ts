@@ -6,15 +6,8 @@ import { promisify } from 'node:util';
 
 import { describe, expect, it } from 'vitest';
 
-import {
-  chrootArgv,
-  compressorArgv,
-  cpioArgv,
-  dracutArgv,
-  mksquashfsArgv,
-  overlayMountArgv,
-  tarExtractArgv,
-} from '../../src/image/argv.js';
+import { chrootArgv, dracutArgv, overlayMountArgv, tarExtractArgv } from '../../src/image/argv.js';
+import { compressorArgv, cpioArgv, mksquashfsArgv } from '../../src/formats/pack-argv.js';
 
 describe('argv builders', () => {
   it('mksquashfs puts -e last, after every option', () => {

@@ -5,18 +5,17 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { packInitramfs } from '../../src/image/pack.js';
+import type { CompressionAlgorithm, PackOptions } from '../../src/formats/format.js';
+import { packInitramfs } from '../../src/formats/initramfs.js';
 import { fileSha256 } from '../../src/integrity/digest.js';
-import type { Recipe } from '../../src/recipe/recipe.js';
-import type { CompressionAlgorithm } from '../../src/recipe/recipe.js';
 
 let dir: string;
 let root: string;
 const tools = { emit: () => {}, signal: new AbortController().signal };
 const epoch = 1700000000;
 
-function recipe(algorithm: CompressionAlgorithm, acceptCapabilityLoss = false): Recipe {
-  return { output: { format: 'initramfs', compression: { algorithm, level: undefined }, acceptCapabilityLoss } } as Recipe;
+function packing(output: string, algorithm: CompressionAlgorithm, acceptCapabilityLoss = false): PackOptions {
+  return { root, output, compression: { algorithm, level: undefined }, acceptCapabilityLoss, epoch, tools };
 }
 
 beforeEach(async () => {
@@ -44,7 +43,7 @@ async function unpack(image: string, decompress: string[]): Promise<{ names: str
 describe('packInitramfs', () => {
   it('writes a sorted newc cpio with /init, /boot emptied and every time set to SOURCE_DATE_EPOCH', async () => {
     const image = path.join(dir, 'initrd.img');
-    await packInitramfs(root, image, recipe('zstd'), epoch, tools);
+    await packInitramfs(packing(image, 'zstd'));
     const { names, out } = await unpack(image, ['zstd', '-dc']);
     expect(names).toEqual(['.', 'boot', 'etc', 'etc/a', 'etc/b', 'init', 'sbin', 'sbin/init', 'usr', 'usr/bin', 'usr/bin/ping']);
     expect(await readlink(path.join(out, 'init'))).toBe('/sbin/init');
@@ -54,9 +53,9 @@ describe('packInitramfs', () => {
   it('the same tree gives the same bytes, whatever its timestamps were', async () => {
     const first = path.join(dir, 'one.img');
     const second = path.join(dir, 'two.img');
-    await packInitramfs(root, first, recipe('zstd'), epoch, tools);
+    await packInitramfs(packing(first, 'zstd'));
     await utimes(path.join(root, 'etc/a'), new Date(), new Date());
-    await packInitramfs(root, second, recipe('zstd'), epoch, tools);
+    await packInitramfs(packing(second, 'zstd'));
     expect(await fileSha256(second)).toBe(await fileSha256(first));
   });
 
@@ -66,7 +65,7 @@ describe('packInitramfs', () => {
     ['lz4', ['lz4', '-dc']],
   ] as const)('compresses with %s in a form the kernel unpacks', async (algorithm, decompress) => {
     const image = path.join(dir, `initrd.${algorithm}`);
-    await packInitramfs(root, image, recipe(algorithm), epoch, tools);
+    await packInitramfs(packing(image, algorithm));
     const { names } = await unpack(image, [...decompress]);
     expect(names).toContain('sbin/init');
   });
@@ -74,10 +73,10 @@ describe('packInitramfs', () => {
   it('refuses to drop file capabilities unless the recipe accepts it', async () => {
     await execa('setcap', ['cap_net_raw+ep', path.join(root, 'usr/bin/ping')]);
     const image = path.join(dir, 'initrd.img');
-    await expect(packInitramfs(root, image, recipe('zstd'), epoch, tools)).rejects.toThrow(
+    await expect(packInitramfs(packing(image, 'zstd'))).rejects.toThrow(
       'cpio cannot keep file capabilities, and these files have them: /usr/bin/ping',
     );
-    await packInitramfs(root, image, recipe('zstd', true), epoch, tools);
+    await packInitramfs(packing(image, 'zstd', true));
     expect((await readdir(dir)).sort()).toEqual(['initrd.img', 'root']);
   });
 });

@@ -3,16 +3,28 @@ import path from 'node:path';
 
 import { UserError } from '../errors/user-error.js';
 import { run } from '../exec/run.js';
-import type { Recipe } from '../recipe/recipe.js';
-import { compressorArgv, cpioArgv, mksquashfsArgv } from './argv.js';
-import type { ConfigureTools } from './configure.js';
 import { replaceWithSymlink } from '../rootfs/image-files.js';
+import type { OutputFormat, PackOptions } from './format.js';
+import { compressorArgv, cpioArgv } from './pack-argv.js';
 
-/** The root as one squashfs, /boot left empty (the kernel and initrd travel beside it). */
-export async function packSquashfs(root: string, output: string, recipe: Recipe, epoch: number, tools: ConfigureTools): Promise<void> {
-  const { algorithm, level } = recipe.output.compression;
-  await run(mksquashfsArgv({ root, output, algorithm, level, epoch, exclude: ['boot/*'] }), { ...tools, stage: 'pack' });
-}
+/**
+ * The whole root as the initrd: the kernel unpacks it into RAM and boots it with systemd
+ * (/init → /sbin/init). No HTTP server is needed; the root travels with the kernel.
+ */
+export const initramfs: OutputFormat = {
+  name: 'initramfs',
+  artifacts: ['initrd.img'],
+  packed: 'initrd.img',
+  netbootInitrd: false,
+  imageFiles: {},
+  keepsCapabilities: false,
+  pack: packInitramfs,
+  kernelParameters: [],
+  rootUrlArtifact: undefined,
+  needsHttp: false,
+  rootCheck: { name: 'built-in: root is in RAM', run: 'findmnt -no FSTYPE /', match: '^(rootfs|tmpfs)$' },
+  consoleFatalMarkers: [],
+};
 
 /**
  * The whole root as a compressed newc cpio the kernel unpacks into RAM and boots with
@@ -20,10 +32,10 @@ export async function packSquashfs(root: string, output: string, recipe: Recipe,
  * so the same tree always gives the same bytes. cpio keeps no xattrs: file capabilities
  * would be lost silently, so they fail the build unless the recipe accepts it.
  */
-export async function packInitramfs(root: string, output: string, recipe: Recipe, epoch: number, tools: ConfigureTools): Promise<void> {
+export async function packInitramfs({ root, output, compression, acceptCapabilityLoss, epoch, tools }: PackOptions): Promise<void> {
   await replaceWithSymlink(root, '/init', '/sbin/init');
   const capabilities = await filesWithCapabilities(root, tools);
-  if (capabilities.length > 0 && !recipe.output.acceptCapabilityLoss) {
+  if (capabilities.length > 0 && !acceptCapabilityLoss) {
     throw new UserError('CAPABILITIES_LOST', `cpio cannot keep file capabilities, and these files have them: ${capabilities.join(', ')}`, {
       hint: 'set `output.acceptCapabilityLoss: true` (the programs then need root), or use `output.format: squashfs`',
     });
@@ -32,7 +44,7 @@ export async function packInitramfs(root: string, output: string, recipe: Recipe
   const cpio = `${output}.cpio`;
   try {
     await run(cpioArgv(root, cpio), { ...tools, stage: 'pack', input: Buffer.from(entries.map((entry) => `${entry}\0`).join('')) });
-    await run(compressorArgv(recipe.output.compression.algorithm, recipe.output.compression.level), {
+    await run(compressorArgv(compression.algorithm, compression.level), {
       ...tools,
       stage: 'pack',
       stdinFile: cpio,
@@ -69,7 +81,7 @@ async function listForCpio(root: string, epoch: number): Promise<string[]> {
   return ['.', ...out];
 }
 
-async function filesWithCapabilities(root: string, tools: ConfigureTools): Promise<string[]> {
+async function filesWithCapabilities(root: string, tools: PackOptions['tools']): Promise<string[]> {
   const { stdout } = await run(['getcap', '-r', root], { ...tools, stage: 'pack', capture: true });
   return stdout
     .split('\n')

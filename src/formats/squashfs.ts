@@ -1,0 +1,41 @@
+import { run } from '../exec/run.js';
+import { rootfsUrlPlaceholder, type OutputFormat } from './format.js';
+import { mksquashfsArgv } from './pack-argv.js';
+
+/** dracut settings for a squashfs root fetched over HTTP (see the README: network-legacy). */
+export const netbootDracutConfig = [
+  '# pxeforge: initramfs that fetches the squashfs root over HTTP (root=live:<url>)',
+  'hostonly="no"',
+  'add_dracutmodules+=" livenet dmsquash-live network-legacy "',
+  'omit_dracutmodules+=" network-manager systemd-networkd "',
+  'add_drivers+=" virtio_net virtio_pci virtio_blk e1000 e1000e igb ixgbe squashfs loop overlay "',
+  'compress="zstd"',
+  '',
+].join('\n');
+
+/**
+ * The root as one squashfs image that the node fetches over HTTP and mounts under an overlay
+ * in RAM; a netboot initramfs built by dracut inside the image gets it there.
+ */
+export const squashfs: OutputFormat = {
+  name: 'squashfs',
+  artifacts: ['initrd.img', 'rootfs.squashfs'],
+  packed: 'rootfs.squashfs',
+  netbootInitrd: true,
+  imageFiles: { '/etc/dracut.conf.d/90-pxeforge-netboot.conf': netbootDracutConfig },
+  keepsCapabilities: true,
+  /** The root as one squashfs, /boot left empty (the kernel and initrd travel beside it). */
+  async pack({ root, output, compression, epoch, tools }) {
+    const { algorithm, level } = compression;
+    await run(mksquashfsArgv({ root, output, algorithm, level, epoch, exclude: ['boot/*'] }), { ...tools, stage: 'pack' });
+  },
+  kernelParameters: [`root=live:${rootfsUrlPlaceholder}`, 'rd.live.image', 'rd.live.overlay.overlayfs=1', 'rd.neednet=1', 'ip=dhcp'],
+  rootUrlArtifact: 'rootfs.squashfs',
+  needsHttp: true,
+  rootCheck: {
+    name: 'built-in: root is an overlay over the squashfs image',
+    run: 'findmnt -no FSTYPE /; findmnt -no FSTYPE /run/rootfsbase',
+    expect: 'overlay\nsquashfs',
+  },
+  consoleFatalMarkers: [[/Failed to (fetch|download).*squashfs|curl: \(\d+\)|livenet.*fail/i, 'root image not fetched']],
+};
