@@ -1,5 +1,5 @@
 import { UserError } from '../errors/user-error.js';
-import type { OutputFormat } from './format.js';
+import { type OutputFormat, rootfsUrlPlaceholder } from './format.js';
 import { initramfs } from './initramfs.js';
 import { squashfs } from './squashfs.js';
 
@@ -13,6 +13,17 @@ export type FormatName = keyof typeof formats;
 
 /** The format names, for the recipe schema's enum. */
 export const formatNames = Object.keys(formats) as [FormatName, ...FormatName[]];
+
+/**
+ * The parameters that carry a fetched root's URL, up to the URL (`root=live:`): what
+ * `verify` looks for in a boot config to check the artifact it names.
+ */
+export const rootUrlParameters: readonly string[] = Object.values(formats).flatMap((format) =>
+  format.kernelParameters.flatMap((parameter) => {
+    const at = parameter.indexOf(rootfsUrlPlaceholder);
+    return at === -1 ? [] : [parameter.slice(0, at)];
+  }),
+);
 
 export function getFormat(name: string): OutputFormat {
   if (!Object.hasOwn(formats, name)) {

@@ -1,6 +1,7 @@
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { getFormat } from '../formats/registry.js';
 import { version as pxeforgeVersion } from '../version.js';
 import { kernelCmdline, type Artifact, type Manifest, type RecipeSnapshot } from '../store/manifest.js';
 import { recipeSnapshotSchemaVersion } from '../store/manifest-schema.js';
@@ -9,13 +10,12 @@ import type { BuildContext } from './build-context.js';
 import { digestJson, fileSha256 } from '../integrity/digest.js';
 import { getDistro } from '../distros/registry.js';
 
-export const artifactNames = ['vmlinuz', 'initrd.img', 'rootfs.squashfs'] as const;
-
 /** Writes manifest.json into the staged version directory. */
 export async function writeManifest(context: BuildContext): Promise<Manifest> {
   const { recipe } = context.plan;
   const artifacts: Record<string, Artifact> = {};
-  for (const name of artifactNames) {
+  // The kernel, then the files of the output format (e.g. initrd.img and rootfs.squashfs).
+  for (const name of ['vmlinuz', ...getFormat(recipe.output.format).artifacts]) {
     const file = path.join(context.staged, name);
     const info = await stat(file).catch(() => undefined);
     if (info !== undefined) artifacts[name] = { sha256: await fileSha256(file), size: info.size };

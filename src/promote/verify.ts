@@ -3,12 +3,16 @@ import path from 'node:path';
 
 import type { BootLoader, ConfigCheck } from '../boot-loaders/boot-loader.js';
 import { bootLoaderOfConfig } from '../boot-loaders/registry.js';
+import { rootUrlParameters } from '../formats/registry.js';
 import { checkFile } from '../integrity/verify.js';
 import { eachLimited } from '../progress/each-limited.js';
 import { readLock, describeOwner } from './lock.js';
 import { treeObstacles } from './tree-guard.js';
 import { entryTarget, listGenerations } from './write-generation.js';
 import { readCurrent, readHistoryFile, stateFile, treeDirName, type TreePaths, type TreeState } from './tree.js';
+
+/** A fetched root's URL in a boot config (`root=live:<url>`), for each format that has one. */
+const rootUrlPatterns = rootUrlParameters.map((parameter) => new RegExp(`${parameter.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\S+)`, 'g'));
 
 export interface VerifyReport {
   ok: boolean;
@@ -100,7 +104,7 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
     if (relative === stateFile) continue;
     report.counts.configs += 1;
     const text = await readFile(file, 'utf8');
-    for (const match of text.matchAll(/root=live:(\S+)/g)) refer(match[1]!, relative);
+    for (const pattern of rootUrlPatterns) for (const match of text.matchAll(pattern)) refer(match[1]!, relative);
     const loader = bootLoaderOfConfig(relative);
     if (loader === undefined) {
       problem(`${relative}: not a file pxeforge renders`);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { UserError } from '../../src/errors/user-error.js';
 import { rootfsUrlPlaceholder } from '../../src/formats/format.js';
-import { formatNames, formats, getFormat } from '../../src/formats/registry.js';
+import { formatNames, formats, getFormat, rootUrlParameters } from '../../src/formats/registry.js';
 import { kernelCmdline } from '../../src/recipe/cmdline-size.js';
 import type { Recipe } from '../../src/recipe/recipe.js';
 import { recipeFileSchema } from '../../src/recipe/schema.js';
@@ -22,6 +22,10 @@ describe('the output format registry', () => {
     expect(() => getFormat('ext4')).toThrow(UserError);
     expect(() => getFormat('ext4')).toThrow('unknown output format `ext4`');
     expect(() => getFormat('toString')).toThrow('unknown output format');
+  });
+
+  it('names the parameters that carry a root URL', () => {
+    expect(rootUrlParameters).toEqual(['root=live:']);
   });
 
   it('gives the recipe schema its enum', () => {
