@@ -26,9 +26,9 @@ export interface VerifyReport {
 
 /**
  * `pxeforge verify`: `current` resolves to a complete generation; every config in it parses
- * (by the boot loader that owns it; GRUB configs with grub-script-check); every link resolves inside the generation; every
- * artifact a config names exists with the sha256 it was promoted with; every entry point
- * leads into `current`. Read-only: it takes no lock and changes nothing.
+ * (by the boot loader that owns it; GRUB configs with grub-script-check); every link
+ * resolves inside the generation; every artifact a config names exists with the sha256 it
+ * was promoted with; every entry point leads into `current`. Read-only: it takes no lock and changes nothing.
  */
 export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: string } = {}): Promise<VerifyReport> {
   const report: VerifyReport = {
