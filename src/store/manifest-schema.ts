@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { archNames } from '../arches/registry.js';
+import { formatNames } from '../formats/registry.js';
 
 /**
  * manifest.json of an image version (contract in the README), as pxeforge reads it back. The
@@ -17,7 +18,7 @@ export const artifactSchema = z.object({
 });
 export type Artifact = z.infer<typeof artifactSchema>;
 
-export const outputFormatSchema = z.enum(['squashfs', 'initramfs']);
+export const outputFormatSchema = z.enum(formatNames);
 
 const checkSnapshot = z.object({
   name: z.string(),
