@@ -2,22 +2,21 @@ import path from 'node:path';
 
 import { Command } from 'commander';
 
-import { buildImage } from '../image/build.js';
 import { lockRecipe } from '../image/locked.js';
-import { ExitCode, invalidInput, isUserError, UserError } from '../errors/user-error.js';
+import { ExitCode, invalidInput, isUserError } from '../errors/user-error.js';
 import { readManifest, resolveVersion } from '../store/store.js';
 import { eachLimited } from '../progress/each-limited.js';
 import { namedEmit } from '../progress/reporter.js';
 import { chooseReporter, createReporter } from '../progress/choose-reporter.js';
 import { requireRoot } from './needs-root.js';
-import { buildInPod, newRunId } from '../executors/kubernetes/remote.js';
+import type { BuiltImage } from '../executors/executor.js';
+import { executorKind } from '../executors/registry.js';
 import { seconds } from '../progress/plain-reporter.js';
 import { loadRecipe } from '../recipe/load.js';
 import type { Recipe } from '../recipe/recipe.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
-import { kubernetesClient } from './kubernetes-client.js';
-import { requireSiteConfig } from './load-site.js';
+import { requireSite } from './load-site.js';
 
 export function buildCommand(context: CommandContext, setExit: (code: number) => void): Command {
   return new Command('build')
@@ -33,51 +32,32 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
     .option('--parallel <n>', 'build up to n recipes at once', '1')
     .action(async (files: string[], options: { cache: boolean; executor: string; locked?: string; parallel: string }) => {
       const { io } = context;
-      if (options.executor !== 'local' && options.executor !== 'kubernetes') {
-        throw new UserError('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, {
-          hint: 'use --executor local or --executor kubernetes',
-          exitCode: ExitCode.invalidInput,
-        });
-      }
+      const kind = executorKind(options.executor);
       const parallel = Number(options.parallel);
       if (!Number.isInteger(parallel) || parallel < 1)
         throw invalidInput('BAD_OPTION', `--parallel takes a whole number ≥ 1, got \`${options.parallel}\``);
       const repo = await context.repo();
       const recipes: Recipe[] = [];
       for (const file of files) recipes.push(await loadRecipe(repo, path.resolve(io.cwd, file)));
-      const site = await requireSiteConfig(repo);
+      const site = await requireSite(repo, ['build', ...kind.siteParts]);
       if (options.locked !== undefined) {
         if (recipes.length !== 1) throw invalidInput('LOCK_MISMATCH', '--locked takes exactly one recipe');
         const manifest = await readManifest((await resolveVersion(site.store, options.locked)).dir);
         recipes[0] = lockRecipe(recipes[0]!, manifest);
       }
-      const client = options.executor === 'kubernetes' ? await kubernetesClient(site.kubernetes) : undefined;
-      if (client === undefined) requireRoot('build');
+      const executor = await kind.create({ repo, site, useCache: options.cache, signal: io.signal, output: io.stdout });
+      if (kind.local) requireRoot('build');
       const json = context.globals().json === true;
       const several = recipes.length > 1 && parallel > 1;
       const shared = several ? createReporter(json ? 'json' : 'plain', io.stdout) : undefined;
-      const runId = newRunId();
       const failures: string[] = [];
       const buildOne = async (recipe: Recipe) => {
         const reporter = shared ?? createReporter(chooseReporter({ json, stream: io.stdout }), io.stdout);
         const emit = shared === undefined ? reporter.onEvent : namedEmit(reporter.onEvent, recipe.name);
         const started = performance.now();
-        let result: { name: string; version: string; dir: string };
+        let result: BuiltImage;
         try {
-          result =
-            client === undefined
-              ? await buildImage({ recipe, repo, site, useCache: options.cache, emit, signal: io.signal })
-              : await buildInPod({
-                  client,
-                  site,
-                  repo,
-                  recipe,
-                  useCache: options.cache,
-                  emit,
-                  signal: io.signal,
-                  runId,
-                  output: io.stdout,
-                });
+          result = await executor.build(recipe, emit);
         } catch (error) {
           // With several builds, one failure does not stop the others (Ctrl-C does).
           if (!several || !isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;

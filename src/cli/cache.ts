@@ -4,7 +4,7 @@ import { pruneCache } from '../image/prune.js';
 import { ExitCode, invalidInput } from '../errors/user-error.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
-import { requireSiteConfig } from './load-site.js';
+import { requireSite } from './load-site.js';
 
 export function cacheCommand(context: CommandContext, setExit: (code: number) => void): Command {
   const cache = new Command('cache').summary('manage the build step cache');
@@ -17,7 +17,7 @@ export function cacheCommand(context: CommandContext, setExit: (code: number) =>
       const days = Number(options.olderThan);
       if (!Number.isFinite(days) || days < 0)
         throw invalidInput('BAD_OPTION', `--older-than takes a number of days, got \`${options.olderThan}\``);
-      const site = await requireSiteConfig(await context.repo());
+      const site = await requireSite(await context.repo(), ['build']);
       const result = await pruneCache(site.cache, days, options.dryRun === true);
       const verb = options.dryRun ? 'would remove' : 'removed';
       writeLines(context.io.stdout, [

@@ -9,7 +9,7 @@ import type { Manifest } from '../store/manifest.js';
 import { listImages, listVersions, readManifest, resolveVersion, versionDir } from '../store/store.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
-import { requireSiteConfig } from './load-site.js';
+import { requireSite } from './load-site.js';
 
 const mib = (bytes: number | undefined) => (bytes === undefined ? '-' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
 
@@ -18,7 +18,7 @@ export function imagesCommand(context: CommandContext, setExit: (code: number) =
     .summary('list images and their versions in the store')
     .argument('[name]', 'only this image')
     .action(async (name: string | undefined) => {
-      const site = await requireSiteConfig(await context.repo());
+      const site = await requireSite(await context.repo(), ['build']);
       const rows = [];
       for (const image of name === undefined ? await listImages(site.store) : [name]) {
         for (const version of await listVersions(site.store, image)) {
@@ -55,7 +55,7 @@ export function showCommand(context: CommandContext, setExit: (code: number) => 
     .summary('show one image version: artifacts, kernel, packages, provenance')
     .argument('<image>', 'name@version, or name for the latest version')
     .action(async (reference: string) => {
-      const site = await requireSiteConfig(await context.repo());
+      const site = await requireSite(await context.repo(), ['build']);
       const { dir } = await resolveVersion(site.store, reference);
       const m = await readManifest(dir);
       const test = await readTestReport(dir);
@@ -103,7 +103,7 @@ export function diffCommand(context: CommandContext, setExit: (code: number) => 
     .argument('<a>', 'name@version')
     .argument('<b>', 'name@version')
     .action(async (a: string, b: string) => {
-      const site = await requireSiteConfig(await context.repo());
+      const site = await requireSite(await context.repo(), ['build']);
       const diff = diffManifests(
         await readManifest((await resolveVersion(site.store, a)).dir),
         await readManifest((await resolveVersion(site.store, b)).dir),

@@ -1,21 +1,13 @@
-import path from 'node:path';
-
 import { Command } from 'commander';
 
-import { testImage } from '../boot-test/boot-test.js';
-import { buildImage } from '../image/build.js';
 import { ExitCode, invalidInput } from '../errors/user-error.js';
-import { makeTempDir } from '../exec/temp-dirs.js';
-import { unpackInputs } from '../executors/kubernetes/inputs.js';
 import { ownedSelector } from '../executors/kubernetes/pod-manifest.js';
 import { apiError } from '../executors/kubernetes/pod-failure.js';
-import { jsonReporter } from '../progress/json-reporter.js';
-import { loadRecipe } from '../recipe/load.js';
-import { recipeRepo } from '../recipe/repo.js';
+import { runBuildInPod, runTestInPod, type PodBuildOptions } from '../executors/kubernetes/worker.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
-import { kubernetesClient } from './kubernetes-client.js';
-import { requireSiteConfig } from './load-site.js';
+import { kubernetesClient } from '../executors/kubernetes/lazy-client.js';
+import { requireSite } from './load-site.js';
 
 export function k8sCommand(context: CommandContext, setExit: (code: number) => void): Command {
   const k8s = new Command('k8s').summary('the kubernetes executor: clean up its pods (and what runs inside them)');
@@ -24,7 +16,7 @@ export function k8sCommand(context: CommandContext, setExit: (code: number) => v
     .summary('delete every pod pxeforge started in the namespace (left over after a crash), by label')
     .option('--run <id>', 'only the pods of this run')
     .action(async (options: { run?: string }) => {
-      const site = await requireSiteConfig(await context.repo());
+      const site = await requireSite(await context.repo(), ['executors']);
       const client = await kubernetesClient(site.kubernetes);
       const labelSelector = options.run === undefined ? ownedSelector : `${ownedSelector},pxeforge.io/run=${options.run}`;
       let names: string[];
@@ -59,30 +51,19 @@ export function k8sCommand(context: CommandContext, setExit: (code: number) => v
         cache: boolean;
         provenance: string;
       }) => {
-        const work = await makeTempDir('pxeforge-inputs-');
-        try {
-          const root = path.join(work.path, 'repo');
-          const reporter = jsonReporter(context.io.stdout);
-          const unpacked = await unpackInputs(options.inputs, options.sha256, root);
-          for (const message of unpacked.notes) reporter.onEvent({ type: 'warning', message: `build inputs: ${message}` });
-          const repo = recipeRepo(root);
-          const recipe = await loadRecipe(repo, path.join(root, options.recipe));
-          const site = { ...(await requireSiteConfig(repo)), store: options.store, cache: options.cacheDir };
-          const provenance = JSON.parse(options.provenance) as { commit: string | null; dirty: boolean; commitTime: number | null };
-          const result = await buildImage({
-            recipe,
-            repo,
-            site,
+        await runBuildInPod(
+          {
+            inputs: options.inputs,
+            sha256: options.sha256,
+            recipe: options.recipe,
+            store: options.store,
+            cacheDir: options.cacheDir,
             useCache: options.cache,
-            emit: reporter.onEvent,
-            signal: context.io.signal,
-            provenance,
-            executor: 'kubernetes',
-          });
-          context.io.stdout.write(`${JSON.stringify({ type: 'result', name: result.name, version: result.version, dir: result.dir })}\n`);
-        } finally {
-          await work.remove();
-        }
+            provenance: JSON.parse(options.provenance) as PodBuildOptions['provenance'],
+          },
+          context.io.stdout,
+          context.io.signal,
+        );
         setExit(ExitCode.ok);
       },
     );
@@ -94,10 +75,8 @@ export function k8sCommand(context: CommandContext, setExit: (code: number) => v
     .action(async (image: string, options: { store: string; via: string }) => {
       if (options.via !== 'direct' && options.via !== 'pxe')
         throw invalidInput('BAD_OPTION', `--via takes direct or pxe, got \`${options.via}\``);
-      const reporter = jsonReporter(context.io.stdout);
-      const report = await testImage({ store: options.store, image, via: options.via, emit: reporter.onEvent, signal: context.io.signal });
-      context.io.stdout.write(`${JSON.stringify({ type: 'result', name: report.name, version: report.version, passed: report.passed })}\n`);
-      setExit(report.passed ? ExitCode.ok : ExitCode.failure);
+      const passed = await runTestInPod({ store: options.store, image, via: options.via }, context.io.stdout, context.io.signal);
+      setExit(passed ? ExitCode.ok : ExitCode.failure);
     });
   return k8s;
 }

@@ -3,22 +3,20 @@ import path from 'node:path';
 import { Command } from 'commander';
 
 import { ValidationError } from '../errors/problems.js';
-import { ExitCode, invalidInput, UserError } from '../errors/user-error.js';
+import { ExitCode, invalidInput } from '../errors/user-error.js';
 import { seconds } from '../progress/plain-reporter.js';
 import { namedEmit } from '../progress/reporter.js';
 import { chooseReporter, createReporter } from '../progress/choose-reporter.js';
 import { loadRecipes } from '../recipe/load.js';
 import { changedRecipes, type Changes } from '../workflow/changed.js';
-import { runPipeline, type PipelineExecutor, type PipelineOutcome } from '../workflow/pipeline.js';
-import type { RecipeRepo } from '../recipe/repo.js';
-import type { SiteConfig } from '../site/site-config.js';
+import { runPipeline, type PipelineOutcome } from '../workflow/pipeline.js';
 import { checkReportDir } from '../report/write-report.js';
 import { writeReport } from '../report/report.js';
-import { kubernetesClient } from './kubernetes-client.js';
+import { executorKind } from '../executors/registry.js';
 import { requireRoot } from './needs-root.js';
 import type { CommandContext } from './context.js';
-import { writeLines, type CliIo } from './io.js';
-import { requireSiteConfig } from './load-site.js';
+import { writeLines } from './io.js';
+import { requireSite } from './load-site.js';
 
 export function changedCommand(context: CommandContext, setExit: (code: number) => void): Command {
   return new Command('changed')
@@ -75,12 +73,7 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
         },
       ) => {
         const { io } = context;
-        if (options.executor !== 'local' && options.executor !== 'kubernetes') {
-          throw new UserError('UNKNOWN_EXECUTOR', `executor \`${options.executor}\` is not available`, {
-            hint: 'use --executor local or --executor kubernetes',
-            exitCode: ExitCode.invalidInput,
-          });
-        }
+        const kind = executorKind(options.executor);
         if (options.via !== 'direct' && options.via !== 'pxe')
           throw invalidInput('BAD_OPTION', `--via takes direct or pxe, got \`${options.via}\``);
         const parallel = Number(options.parallel);
@@ -104,12 +97,12 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
         }
         const { recipes, problems } = await loadRecipes(repo, targets);
         if (problems.length > 0) throw new ValidationError(problems);
-        const site = await requireSiteConfig(repo);
+        // Node groups must name recipes only when the pipeline promotes (and so renders them).
+        const site = await requireSite(repo, ['build', 'tree', ...kind.siteParts], { checkImages: options.promoteTo !== undefined });
         const reportDir = options.report === undefined ? undefined : path.resolve(io.cwd, options.report);
         if (reportDir !== undefined) await checkReportDir(reportDir, site.tftpRoot);
-        const executor =
-          options.executor === 'kubernetes' ? await kubernetesExecutor(repo, site, options.cache, options.via, io) : undefined;
-        if (executor === undefined) requireRoot('pipeline');
+        const executor = await kind.create({ repo, site, useCache: options.cache, signal: io.signal, output: io.stdout });
+        if (kind.local) requireRoot('pipeline');
         const several = recipes.length > 1;
         const reporter = createReporter(several && !json ? 'plain' : chooseReporter({ json, stream: io.stdout }), io.stdout);
         let outcomes: PipelineOutcome[];
@@ -137,23 +130,6 @@ export function pipelineCommand(context: CommandContext, setExit: (code: number)
         setExit(outcomes.every((o) => o.failure === null) ? ExitCode.ok : ExitCode.failure);
       },
     );
-}
-
-async function kubernetesExecutor(
-  repo: RecipeRepo,
-  site: SiteConfig,
-  useCache: boolean,
-  via: 'direct' | 'pxe',
-  io: CliIo,
-): Promise<PipelineExecutor> {
-  const { signal, stdout: output } = io;
-  const client = await kubernetesClient(site.kubernetes);
-  const { buildInPod, testInPod, newRunId } = await import('../executors/kubernetes/remote.js');
-  const runId = newRunId();
-  return {
-    build: (recipe, emit) => buildInPod({ client, site, repo, recipe, useCache, emit, signal, runId, output }),
-    test: (image, emit) => testInPod({ client, site, image, via, emit, signal, runId, output }),
-  };
 }
 
 export function summaryTable(outcomes: readonly PipelineOutcome[]): string[] {

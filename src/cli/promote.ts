@@ -8,13 +8,13 @@ import { promote, refresh, rollback } from '../promote/promote.js';
 import { treePaths } from '../promote/tree.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
-import { requireSiteConfig } from './load-site.js';
+import { requireSite } from './load-site.js';
 
 /** The tree, the site config and how to report, for the verbs that change or read the PXE tree. */
 export async function treeTools(context: CommandContext, wait: string | undefined): Promise<TreeTools> {
   const waitS = Number(wait ?? '300');
   if (!Number.isFinite(waitS) || waitS < 0) throw invalidInput('BAD_OPTION', `--wait takes seconds, got \`${wait}\``);
-  const site = await requireSiteConfig(await context.repo());
+  const site = await requireSite(await context.repo(), ['build', 'tree'], { checkImages: true });
   const json = context.globals().json === true;
   const { io } = context;
   const emit: Emit = (event) => {

@@ -7,7 +7,7 @@ import { ExitCode, invalidInput } from '../errors/user-error.js';
 import { argoWorkflowTemplate } from '../executors/kubernetes/argo.js';
 import { loadRecipe } from '../recipe/load.js';
 import type { CommandContext } from './context.js';
-import { requireSiteConfig } from './load-site.js';
+import { requireSite } from './load-site.js';
 
 export function renderCommand(context: CommandContext, setExit: (code: number) => void): Command {
   const render = new Command('render').summary('render deploy files from the recipes and pxeforge.yaml');
@@ -19,7 +19,7 @@ export function renderCommand(context: CommandContext, setExit: (code: number) =
       const repo = await context.repo();
       const absolute = path.resolve(context.io.cwd, file);
       const recipe = await loadRecipe(repo, absolute);
-      const site = await requireSiteConfig(repo);
+      const site = await requireSite(repo, ['executors']);
       if (site.kubernetes === undefined) {
         throw invalidInput(
           'NO_KUBERNETES',

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 
-import { testImage, type TreeBoot } from '../boot-test/boot-test.js';
+import type { TreeBoot } from '../boot-test/boot-test.js';
 import type { TestReport } from '../boot-test/report.js';
 import { ExitCode, invalidInput, isUserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
@@ -10,17 +10,10 @@ import { chooseReporter, createReporter } from '../progress/choose-reporter.js';
 import { seconds } from '../progress/plain-reporter.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
-import { kubernetesClient } from './kubernetes-client.js';
-import { requireSiteConfig } from './load-site.js';
+import { requireSite } from './load-site.js';
 import { treeBootFor } from '../promote/tree-boot.js';
-import { newRunId, testInPod } from '../executors/kubernetes/remote.js';
+import { executorKind } from '../executors/registry.js';
 import { parseImageRef } from '../store/image-ref.js';
-import { resolveVersion } from '../store/store.js';
-
-async function exactVersion(store: string, reference: string): Promise<string> {
-  const { name, version } = await resolveVersion(store, reference);
-  return `${name}@${version}`;
-}
 
 export function testCommand(context: CommandContext, setExit: (code: number) => void): Command {
   return new Command('test')
@@ -52,20 +45,20 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
         const parallel = Number(options.parallel);
         if (!Number.isInteger(parallel) || parallel < 1)
           throw invalidInput('BAD_OPTION', `--parallel takes a whole number ≥ 1, got \`${options.parallel}\``);
-        if (options.executor !== 'local' && options.executor !== 'kubernetes')
-          throw invalidInput(
-            'UNKNOWN_EXECUTOR',
-            `executor \`${options.executor}\` is not available`,
-            'use --executor local or --executor kubernetes',
-          );
-        if (options.executor === 'kubernetes' && options.channel !== undefined)
+        const kind = executorKind(options.executor);
+        if (!kind.local && options.channel !== undefined)
           throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree on this host: use --executor local');
         if (options.channel !== undefined && options.via !== 'pxe')
           throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree: it needs --via pxe');
         // Every reference is checked before anything starts: a bad one is a usage error (exit 2).
         for (const image of images) parseImageRef(image);
         const { io } = context;
-        const site = await requireSiteConfig(await context.repo());
+        const repo = await context.repo();
+        // The tree only to boot from it (--channel), and then its node groups must name recipes.
+        const fromTree = options.channel !== undefined;
+        const site = await requireSite(repo, ['build', ...kind.siteParts, ...(fromTree ? (['tree'] as const) : [])], {
+          checkImages: fromTree,
+        });
         // Booting from the tree: every image must be what its channel serves, checked before any VM starts.
         const trees = new Map<string, TreeBoot>();
         if (options.channel !== undefined) {
@@ -75,8 +68,7 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
               (await treeBootFor(site, image, { channel: options.channel, entry: options.entry, group: options.group })).tree,
             );
         }
-        const client = options.executor === 'kubernetes' ? await kubernetesClient(site.kubernetes) : undefined;
-        const runId = newRunId();
+        const executor = await kind.create({ repo, site, useCache: true, signal: io.signal, output: io.stdout });
         const json = context.globals().json === true;
         const several = images.length > 1;
         const reporter = createReporter(several && !json ? 'plain' : chooseReporter({ json, stream: io.stdout }), io.stdout);
@@ -87,19 +79,7 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
           try {
             const tree = trees.get(image);
             const via = options.via as 'direct' | 'pxe';
-            const report =
-              client === undefined
-                ? await testImage({ store: site.store, image, via, emit, signal: io.signal, tree })
-                : await testInPod({
-                    client,
-                    site,
-                    image: await exactVersion(site.store, image),
-                    via,
-                    emit,
-                    signal: io.signal,
-                    runId,
-                    output: io.stdout,
-                  });
+            const report = await executor.test(image, { via, tree }, emit);
             outcomes.push({ image, report });
           } catch (error) {
             if (!isUserError(error) || error.exitCode === ExitCode.interrupted) throw error;

@@ -8,14 +8,14 @@ import { readCurrent, readHistoryFile, treePaths, type HistoryEntry } from '../p
 import { verifyTree } from '../promote/verify.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
-import { requireSiteConfig } from './load-site.js';
+import { requireSite } from './load-site.js';
 import { treeTools } from './promote.js';
 
 export function statusCommand(context: CommandContext, setExit: (code: number) => void): Command {
   return new Command('status')
     .summary('what each channel serves, since when and by whom, and what each node group boots')
     .action(async () => {
-      const site = await requireSiteConfig(await context.repo());
+      const site = await requireSite(await context.repo(), ['tree']);
       const paths = treePaths(site.tftpRoot);
       const current = await readCurrent(paths);
       const lock = await readLock(paths.lock);
@@ -86,7 +86,7 @@ export function historyCommand(context: CommandContext, setExit: (code: number) 
     .option('--image <name>', 'only this image')
     .option('--last <n>', 'only the last n entries')
     .action(async (options: { channel?: string; image?: string; last?: string }) => {
-      const site = await requireSiteConfig(await context.repo());
+      const site = await requireSite(await context.repo(), ['tree']);
       const paths = treePaths(site.tftpRoot);
       const file = await readHistoryFile(paths);
       for (const { line, problem } of file.damaged) context.io.stderr.write(`warning: ${paths.history}:${line}: ${problem}; skipped\n`);
@@ -167,7 +167,7 @@ export function verifyCommand(context: CommandContext, setExit: (code: number) =
   return new Command('verify')
     .summary('check the PXE tree: configs parse, every referenced file exists with its digest, current resolves')
     .action(async () => {
-      const site = await requireSiteConfig(await context.repo());
+      const site = await requireSite(await context.repo(), ['tree']);
       const report = await verifyTree(treePaths(site.tftpRoot), { httpBaseUrl: site.httpBaseUrl });
       if (context.globals().json) {
         context.io.stdout.write(`${JSON.stringify(report)}\n`);
@@ -188,7 +188,7 @@ export function unlockCommand(context: CommandContext, setExit: (code: number) =
     .summary('remove the PXE tree lock left by a pxeforge process that is no longer running')
     .option('--force', 'also remove a lock whose owner runs on another host and cannot be checked from here')
     .action(async (options: { force?: boolean }) => {
-      const site = await requireSiteConfig(await context.repo());
+      const site = await requireSite(await context.repo(), ['tree']);
       const removed = await breakTreeLock(treePaths(site.tftpRoot).lock, options.force === true);
       writeLines(context.io.stdout, [
         removed === undefined ? 'the PXE tree is not locked' : `removed the lock of ${describeOwner(removed)}`,

@@ -18,3 +18,13 @@ export type PxeEvent =
   | { type: 'warning'; stage?: string; message: string };
 
 export type Emit = (event: PxeEvent) => void;
+
+/** Every event type, at run time (a pod's event lines are checked against it). */
+export const eventTypes = ['plan', 'stage-start', 'stage-end', 'stage-skip', 'command', 'output', 'info', 'warning'] as const;
+
+export type PxeEventType = (typeof eventTypes)[number];
+
+// The list and the union name the same types: adding an event to one without the other fails to compile.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _sameTypes: Same<PxeEventType, PxeEvent['type']> = true;
+void _sameTypes;

@@ -1,7 +1,7 @@
 import type { Emit } from '../events/events.js';
 import type { Recipe } from '../recipe/recipe.js';
 import type { RecipeRepo } from '../recipe/repo.js';
-import type { SiteConfig } from '../site/site-config.js';
+import type { BuildSettings } from '../site/site-config.js';
 import type { Manifest } from '../store/manifest.js';
 import type { CacheOutcome, StepCache } from './cache.js';
 import type { HygieneReport } from './hygiene.js';
@@ -12,7 +12,7 @@ import type { BuildPlan } from './plan.js';
 export interface BuildOptions {
   recipe: Recipe;
   repo: RecipeRepo;
-  site: SiteConfig;
+  site: BuildSettings;
   useCache: boolean;
   emit: Emit;
   signal: AbortSignal;

@@ -19,6 +19,7 @@ import { writeManifest } from './write-manifest.js';
 import { removeTree } from '../rootfs/mounts.js';
 import { applyOverlay } from './overlay.js';
 import { makeBuildPlan } from './plan.js';
+import { producingSettings } from '../site/build-settings.js';
 import { gitProvenance } from './provenance.js';
 import { runHooks } from './hooks.js';
 import type { BuildContext, BuildOptions, BuildResult } from './build-context.js';
@@ -56,6 +57,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     packageSources: await getDistro(recipe.base.distro).packageSources(recipe.base, site.mirror),
     sourceDateEpoch,
     sourceDigests,
+    buildSettings: producingSettings(site),
   });
   await mkdir(path.join(site.cache, 'work'), { recursive: true });
   const work = await mkdtemp(path.join(site.cache, 'work', `${recipe.name}-`));

@@ -9,7 +9,7 @@ export const buildFormat = 1;
  * the distro backend resolved them), the timestamp every file gets, and the cache keys. Each
  * key covers exactly what its step depends on: bootstrap ← distro, release, arch, variant,
  * sources; packages ← bootstrap +
- * the install list; inputs ← everything (recipe, the content of every source file, ...).
+ * the install list; inputs ← everything (recipe, the content of every source file, the site's build settings, ...).
  */
 export interface BuildPlan {
   recipe: Recipe;
@@ -21,7 +21,13 @@ export interface BuildPlan {
 
 export function makeBuildPlan(
   recipe: Recipe,
-  inputs: { packageSources: unknown; sourceDateEpoch: number; sourceDigests: Record<string, string> },
+  inputs: {
+    packageSources: unknown;
+    sourceDateEpoch: number;
+    sourceDigests: Record<string, string>;
+    /** The site's build settings that change what a build produces (`producingSettings`). */
+    buildSettings: Record<string, unknown>;
+  },
 ): BuildPlan {
   const { distro, release, arch, variant } = recipe.base;
   const bootstrap = digestJson({ step: 'bootstrap', buildFormat, distro, release, arch, variant, sources: inputs.packageSources });
@@ -31,6 +37,7 @@ export function makeBuildPlan(
     step: 'inputs',
     packages,
     settings,
+    buildSettings: inputs.buildSettings,
     sourceDigests: inputs.sourceDigests,
     sourceDateEpoch: inputs.sourceDateEpoch,
   });

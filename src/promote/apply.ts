@@ -5,7 +5,7 @@ import path from 'node:path';
 
 import { UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
-import type { SiteConfig } from '../site/site-config.js';
+import type { BuildSettings, SiteTree } from '../site/site-config.js';
 import type { Manifest } from '../store/manifest.js';
 import { manifestRecord } from '../store/manifest-schema.js';
 import { parseRecord } from '../store/record.js';
@@ -26,7 +26,7 @@ import {
 } from './write-generation.js';
 
 export interface TreeTools {
-  site: SiteConfig;
+  site: BuildSettings & SiteTree;
   paths: TreePaths;
   emit: Emit;
   signal: AbortSignal;

@@ -5,7 +5,7 @@ import type { TreeBoot } from '../boot-test/boot-test.js';
 import { guestHostAddress } from '../boot-test/qemu-argv.js';
 import { isEfiProgram } from '../boot-loaders/registry.js';
 import { invalidInput } from '../errors/user-error.js';
-import type { SiteConfig } from '../site/site-config.js';
+import type { BuildSettings, SiteTree } from '../site/site-config.js';
 import { resolveVersion } from '../store/store.js';
 import { requireChannel } from './promote.js';
 import { placedDir, readCurrent, treePaths } from './tree.js';
@@ -16,7 +16,7 @@ import { placedDir, readCurrent, treePaths } from './tree.js';
  * node's firmware loads. The channel must serve exactly that version now.
  */
 export async function treeBootFor(
-  site: SiteConfig,
+  site: BuildSettings & SiteTree,
   reference: string,
   options: { channel: string; entry: string; group?: string },
 ): Promise<{ image: string; tree: TreeBoot }> {

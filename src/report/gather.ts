@@ -1,6 +1,6 @@
 import { listImages, listVersions, versionDir } from '../store/store.js';
 import { readCurrent, readHistoryFile, treePaths } from '../promote/tree.js';
-import type { SiteConfig } from '../site/site-config.js';
+import type { BuildSettings, SiteTree } from '../site/site-config.js';
 import { channelViews } from './channels.js';
 import { fleetSnapshotFile, readFleetSnapshot } from './fleet-snapshot.js';
 import { groupViews } from './groups.js';
@@ -15,7 +15,7 @@ import { timeline } from './timeline.js';
  * only reads; what it cannot read becomes a warning on the page, except a damaged tree
  * (`current` broken), which is an error as in every other command.
  */
-export async function gatherReport(site: SiteConfig, now: Date = new Date()): Promise<ReportData> {
+export async function gatherReport(site: BuildSettings & SiteTree, now: Date = new Date()): Promise<ReportData> {
   const paths = treePaths(site.tftpRoot);
   const current = await readCurrent(paths);
   const history = await readHistoryFile(paths);

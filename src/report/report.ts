@@ -1,4 +1,4 @@
-import type { SiteConfig } from '../site/site-config.js';
+import type { BuildSettings, SiteTree } from '../site/site-config.js';
 import { readChartBundle } from './chart-bundle.js';
 import { gatherReport } from './gather.js';
 import { renderReport } from './render.js';
@@ -6,7 +6,7 @@ import { checkReportDir, writeReportFile } from './write-report.js';
 
 /** `pxeforge report`: gather → render → write, outside the PXE tree. */
 export async function writeReport(
-  site: SiteConfig,
+  site: BuildSettings & SiteTree,
   outDir: string,
   now: Date = new Date(),
 ): Promise<{ file: string; bytes: number; ms: number }> {

@@ -76,34 +76,72 @@ const kubernetes = z
   })
   .describe('The kubernetes executor: where build and boot-test pods run.');
 
-export const siteConfigSchema = z
-  .strictObject({
-    store: z.string().min(1).optional().describe('Image store; default var/store (relative to this file).'),
-    cache: z.string().min(1).optional().describe('Build step cache (layers, initrds); default var/cache.'),
-    tftpRoot: z.string().min(1).optional().describe('TFTP/HTTP root served to nodes; default var/tftp.'),
-    httpBaseUrl: bootScriptUrl
-      .optional()
-      .describe('URL under which nodes reach the TFTP root over HTTP (squashfs roots are fetched from it).'),
-    mirror: z
-      .union([z.literal('host'), z.url({ protocol: /^https?$/ })])
-      .optional()
-      .describe("Debian mirror for builds; `host` (default) uses the mirror of this host's apt sources."),
-    channels: z.record(fileName, channel).optional(),
-    nodes: z
-      .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]*$/, { error: 'is not a host name' }), macAddress)
-      .optional()
-      .describe('MAC table: host name → MAC address, for node groups that list hosts.'),
-    nodeGroups: z.record(fileName, nodeGroup).optional(),
-    kubernetes: kubernetes.optional(),
-    unknownNodes: z
-      .strictObject({
-        action: z.enum(['localboot', 'menu', 'group']),
-        group: fileName.optional(),
-      })
-      .optional()
-      .describe('What a node whose MAC is in no group boots; default localboot.'),
-  })
-  .describe('pxeforge site config: where images and the PXE tree live, channels and node groups.');
+const settings = {
+  store: z.string().min(1).optional().describe('Image store; default var/store (relative to this file).'),
+  cache: z.string().min(1).optional().describe('Build step cache (layers, initrds); default var/cache.'),
+  tftpRoot: z.string().min(1).optional().describe('TFTP/HTTP root served to nodes; default var/tftp.'),
+  httpBaseUrl: bootScriptUrl
+    .optional()
+    .describe('URL under which nodes reach the TFTP root over HTTP (squashfs roots are fetched from it).'),
+  mirror: z
+    .union([z.literal('host'), z.url({ protocol: /^https?$/ })])
+    .optional()
+    .describe("Debian mirror for builds; `host` (default) uses the mirror of this host's apt sources."),
+  channels: z.record(fileName, channel).optional(),
+  nodes: z
+    .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]*$/, { error: 'is not a host name' }), macAddress)
+    .optional()
+    .describe('MAC table: host name → MAC address, for node groups that list hosts.'),
+  nodeGroups: z.record(fileName, nodeGroup).optional(),
+  kubernetes: kubernetes.optional(),
+  unknownNodes: z
+    .strictObject({
+      action: z.enum(['localboot', 'menu', 'group']),
+      group: fileName.optional(),
+    })
+    .optional()
+    .describe('What a node whose MAC is in no group boots; default localboot.'),
+};
+
+const description = 'pxeforge site config: where images and the PXE tree live, channels and node groups.';
+
+export const siteConfigSchema = z.strictObject(settings).describe(description);
+
+/**
+ * The three parts of the site config, each loaded and checked on its own: the build settings
+ * (what builds read), the tree (the PXE tree, its channels and node groups) and the executors.
+ */
+export type SitePart = 'build' | 'tree' | 'executors';
+export const siteParts: readonly SitePart[] = ['build', 'tree', 'executors'];
+
+const partOf: Record<keyof typeof settings, SitePart> = {
+  store: 'build',
+  cache: 'build',
+  mirror: 'build',
+  tftpRoot: 'tree',
+  httpBaseUrl: 'tree',
+  channels: 'tree',
+  nodes: 'tree',
+  nodeGroups: 'tree',
+  unknownNodes: 'tree',
+  kubernetes: 'executors',
+};
+
+/**
+ * The file's schema checking the values of `parts` only: the other settings are left to
+ * their own part's loader. A setting the file format does not know is refused either way.
+ * Only the fields of `parts` in the output are checked.
+ */
+export function sitePartsSchema(parts: readonly SitePart[]): z.ZodType<SiteConfigFile> {
+  if (siteParts.every((part) => parts.includes(part))) return siteConfigSchema;
+  const shape = Object.fromEntries(
+    Object.entries(settings).map(([key, schema]) => [
+      key,
+      parts.includes(partOf[key as keyof typeof settings]) ? schema : z.unknown().optional(),
+    ]),
+  );
+  return z.strictObject(shape).describe(description) as unknown as z.ZodType<SiteConfigFile>;
+}
 
 export type SiteConfigFile = z.output<typeof siteConfigSchema>;
 export type KubernetesConfig = z.output<typeof kubernetes>;

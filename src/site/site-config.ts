@@ -1,43 +1,36 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 
-import { formatPath } from '../errors/format-path.js';
 import type { Problem } from '../errors/problems.js';
 import { invalidInput } from '../errors/user-error.js';
-import { quoted } from '../errors/quote-text.js';
 import type { RecipeRepo } from '../recipe/repo.js';
 import { loadRepoYaml } from '../recipe/repo-file.js';
-import { didYouMean } from '../source/suggest.js';
 import { checkSchema } from '../source/zod-problems.js';
-import type { YamlDocument } from '../source/yaml-document.js';
-import { expandHostlist } from './hostlist.js';
-import { siteConfigSchema, type KubernetesConfig, type SiteConfigFile } from './schema.js';
+import { resolveBuildSettings, type BuildSettings } from './build-settings.js';
+import { resolveExecutors, type SiteExecutors } from './executors.js';
+import { siteParts, sitePartsSchema, type SitePart } from './schema.js';
+import { resolveSiteTree, type SiteTree } from './site-tree.js';
+
+export type { BuildSettings } from './build-settings.js';
+export type { SiteExecutors } from './executors.js';
+export type { SitePart } from './schema.js';
+export type { NodeGroup, SiteTree } from './site-tree.js';
 
 export const siteConfigName = 'pxeforge.yaml';
 
-export interface NodeGroup {
-  name: string;
-  image: string;
-  channel: string;
-  /** Members with their MAC (lowercase, colon-separated) and host name when known. */
-  members: { mac: string; host: string | undefined }[];
-  kernelArgs: string;
-  firmware: 'bios' | 'uefi';
-  arch: 'amd64' | 'arm64';
+interface PartTypes {
+  build: BuildSettings;
+  tree: SiteTree;
+  executors: SiteExecutors;
 }
 
-export interface SiteConfig {
-  file: string;
-  store: string;
-  cache: string;
-  tftpRoot: string;
-  httpBaseUrl: string | undefined;
-  mirror: string;
-  channels: Record<string, { protected: boolean; description: string | undefined }>;
-  nodeGroups: NodeGroup[];
-  unknownNodes: { action: 'localboot' | 'menu' | 'group'; group: string | undefined };
-  kubernetes: KubernetesConfig | undefined;
-}
+/** The site config with the parts `P`: `SiteParts<'build' | 'tree'>` has the build settings and the tree. */
+export type SiteParts<P extends SitePart> = (P extends unknown ? (part: PartTypes[P]) => void : never) extends (part: infer I) => void
+  ? I
+  : never;
+
+/** All of pxeforge.yaml. */
+export type SiteConfig = SiteParts<SitePart>;
 
 /** The repository root: the nearest directory at or above `start` that holds pxeforge.yaml. */
 export async function findRepoRoot(start: string): Promise<string> {
@@ -62,12 +55,18 @@ export async function findRepoRoot(start: string): Promise<string> {
   }
 }
 
-/** Loads and checks pxeforge.yaml; `recipeNames` are the images node groups may name. */
-export async function loadSiteConfig(
+/**
+ * Loads pxeforge.yaml and checks the parts `parts` of it only (every problem of those, located).
+ * With the tree, `recipeNames` are the images node groups may name; without them names are not
+ * checked (for commands that read the tree but boot nothing).
+ */
+export async function loadSite<P extends SitePart>(
   repo: RecipeRepo,
-  recipeNames: readonly string[],
-): Promise<{ site?: SiteConfig; problems: Problem[] }> {
-  const loaded = await loadRepoYaml(repo, path.join(repo.root, siteConfigName));
+  parts: readonly P[],
+  recipeNames?: readonly string[],
+): Promise<{ site?: SiteParts<P>; problems: Problem[] }> {
+  const file = path.join(repo.root, siteConfigName);
+  const loaded = await loadRepoYaml(repo, file);
   if (!loaded.ok) return { problems: loaded.problems };
   const data = loaded.document.data ?? {};
   if (typeof data !== 'object' || Array.isArray(data)) {
@@ -75,112 +74,32 @@ export async function loadSiteConfig(
       problems: [{ file: siteConfigName, line: 1, column: 1, path: '', message: 'expected a mapping of settings at the top of the file' }],
     };
   }
-  const checked = checkSchema(siteConfigSchema, { ...loaded.document, data });
+  const document = { ...loaded.document, data };
+  const checked = checkSchema(sitePartsSchema(parts), document);
   if (!checked.ok) return { problems: checked.problems };
-  return resolveSiteConfig(repo, checked.value, loaded.document, recipeNames);
-}
-
-function resolveSiteConfig(
-  repo: RecipeRepo,
-  config: SiteConfigFile,
-  document: YamlDocument,
-  recipeNames: readonly string[],
-): { site?: SiteConfig; problems: Problem[] } {
-  const problems: Problem[] = [];
-  const report = (fieldPath: PropertyKey[], message: string, hint?: string) =>
-    problems.push({ file: document.file, ...document.locate(fieldPath), path: formatPath(fieldPath), message, hint });
-
-  const channels = Object.fromEntries(
-    Object.entries(config.channels ?? { staging: {}, production: { protected: true } }).map(([name, channel]) => [
-      name,
-      { protected: channel.protected ?? false, description: channel.description },
-    ]),
-  );
-  const channelNames = Object.keys(channels);
-  const groupNames = Object.keys(config.nodeGroups ?? {});
-  const table = new Map(Object.entries(config.nodes ?? {}).map(([host, mac]) => [host, normalizeMac(mac)]));
-  const owner = new Map<string, string>();
-  const nodeGroups: NodeGroup[] = [];
-
-  for (const [name, group] of Object.entries(config.nodeGroups ?? {})) {
-    const at = (...rest: PropertyKey[]) => ['nodeGroups', name, ...rest];
-    if (!recipeNames.includes(group.image)) {
-      report(at('image'), `no recipe named ${quoted(group.image)}`, didYouMean(group.image, recipeNames));
-    }
-    if (!channelNames.includes(group.channel)) {
-      report(
-        at('channel'),
-        `no channel ${quoted(group.channel)} in \`channels\``,
-        didYouMean(group.channel, channelNames) ?? `channels: ${channelNames.join(', ')}`,
-      );
-    }
-    const members: NodeGroup['members'] = (group.macs ?? []).map((mac) => ({ mac: normalizeMac(mac), host: undefined }));
-    for (const [index, pattern] of (group.hosts ?? []).entries()) {
-      let hosts: string[];
-      try {
-        hosts = expandHostlist(pattern);
-      } catch (error) {
-        report(at('hosts', index), (error as Error).message);
-        continue;
-      }
-      const missing = hosts.filter((host) => !table.has(host));
-      if (missing.length > 0) {
-        report(
-          at('hosts', index),
-          `${missing.length} host(s) have no MAC in \`nodes\`: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
-          'add `<host>: <mac>` lines to the `nodes` table',
-        );
-      }
-      members.push(...hosts.filter((host) => table.has(host)).map((host) => ({ mac: table.get(host)!, host })));
-    }
-    for (const member of members) {
-      const previous = owner.get(member.mac);
-      if (previous !== undefined && previous !== name) {
-        report(
-          at(),
-          `MAC ${member.mac}${member.host === undefined ? '' : ` (${member.host})`} is also in node group ${quoted(previous)}`,
-          'a node boots exactly one image: keep each MAC in one group',
-        );
-      }
-      owner.set(member.mac, name);
-    }
-    nodeGroups.push({
-      name,
-      image: group.image,
-      channel: group.channel,
-      members,
-      kernelArgs: group.kernelArgs ?? '',
-      firmware: group.firmware ?? 'bios',
-      arch: group.arch ?? 'amd64',
-    });
+  const config = checked.value;
+  const wants = (part: SitePart) => (parts as readonly SitePart[]).includes(part);
+  let site: Partial<SiteConfig> = {};
+  if (wants('build')) site = { ...site, ...resolveBuildSettings(repo.root, file, config) };
+  if (wants('tree')) {
+    const { tree, problems } = resolveSiteTree(repo.root, file, config, document, recipeNames);
+    if (tree === undefined) return { problems };
+    site = { ...site, ...tree };
   }
-
-  const unknownNodes = { action: config.unknownNodes?.action ?? 'localboot', group: config.unknownNodes?.group } as const;
-  if (unknownNodes.action === 'group' && (unknownNodes.group === undefined || !groupNames.includes(unknownNodes.group))) {
-    report(
-      ['unknownNodes', 'group'],
-      unknownNodes.group === undefined ? '`action: group` needs `group: <node group>`' : `no node group ${quoted(unknownNodes.group)}`,
-      unknownNodes.group === undefined ? undefined : didYouMean(unknownNodes.group, groupNames),
-    );
-  }
-  if (problems.length > 0) return { problems };
-  return {
-    problems,
-    site: {
-      file: path.join(repo.root, siteConfigName),
-      store: path.resolve(repo.root, config.store ?? 'var/store'),
-      cache: path.resolve(repo.root, config.cache ?? 'var/cache'),
-      tftpRoot: path.resolve(repo.root, config.tftpRoot ?? 'var/tftp'),
-      httpBaseUrl: config.httpBaseUrl,
-      mirror: config.mirror ?? 'host',
-      channels,
-      nodeGroups,
-      unknownNodes,
-      kubernetes: config.kubernetes,
-    },
-  };
+  if (wants('executors')) site = { ...site, ...resolveExecutors(file, config) };
+  return { site: site as SiteParts<P>, problems: [] };
 }
 
-export function normalizeMac(mac: string): string {
-  return mac.toLowerCase().replaceAll('-', ':');
-}
+/** The build settings alone: what a build reads (a node group naming an image not here is no concern of it). */
+export const loadBuildSettings = (repo: RecipeRepo) => loadSite(repo, ['build']);
+
+/** The tree alone; node groups' images are checked against `recipeNames` when given. */
+export const loadSiteTree = (repo: RecipeRepo, recipeNames?: readonly string[]) => loadSite(repo, ['tree'], recipeNames);
+
+/** The executors' settings alone. */
+export const loadExecutors = (repo: RecipeRepo) => loadSite(repo, ['executors']);
+
+/** All of pxeforge.yaml; `recipeNames` are the images node groups may name. */
+export const loadSiteConfig = (repo: RecipeRepo, recipeNames: readonly string[]) => loadSite(repo, siteParts, recipeNames);
+
+export { normalizeMac } from './site-tree.js';

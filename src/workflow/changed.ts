@@ -10,6 +10,7 @@ import { ToolError } from '../exec/tool-error.js';
 import { loadRecipes } from '../recipe/load.js';
 import type { Recipe } from '../recipe/recipe.js';
 import type { RecipeRepo } from '../recipe/repo.js';
+import { producingSettings } from '../site/build-settings.js';
 import { siteConfigName } from '../site/site-config.js';
 
 export interface AffectedRecipe {
@@ -30,9 +31,6 @@ export interface Changes {
   /** Changed files no recipe depends on, and pxeforge.yaml changes that need no build. */
   unrelated: string[];
 }
-
-/** Settings of pxeforge.yaml that change what a build produces (the rest only where images go). */
-const buildSettings: Record<string, unknown> = { mirror: 'host' };
 
 async function git(repo: RecipeRepo, args: string[]): Promise<string> {
   return (await run(['git', '-C', repo.root, ...args], { capture: true })).stdout;
@@ -93,9 +91,12 @@ async function changedBuildSettings(repo: RecipeRepo, commit: string): Promise<s
     (): Record<string, unknown> => ({}),
   );
   const now = settingsOf(await readFile(path.join(repo.root, siteConfigName), 'utf8').catch(() => ''));
-  return Object.entries(buildSettings)
-    .filter(([key, fallback]) => JSON.stringify(before[key] ?? fallback) !== JSON.stringify(now[key] ?? fallback))
-    .map(([key]) => `${siteConfigName} (${key})`);
+  // The settings the build plan hashes, from either file as it is (the old one may not pass today's checks).
+  const was: Record<string, unknown> = producingSettings(before as { mirror?: string });
+  const is: Record<string, unknown> = producingSettings(now as { mirror?: string });
+  return Object.keys(is)
+    .filter((key) => JSON.stringify(was[key]) !== JSON.stringify(is[key]))
+    .map((key) => `${siteConfigName} (${key})`);
 }
 
 function settingsOf(text: string): Record<string, unknown> {

@@ -1,6 +1,3 @@
-import { testImage } from '../boot-test/boot-test.js';
-import type { TestReport } from '../boot-test/report.js';
-import { buildImage } from '../image/build.js';
 import { ExitCode, isUserError, UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
 import { eachLimited } from '../progress/each-limited.js';
@@ -8,11 +5,12 @@ import { promote, requireChannel } from '../promote/promote.js';
 import { treePaths } from '../promote/tree.js';
 import type { Recipe } from '../recipe/recipe.js';
 import type { RecipeRepo } from '../recipe/repo.js';
-import type { SiteConfig } from '../site/site-config.js';
+import type { BuildSettings, SiteTree } from '../site/site-config.js';
+import type { Executor } from '../executors/executor.js';
 
 export interface PipelineOptions {
   repo: RecipeRepo;
-  site: SiteConfig;
+  site: BuildSettings & SiteTree;
   recipes: Recipe[];
   promoteTo: string | undefined;
   via: 'direct' | 'pxe';
@@ -22,22 +20,8 @@ export interface PipelineOptions {
   /** Events of one recipe (the pipeline names the recipe in each stage). */
   emit: (recipe: string) => Emit;
   signal: AbortSignal;
-  /** Where builds and boot tests run; default: this host. */
-  executor?: PipelineExecutor;
-}
-
-/** How a build and a boot test run: on this host, or elsewhere (kubernetes pods). */
-export interface PipelineExecutor {
-  build(recipe: Recipe, emit: Emit): Promise<{ version: string }>;
-  test(image: string, emit: Emit): Promise<TestReport>;
-}
-
-export function localExecutor(options: Pick<PipelineOptions, 'repo' | 'site' | 'useCache' | 'via' | 'signal'>): PipelineExecutor {
-  return {
-    build: (recipe, emit) =>
-      buildImage({ recipe, repo: options.repo, site: options.site, useCache: options.useCache, emit, signal: options.signal }),
-    test: (image, emit) => testImage({ store: options.site.store, image, via: options.via, emit, signal: options.signal }),
-  };
+  /** Where builds and boot tests run. */
+  executor: Executor;
 }
 
 export interface PipelineOutcome {
@@ -75,7 +59,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineOut
 
 async function one(options: PipelineOptions, recipe: Recipe): Promise<PipelineOutcome> {
   const emit = options.emit(recipe.name);
-  const executor = options.executor ?? localExecutor(options);
+  const { executor } = options;
   const outcome: PipelineOutcome = { recipe: recipe.name, version: null, buildMs: null, test: null, promotedTo: null, failure: null };
   const step = async (name: 'build' | 'test' | 'promote', work: () => Promise<void>): Promise<boolean> => {
     try {
@@ -99,7 +83,7 @@ async function one(options: PipelineOptions, recipe: Recipe): Promise<PipelineOu
   if (!built) return outcome;
 
   const tested = await step('test', async () => {
-    const report = await executor.test(`${recipe.name}@${outcome.version}`, emit);
+    const report = await executor.test(`${recipe.name}@${outcome.version}`, { via: options.via }, emit);
     const failed = report.checks.filter((check) => !check.passed).map((check) => check.name);
     outcome.test = { passed: report.passed, durationMs: report.durationMs, failed };
     if (!report.passed)

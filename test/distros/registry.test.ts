@@ -85,7 +85,12 @@ describe('the Debian backend gives what the build did before', () => {
     const recipe = { name: 'x', base: { distro: 'debian', ...base }, packages: { install: ['a'] } } as unknown as Parameters<
       typeof makeBuildPlan
     >[0];
-    const plan = makeBuildPlan(recipe, { packageSources: sources, sourceDateEpoch: 1, sourceDigests: {} });
+    const plan = makeBuildPlan(recipe, {
+      packageSources: sources,
+      sourceDateEpoch: 1,
+      sourceDigests: {},
+      buildSettings: { mirror: 'host' },
+    });
     expect(plan.keys.bootstrap).toBe(
       digestJson({ step: 'bootstrap', buildFormat: 1, distro: 'debian', release: 'bookworm', arch: 'amd64', variant: 'minbase', sources }),
     );

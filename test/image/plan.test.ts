@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { AptSource } from '../../src/distros/debian/apt-sources.js';
 import { debian } from '../../src/distros/debian/debian.js';
 import { makeBuildPlan } from '../../src/image/plan.js';
+import { producingSettings } from '../../src/site/build-settings.js';
 import { loadRecipe } from '../../src/recipe/load.js';
 import { recipeRepo } from '../../src/recipe/repo.js';
 import { fixtureRepo } from '../helpers/cli.js';
@@ -14,7 +15,10 @@ const sources = [{ uri: 'http://m/debian', suite: 'bookworm', components: ['main
 describe('build plan cache keys', async () => {
   const recipe = await loadRecipe(recipeRepo(fixtureRepo), path.join(fixtureRepo, 'recipes/child.yaml'));
   const plan = (overrides: Partial<typeof recipe> = {}, digests: Record<string, string> = { 'overlays/common/etc/motd': '-:a' }) =>
-    makeBuildPlan({ ...recipe, ...overrides }, { packageSources: sources, sourceDateEpoch: 1700000000, sourceDigests: digests });
+    makeBuildPlan(
+      { ...recipe, ...overrides },
+      { packageSources: sources, sourceDateEpoch: 1700000000, sourceDigests: digests, buildSettings: { mirror: 'host' } },
+    );
 
   it('an overlay-only change keeps the bootstrap and package layers', () => {
     const before = plan();
@@ -33,6 +37,18 @@ describe('build plan cache keys', async () => {
 
   it('another release or mirror starts from a new bootstrap', () => {
     expect(plan({ base: { ...recipe.base, release: 'trixie' } }).keys.bootstrap).not.toBe(plan().keys.bootstrap);
+  });
+
+  it("the site's build settings are in the inputs key", () => {
+    const withMirror = makeBuildPlan(recipe, {
+      packageSources: sources,
+      sourceDateEpoch: 1700000000,
+      sourceDigests: { 'overlays/common/etc/motd': '-:a' },
+      buildSettings: producingSettings({ mirror: 'http://m/debian' }),
+    });
+    expect(withMirror.keys.bootstrap).toBe(plan().keys.bootstrap);
+    expect(withMirror.keys.inputs).not.toBe(plan().keys.inputs);
+    expect(producingSettings({})).toEqual({ mirror: 'host' });
   });
 
   it('the same inputs give the same keys, whatever the key order', () => {

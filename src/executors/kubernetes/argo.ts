@@ -1,5 +1,5 @@
 import type { Recipe } from '../../recipe/recipe.js';
-import type { SiteConfig } from '../../site/site-config.js';
+import type { SiteExecutors } from '../../site/site-config.js';
 import { podManifest } from './pod-manifest.js';
 
 /**
@@ -9,7 +9,7 @@ import { podManifest } from './pod-manifest.js';
  * the workflow is submitted with. Pod settings (image, storage, resources, deadlines,
  * scheduling, KVM) come from pxeforge.yaml's `kubernetes` section, as for the executor.
  */
-export function argoWorkflowTemplate(recipe: Recipe, site: SiteConfig, recipeFile: string): Record<string, unknown> {
+export function argoWorkflowTemplate(recipe: Recipe, site: SiteExecutors, recipeFile: string): Record<string, unknown> {
   const config = site.kubernetes!;
   const podFor = (kind: 'build' | 'test') => podManifest({ kind, image: recipe.name, runId: '{{workflow.uid}}', command: [], config });
   const build = podFor('build');

@@ -8,18 +8,17 @@ import type { TestReport } from '../../boot-test/report.js';
 import { readTestReport } from '../../boot-test/report.js';
 import { gitProvenance } from '../../image/provenance.js';
 import { UserError } from '../../errors/user-error.js';
-import type { Emit, PxeEvent } from '../../events/events.js';
+import type { Emit } from '../../events/events.js';
 import type { Recipe } from '../../recipe/recipe.js';
 import type { RecipeRepo } from '../../recipe/repo.js';
-import { siteConfigName, type SiteConfig } from '../../site/site-config.js';
+import { siteConfigName, type BuildSettings, type SiteExecutors } from '../../site/site-config.js';
 import { parseImageRef } from '../../store/image-ref.js';
 import { versionDir } from '../../store/store.js';
 import type { KubeClient } from './client.js';
 import { packInputs } from './inputs.js';
 import { podManifest } from './pod-manifest.js';
+import { builtVersion, readPodLine } from './protocol.js';
 import { runPod } from './run-pod.js';
-
-const eventTypes = new Set<PxeEvent['type']>(['plan', 'stage-start', 'stage-end', 'stage-skip', 'command', 'output', 'info', 'warning']);
 
 /**
  * Turns the pod's output back into events: pxeforge in the pod prints JSON events (`--json`),
@@ -30,22 +29,10 @@ export function relayLines(emit: Emit): { onLine: (line: string) => void; result
   let result: Record<string, unknown> | undefined;
   return {
     onLine(line) {
-      if (line.startsWith('{')) {
-        try {
-          const value = JSON.parse(line) as { type?: unknown };
-          if (value.type === 'result') {
-            result = value as Record<string, unknown>;
-            return;
-          }
-          if (typeof value.type === 'string' && eventTypes.has(value.type as PxeEvent['type'])) {
-            emit(value as PxeEvent);
-            return;
-          }
-        } catch {
-          // not an event: an ordinary line
-        }
-      }
-      emit({ type: 'output', stream: 'stdout', line });
+      const read = readPodLine(line);
+      if (read.kind === 'result') result = read.value;
+      else if (read.kind === 'event') emit(read.event);
+      else emit({ type: 'output', stream: 'stdout', line });
     },
     result: () => result,
   };
@@ -53,7 +40,7 @@ export function relayLines(emit: Emit): { onLine: (line: string) => void; result
 
 export interface RemoteOptions {
   client: KubeClient;
-  site: SiteConfig;
+  site: BuildSettings & SiteExecutors;
   emit: Emit;
   signal: AbortSignal;
   runId?: string;
@@ -117,13 +104,14 @@ export async function buildInPod(
   } finally {
     await rm(inputs.file, { force: true });
   }
-  const result = relay.result();
-  if (typeof result?.version !== 'string') {
+  const result = builtVersion.safeParse(relay.result());
+  if (!result.success) {
     throw new UserError('POD_NO_RESULT', `build of ${recipe.name}: the pod ended without saying which version it built`, {
       hint: 'its log lines are above',
     });
   }
-  return { name: recipe.name, version: result.version, dir: versionDir(site.store, recipe.name, result.version) };
+  const { version } = result.data;
+  return { name: recipe.name, version, dir: versionDir(site.store, recipe.name, version) };
 }
 
 /** `pxeforge test --executor kubernetes`: the same boot test in a pod (KVM through the device plugin when configured). */
