@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
 
 import { startFakeKube, type FakeKube } from '../test/helpers/fake-kube.js';
 import { projectRoot, tempRecipeRepo, type TempRepo } from './helpers/recipe-repo.js';
@@ -70,5 +71,18 @@ describe('kubernetes executor with a real build and boot in the "pod"', () => {
     expect(test.stdout).toMatch(new RegExp(`^tiny@${version} via direct: PASSED`, 'm'));
     expect(fake.created.map((pod) => pod.metadata!.labels!['pxeforge.io/kind'])).toEqual(['build', 'test']);
     expect(fake.deleted).toHaveLength(2);
+  });
+
+  it("builds with the repository's own pxeforge.yaml, whose node groups name images the pod's inputs do not hold", async () => {
+    // The own file as it is (channels, nodes, node groups naming compute and tiny), pointed at this test's store and cluster.
+    const own = parseDocument(await readFile(path.join(projectRoot, 'pxeforge.yaml'), 'utf8'));
+    const current = parseDocument(await repo.read('pxeforge.yaml'));
+    for (const key of ['store', 'cache', 'tftpRoot', 'kubernetes']) own.set(key, current.get(key));
+    await repo.write('pxeforge.yaml', own.toString());
+    expect(own.getIn(['nodeGroups', 'compute', 'image'])).toBe('compute');
+    await repo.git(['commit', '-qam', "the repository's own site config"]);
+    const build = await repo.pxeforge(['build', 'recipes/tiny.yaml', '--executor', 'kubernetes']);
+    expect(build.exitCode, build.stdout.slice(-3000) + build.stderr).toBe(0);
+    expect(build.stdout).toMatch(/^built tiny@\S+ in /m);
   });
 });
