@@ -35,6 +35,22 @@ function pxelinuxMenu(header: string, targets: readonly BootTarget[]): string {
  */
 export const pxelinux: BootLoader = {
   name: 'pxelinux',
+  hostTools: [
+    {
+      name: 'pxelinux.0',
+      check: { file: '/usr/lib/PXELINUX/pxelinux.0' },
+      package: 'pxelinux',
+      neededFor: 'promote',
+      purpose: 'BIOS network boot loader for the PXE tree',
+    },
+    {
+      name: 'ldlinux.c32',
+      check: { file: '/usr/lib/syslinux/modules/bios/ldlinux.c32' },
+      package: 'syslinux-common',
+      neededFor: 'promote',
+      purpose: 'pxelinux core module',
+    },
+  ],
   firmware: ['bios'],
   renderGroup(group, target, header) {
     const files: RenderedFiles = [[`pxelinux/${group.name}.cfg`, { kind: 'file', content: pxelinuxBoot(header, target) }]];

@@ -19,6 +19,16 @@ export const netbootDracutConfig = [
  */
 export const squashfs: OutputFormat = {
   name: 'squashfs',
+  hostTools: [
+    { name: 'mksquashfs', check: { program: 'mksquashfs' }, package: 'squashfs-tools', neededFor: 'build', purpose: 'pack squashfs roots' },
+    {
+      name: 'unsquashfs',
+      check: { program: 'unsquashfs' },
+      package: 'squashfs-tools',
+      neededFor: 'build',
+      purpose: 'inspect squashfs roots',
+    },
+  ],
   artifacts: ['initrd.img', 'rootfs.squashfs'],
   packed: 'rootfs.squashfs',
   netbootInitrd: true,
