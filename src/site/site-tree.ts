@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-import { defaultArch, getArch } from '../arches/registry.js';
+import { type ArchName, defaultArch, getArch } from '../arches/registry.js';
 import type { Firmware } from '../boot-loaders/boot-loader.js';
 import { formatPath } from '../errors/format-path.js';
 import type { Problem } from '../errors/problems.js';
@@ -18,7 +18,7 @@ export interface NodeGroup {
   members: { mac: string; host: string | undefined }[];
   kernelArgs: string;
   firmware: Firmware;
-  arch: 'amd64' | 'arm64';
+  arch: ArchName;
 }
 
 /** The PXE tree: where it is, how nodes reach it, its channels, node groups and what unknown nodes boot. */
