@@ -3,6 +3,15 @@ import type { Architecture } from './architecture.js';
 /** 64-bit x86: a q35 machine, BIOS (iPXE in the NIC ROM) or UEFI (OVMF). */
 export const amd64 = {
   name: 'amd64',
+  hostTools: [
+    {
+      name: 'iPXE ROM (virtio)',
+      check: { file: '/usr/lib/ipxe/qemu/efi-virtio.rom' },
+      package: 'ipxe-qemu',
+      neededFor: 'boot test',
+      purpose: 'network boot in QEMU (--via pxe)',
+    },
+  ],
   kernelName: 'x86_64',
   qemu: {
     binary: 'qemu-system-x86_64',

@@ -1,8 +1,11 @@
+import type { HostTool } from '../exec/host-tool.js';
 /**
  * What pxeforge needs to know about a CPU architecture: its names in Debian, the kernel and
  * QEMU, how the boot test runs a machine of it, and which boot firmware its nodes have.
  */
 export interface Architecture {
+  /** What a boot test of this architecture needs on the host besides QEMU itself (doctor checks them). */
+  hostTools: readonly HostTool[];
   /** Debian architecture name (`dpkg --print-architecture`), as recipes and node groups write it. */
   name: string;
   /** Kernel and QEMU name (`uname -m`; the `architecture` of QEMU firmware descriptors). */

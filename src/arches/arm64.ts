@@ -3,6 +3,7 @@ import type { Architecture } from './architecture.js';
 /** 64-bit Arm: QEMU's virt machine, UEFI only (AAVMF); the PL011 UART is the serial console. */
 export const arm64 = {
   name: 'arm64',
+  hostTools: [],
   kernelName: 'aarch64',
   qemu: {
     binary: 'qemu-system-aarch64',

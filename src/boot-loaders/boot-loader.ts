@@ -1,5 +1,7 @@
+import type { HostTool } from '../exec/host-tool.js';
 /** The firmware a node group boots with. */
-export type Firmware = 'bios' | 'uefi';
+export const firmwares = ['bios', 'uefi'] as const;
+export type Firmware = (typeof firmwares)[number];
 
 /** A rendered file of a generation: its content, or a symlink within the generation. */
 export type RenderedFile = { kind: 'file'; content: string } | { kind: 'link'; target: string };
@@ -53,6 +55,8 @@ export interface ConfigCheck {
  */
 export interface BootLoader {
   name: string;
+  /** What the tree needs of it on the admin host: its loader files for sites to serve, its config checker (doctor checks them). */
+  hostTools: readonly HostTool[];
   /** The firmware of the node groups it boots (iPXE: every node, through boot.ipxe). */
   firmware: readonly Firmware[];
   /** A node group's config and its members' per-MAC links, and the entry points (per MAC) that lead to them. */

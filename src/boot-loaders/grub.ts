@@ -43,6 +43,15 @@ function grubMenu(header: string, targets: readonly BootTarget[]): string {
  */
 export const grub: BootLoader = {
   name: 'grub',
+  hostTools: [
+    {
+      name: 'grub-script-check',
+      check: { program: 'grub-script-check' },
+      package: 'grub-common',
+      neededFor: 'promote',
+      purpose: 'check generated GRUB configs',
+    },
+  ],
   firmware: ['uefi'],
   renderGroup(group, target, header) {
     const files: RenderedFiles = [[`grub/groups/${group.name}.cfg`, { kind: 'file', content: grubBoot(header, target) }]];

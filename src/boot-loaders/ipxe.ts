@@ -61,6 +61,15 @@ function ipxeMenu(header: string, targets: readonly BootTarget[], httpBaseUrl: s
  */
 export const ipxe: BootLoader = {
   name: 'ipxe',
+  hostTools: [
+    {
+      name: 'iPXE (undionly.kpxe, ipxe.efi)',
+      check: { file: '/usr/lib/ipxe/undionly.kpxe' },
+      package: 'ipxe',
+      neededFor: 'promote',
+      purpose: 'iPXE loaders chained from the PXE tree',
+    },
+  ],
   firmware: ['bios', 'uefi'],
   renderGroup(group, target, header, context) {
     const files: RenderedFiles = [

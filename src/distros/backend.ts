@@ -1,3 +1,4 @@
+import type { HostTool } from '../exec/host-tool.js';
 /**
  * What pxeforge needs from the distribution of an image root. One backend per distro
  * (src/distros/<name>), found by name in registry.ts; the build stages, the recipe schema and
@@ -20,16 +21,7 @@ export interface InstalledPackage {
   arch: string;
 }
 
-/** A program or file on the admin host that some part of the pipeline needs (doctor checks them). */
-export interface HostTool {
-  name: string;
-  /** A program looked up on PATH (plus the sbin directories), or an absolute file. */
-  check: { program: string } | { file: string };
-  /** Debian package that provides it. */
-  package: string;
-  neededFor: 'build' | 'boot test' | 'promote' | 'provenance';
-  purpose: string;
-}
+export type { HostTool } from '../exec/host-tool.js';
 
 /** Names in one image directory: `/<dir>/<name>` for every name that matches. */
 export interface ImageGlob {

@@ -2,27 +2,22 @@ import { access } from 'node:fs/promises';
 
 import which from 'which';
 
-import { amd64 } from '../arches/amd64.js';
-import type { HostTool } from '../distros/backend.js';
+import { type Architecture, arches, defaultArch } from '../arches/registry.js';
+import { bootLoaders } from '../boot-loaders/registry.js';
 import { distros } from '../distros/registry.js';
+import type { HostTool } from '../exec/host-tool.js';
+import { formats } from '../formats/registry.js';
 
-export type { HostTool } from '../distros/backend.js';
+export type { HostTool } from '../exec/host-tool.js';
 
-/** What every registered distro backend needs to build its images, then what the rest of the pipeline needs. */
+/**
+ * What the pipeline needs on the admin host, gathered from the registries: every distro
+ * backend, every output format, QEMU and its extras for this host's architecture, every boot
+ * loader; then what the build and provenance need whatever the recipe.
+ */
 export const hostTools: readonly HostTool[] = [
   ...Object.values(distros).flatMap((distro) => distro.hostTools),
-  { name: 'mksquashfs', check: { program: 'mksquashfs' }, package: 'squashfs-tools', neededFor: 'build', purpose: 'pack squashfs roots' },
-  {
-    name: 'unsquashfs',
-    check: { program: 'unsquashfs' },
-    package: 'squashfs-tools',
-    neededFor: 'build',
-    purpose: 'inspect squashfs roots',
-  },
-  { name: 'cpio', check: { program: 'cpio' }, package: 'cpio', neededFor: 'build', purpose: 'pack initramfs roots (newc)' },
-  { name: 'zstd', check: { program: 'zstd' }, package: 'zstd', neededFor: 'build', purpose: 'zstd compression' },
-  { name: 'xz', check: { program: 'xz' }, package: 'xz-utils', neededFor: 'build', purpose: 'xz compression' },
-  { name: 'lz4', check: { program: 'lz4' }, package: 'lz4', neededFor: 'build', purpose: 'lz4 compression' },
+  ...Object.values(formats).flatMap((format) => format.hostTools),
   {
     name: 'mount',
     check: { program: 'mount' },
@@ -37,57 +32,22 @@ export const hostTools: readonly HostTool[] = [
     neededFor: 'build',
     purpose: 'run package scripts and hooks in the image root',
   },
-  {
-    name: amd64.qemu.binary,
-    check: { program: amd64.qemu.binary },
-    package: amd64.qemu.package,
-    neededFor: 'boot test',
-    purpose: 'boot the artifacts in a VM',
-  },
-  {
-    name: 'iPXE ROM (virtio)',
-    check: { file: '/usr/lib/ipxe/qemu/efi-virtio.rom' },
-    package: 'ipxe-qemu',
-    neededFor: 'boot test',
-    purpose: 'network boot in QEMU (--via pxe)',
-  },
-  {
-    name: 'pxelinux.0',
-    check: { file: '/usr/lib/PXELINUX/pxelinux.0' },
-    package: 'pxelinux',
-    neededFor: 'promote',
-    purpose: 'BIOS network boot loader for the PXE tree',
-  },
-  {
-    name: 'ldlinux.c32',
-    check: { file: '/usr/lib/syslinux/modules/bios/ldlinux.c32' },
-    package: 'syslinux-common',
-    neededFor: 'promote',
-    purpose: 'pxelinux core module',
-  },
-  {
-    name: 'iPXE (undionly.kpxe, ipxe.efi)',
-    check: { file: '/usr/lib/ipxe/undionly.kpxe' },
-    package: 'ipxe',
-    neededFor: 'promote',
-    purpose: 'iPXE loaders chained from the PXE tree',
-  },
-  {
-    name: 'grub-script-check',
-    check: { program: 'grub-script-check' },
-    package: 'grub-common',
-    neededFor: 'promote',
-    purpose: 'check generated GRUB configs',
-  },
-  {
-    name: 'getcap',
-    check: { program: 'getcap' },
-    package: 'libcap2-bin',
-    neededFor: 'build',
-    purpose: 'find file capabilities a cpio would drop',
-  },
+  ...qemuTools(arches[defaultArch]),
+  ...Object.values(bootLoaders).flatMap((loader) => loader.hostTools),
   { name: 'git', check: { program: 'git' }, package: 'git', neededFor: 'provenance', purpose: 'record the recipe commit in each version' },
 ];
+
+/** QEMU for boot tests of an architecture, then what its boot tests need besides. */
+function qemuTools(arch: Architecture): HostTool[] {
+  const qemu: HostTool = {
+    name: arch.qemu.binary,
+    check: { program: arch.qemu.binary },
+    package: arch.qemu.package,
+    neededFor: 'boot test',
+    purpose: 'boot the artifacts in a VM',
+  };
+  return [qemu, ...arch.hostTools];
+}
 
 export interface ToolStatus {
   tool: HostTool;

@@ -1,3 +1,4 @@
+import type { HostTool } from '../exec/host-tool.js';
 import type { Emit } from '../events/events.js';
 
 /** Placeholder in a kernel command line for the URL of a root fetched over HTTP, filled when a test or promotion knows it. */
@@ -32,6 +33,8 @@ export interface RootCheck {
  */
 export interface OutputFormat {
   name: string;
+  /** What packing this format needs on the build host (doctor checks them). */
+  hostTools: readonly HostTool[];
   /** The files a version of this format has beside vmlinuz, in manifest order. */
   artifacts: readonly string[];
   /** The artifact `pack` writes. */

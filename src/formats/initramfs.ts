@@ -13,6 +13,19 @@ import { compressorArgv, cpioArgv } from './pack-argv.js';
  */
 export const initramfs: OutputFormat = {
   name: 'initramfs',
+  hostTools: [
+    { name: 'cpio', check: { program: 'cpio' }, package: 'cpio', neededFor: 'build', purpose: 'pack initramfs roots (newc)' },
+    { name: 'zstd', check: { program: 'zstd' }, package: 'zstd', neededFor: 'build', purpose: 'zstd compression' },
+    { name: 'xz', check: { program: 'xz' }, package: 'xz-utils', neededFor: 'build', purpose: 'xz compression' },
+    { name: 'lz4', check: { program: 'lz4' }, package: 'lz4', neededFor: 'build', purpose: 'lz4 compression' },
+    {
+      name: 'getcap',
+      check: { program: 'getcap' },
+      package: 'libcap2-bin',
+      neededFor: 'build',
+      purpose: 'find file capabilities a cpio would drop',
+    },
+  ],
   artifacts: ['initrd.img'],
   packed: 'initrd.img',
   netbootInitrd: false,

@@ -2,7 +2,7 @@ import { run } from '../exec/run.js';
 import { rootfsUrlPlaceholder, type OutputFormat } from './format.js';
 import { mksquashfsArgv } from './pack-argv.js';
 
-/** dracut settings for a squashfs root fetched over HTTP (see the README: network-legacy). */
+/** dracut settings for a squashfs root fetched over HTTP (see docs/building.md: network-legacy). */
 export const netbootDracutConfig = [
   '# pxeforge: initramfs that fetches the squashfs root over HTTP (root=live:<url>)',
   'hostonly="no"',
@@ -19,6 +19,16 @@ export const netbootDracutConfig = [
  */
 export const squashfs: OutputFormat = {
   name: 'squashfs',
+  hostTools: [
+    { name: 'mksquashfs', check: { program: 'mksquashfs' }, package: 'squashfs-tools', neededFor: 'build', purpose: 'pack squashfs roots' },
+    {
+      name: 'unsquashfs',
+      check: { program: 'unsquashfs' },
+      package: 'squashfs-tools',
+      neededFor: 'build',
+      purpose: 'inspect squashfs roots',
+    },
+  ],
   artifacts: ['initrd.img', 'rootfs.squashfs'],
   packed: 'rootfs.squashfs',
   netbootInitrd: true,

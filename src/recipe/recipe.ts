@@ -1,4 +1,4 @@
-import type { ArchName } from '../arches/registry.js';
+import { type ArchName, defaultArch } from '../arches/registry.js';
 import type { CompressionAlgorithm } from '../formats/format.js';
 import type { FormatName } from '../formats/registry.js';
 import type { RecipeCheck, RecipeGroup, RecipeUser } from './schema.js';
@@ -49,7 +49,7 @@ export interface Recipe {
 }
 
 export const defaults = {
-  arch: 'amd64',
+  arch: defaultArch,
   compression: { zstd: 3, gzip: 6, xz: undefined, lz4: undefined },
   boot: { memory: 2048, cpus: 2, timeout: 300 },
 } as const;

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
 import { amd64 } from '../../src/arches/amd64.js';
-import { ipxeBootScript } from '../../src/boot-loaders/ipxe.js';
 import { builtinChecks, runCheck, type CheckSpec } from '../../src/boot-test/checks.js';
 import { readConsole, stuckIn } from '../../src/boot-test/console-watch.js';
 import { qemuArgv } from '../../src/boot-test/qemu-argv.js';
@@ -224,19 +223,6 @@ describe('reports', () => {
     } as unknown as TestReport;
     expect(junitXml(report)).toContain(
       '<testcase classname="tiny@v1 (direct)" name="a &lt;b&gt;" time="0.010"><failure message="it&apos;s &lt;bad&gt;">bad &amp; &quot;worse&quot;</failure></testcase>',
-    );
-  });
-
-  it('the iPXE script fetches kernel and initrd and boots', () => {
-    expect(
-      ipxeBootScript({
-        message: 'loading kernel and initrd',
-        kernel: 'http://h/vmlinuz',
-        initrd: 'http://h/initrd.img',
-        cmdline: 'console=ttyS0',
-      }),
-    ).toBe(
-      '#!ipxe\necho pxeforge: loading kernel and initrd\nkernel http://h/vmlinuz initrd=initrd.img console=ttyS0\ninitrd --name initrd.img http://h/initrd.img\nboot\n',
     );
   });
 });
