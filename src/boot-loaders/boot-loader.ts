@@ -1,5 +1,6 @@
 /** The firmware a node group boots with. */
-export type Firmware = 'bios' | 'uefi';
+export const firmwares = ['bios', 'uefi'] as const;
+export type Firmware = (typeof firmwares)[number];
 
 /** A rendered file of a generation: its content, or a symlink within the generation. */
 export type RenderedFile = { kind: 'file'; content: string } | { kind: 'link'; target: string };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { artifactSchema } from '../store/manifest-schema.js';
 import { bootPhases } from './console-watch.js';
 
-/** test-report.json (contract in the README), as pxeforge reads it back; the types derive from it. */
+/** test-report.json (contract in docs/boot-testing.md), as pxeforge reads it back; the types derive from it. */
 export const testReportSchemaVersion = 1;
 
 const bootPhase = z.enum(bootPhases);

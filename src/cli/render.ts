@@ -24,7 +24,7 @@ export function renderCommand(context: CommandContext, setExit: (code: number) =
         throw invalidInput(
           'NO_KUBERNETES',
           "pxeforge.yaml has no `kubernetes` section: the template takes the pods' image, storage and limits from it",
-          'add kubernetes: {namespace, image, storage} (see the README, "Kubernetes executor")',
+          'add kubernetes: {namespace, image, storage} (see docs/kubernetes.md)',
         );
       }
       const template = argoWorkflowTemplate(recipe, site, path.relative(repo.root, absolute));

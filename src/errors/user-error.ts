@@ -10,7 +10,7 @@ import type { ErrorCode } from './codes.js';
  * Anything else that reaches the reporter is a bug in pxeforge and is shown with its stack.
  */
 
-/** Exit codes of the `pxeforge` command (documented in the README). */
+/** Exit codes of the `pxeforge` command (documented in docs/commands.md). */
 export const ExitCode = {
   ok: 0,
   /** An operation ran and failed: a build step, a check, a verification. */

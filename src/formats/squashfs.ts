@@ -2,7 +2,7 @@ import { run } from '../exec/run.js';
 import { rootfsUrlPlaceholder, type OutputFormat } from './format.js';
 import { mksquashfsArgv } from './pack-argv.js';
 
-/** dracut settings for a squashfs root fetched over HTTP (see the README: network-legacy). */
+/** dracut settings for a squashfs root fetched over HTTP (see docs/building.md: network-legacy). */
 export const netbootDracutConfig = [
   '# pxeforge: initramfs that fetches the squashfs root over HTTP (root=live:<url>)',
   'hostonly="no"',

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 
+import { firmwares } from '../boot-loaders/boot-loader.js';
 import { artifactSchema } from '../store/manifest-schema.js';
 
-/** `generations/<n>/state.json` (contract in the README), as pxeforge reads it back; the types derive from it. */
+/** `generations/<n>/state.json` (contract in docs/promotion.md), as pxeforge reads it back; the types derive from it. */
 export const treeStateSchemaVersion = 1;
 
 /** What one channel serves of one image. */
@@ -64,7 +65,7 @@ export const treeStateSchema = z.object({
       channel: z.string(),
       version: z.string().nullable(),
       members: z.int().nonnegative(),
-      firmware: z.enum(['bios', 'uefi']),
+      firmware: z.enum(firmwares),
     }),
   ),
   /** Every file the generation's configs reference, tree-relative, with its sha256. */

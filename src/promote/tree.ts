@@ -8,7 +8,7 @@ import { parseRecord } from '../store/record.js';
 import { treeStateSchema, treeStateSchemaVersion, type HistoryEntry, type TreeState } from './state-schema.js';
 
 /**
- * The PXE/TFTP tree (contract in the README):
+ * The PXE/TFTP tree (contract in docs/promotion.md):
  *
  *   <tftp-root>/pxeforge/images/<name>/<version>/   artifacts + manifest.json, never changed
  *   <tftp-root>/pxeforge/generations/<n>/           one complete rendering of every boot config

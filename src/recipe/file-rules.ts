@@ -40,7 +40,7 @@ export async function checkRecipeFile(catalog: Catalog, parsed: ParsedFile<Recip
       `distro \`${distro}\` is not supported yet`,
       `pxeforge builds ${Object.values(distros)
         .map((backend) => backend.title)
-        .join(', ')} images today (see the README)`,
+        .join(', ')} images today (docs/architecture.md says what another distro needs)`,
     );
   }
   const setNames = await listNames(repo.packageSetsDir, 'file');

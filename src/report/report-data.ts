@@ -1,4 +1,5 @@
 import type { BootPhase } from '../boot-test/console-watch.js';
+import type { Firmware } from '../boot-loaders/boot-loader.js';
 import type { VersionDiff } from '../store/diff.js';
 
 /**
@@ -52,7 +53,7 @@ export interface GroupView {
   name: string;
   image: string;
   channel: string;
-  firmware: 'bios' | 'uefi';
+  firmware: Firmware;
   /** The version the group's channel serves of its image in the current generation. */
   shouldBoot: string | null;
   /** pxeforge.yaml and the current generation disagree about this group (`refresh` renders it). */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { archNames } from '../arches/registry.js';
+import { firmwares } from '../boot-loaders/boot-loader.js';
 import { bootScriptUrl, fileName, imageName, kernelCmdline } from '../recipe/patterns.js';
 
 /** The site config, `pxeforge.yaml` at the root of the recipe repository. */
@@ -21,7 +22,10 @@ const nodeGroup = z.strictObject({
   macs: z.array(macAddress).optional().describe('Members by MAC address.'),
   hosts: z.array(z.string().min(1)).optional().describe('Members by host name or range (cn[001-512]); their MACs come from `nodes`.'),
   kernelArgs: kernelCmdline.optional().describe('Extra kernel parameters for this group.'),
-  firmware: z.enum(['bios', 'uefi']).optional().describe('Boot firmware of the members; default bios.'),
+  firmware: z
+    .enum(firmwares)
+    .optional()
+    .describe('Boot firmware of the members; default bios (uefi for an architecture without BIOS, such as arm64).'),
   arch: z
     .enum(archNames)
     .optional()

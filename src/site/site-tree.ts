@@ -1,5 +1,7 @@
 import path from 'node:path';
 
+import { defaultArch, getArch } from '../arches/registry.js';
+import type { Firmware } from '../boot-loaders/boot-loader.js';
 import { formatPath } from '../errors/format-path.js';
 import type { Problem } from '../errors/problems.js';
 import { quoted } from '../errors/quote-text.js';
@@ -15,7 +17,7 @@ export interface NodeGroup {
   /** Members with their MAC (lowercase, colon-separated) and host name when known. */
   members: { mac: string; host: string | undefined }[];
   kernelArgs: string;
-  firmware: 'bios' | 'uefi';
+  firmware: Firmware;
   arch: 'amd64' | 'arm64';
 }
 
@@ -98,14 +100,19 @@ export function resolveSiteTree(
       }
       owner.set(member.mac, name);
     }
+    const arch = group.arch ?? defaultArch;
+    const hasBios = getArch(arch).bios;
+    if (group.firmware === 'bios' && !hasBios) {
+      report(at('firmware'), `${arch} nodes have no BIOS`, 'set `firmware: uefi` (the default for this architecture), or remove the line');
+    }
     nodeGroups.push({
       name,
       image: group.image,
       channel: group.channel,
       members,
       kernelArgs: group.kernelArgs ?? '',
-      firmware: group.firmware ?? 'bios',
-      arch: group.arch ?? 'amd64',
+      firmware: group.firmware ?? (hasBios ? 'bios' : 'uefi'),
+      arch,
     });
   }
 

@@ -4,7 +4,7 @@ import { archNames } from '../arches/registry.js';
 import { formatNames } from '../formats/registry.js';
 
 /**
- * manifest.json of an image version (contract in the README), as pxeforge reads it back. The
+ * manifest.json of an image version (contract in docs/building.md), as pxeforge reads it back. The
  * types of the store derive from these schemas; `readManifest` checks every file against them.
  */
 export const manifestSchemaVersion = 1;

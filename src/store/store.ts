@@ -8,7 +8,7 @@ import { manifestRecord, type Manifest } from './manifest-schema.js';
 import { readRecord } from './record.js';
 
 /**
- * The image store (contract in the README): `<store>/images/<name>/<version>/` holds the
+ * The image store (contract in docs/building.md): `<store>/images/<name>/<version>/` holds the
  * artifacts, manifest.json and build.log. A version appears only when complete: it is
  * written to a hidden sibling directory, synced, then renamed into place.
  */

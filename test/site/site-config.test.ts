@@ -54,6 +54,26 @@ describe('pxeforge.yaml', () => {
     ]);
   });
 
+  it('an arm64 node group boots with UEFI by default, and BIOS is refused for it', async () => {
+    await writeFile(
+      path.join(repo.root, 'pxeforge.yaml'),
+      'nodeGroups:\n  a: { image: base, channel: staging, arch: arm64 }\n  b: { image: base, channel: staging, arch: arm64, firmware: bios }\n',
+    );
+    const { site, problems } = await loadSiteConfig(recipeRepo(repo.root), ['base']);
+    expect(site).toBeUndefined();
+    expect(problems).toEqual([
+      expect.objectContaining({
+        line: 3,
+        path: 'nodeGroups.b.firmware',
+        message: 'arm64 nodes have no BIOS',
+        hint: 'set `firmware: uefi` (the default for this architecture), or remove the line',
+      }),
+    ]);
+    await writeFile(path.join(repo.root, 'pxeforge.yaml'), 'nodeGroups:\n  a: { image: base, channel: staging, arch: arm64 }\n');
+    const loaded = await loadSiteConfig(recipeRepo(repo.root), ['base']);
+    expect(loaded.site?.nodeGroups.map((group) => [group.name, group.arch, group.firmware])).toEqual([['a', 'arm64', 'uefi']]);
+  });
+
   it('reports every problem with location', async () => {
     const result = await validateSite(`store: var/store
 channels:

@@ -19,7 +19,7 @@ export function clientFromConfig(kubeConfig: KubeConfig, namespace: string): Kub
 export function kubeClient(config: KubernetesConfig | undefined): KubeClient {
   if (config === undefined) {
     throw new UserError('NO_KUBERNETES', 'pxeforge.yaml has no `kubernetes` section: the kubernetes executor does not know where to run', {
-      hint: 'add kubernetes: {namespace, image, storage} (see the README, "Kubernetes executor")',
+      hint: 'add kubernetes: {namespace, image, storage} (see docs/kubernetes.md)',
       exitCode: ExitCode.invalidInput,
     });
   }
