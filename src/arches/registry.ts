@@ -1,3 +1,5 @@
+import { quoted } from '../errors/quote-text.js';
+import { UserError } from '../errors/user-error.js';
 import { amd64 } from './amd64.js';
 import type { Architecture } from './architecture.js';
 import { arm64 } from './arm64.js';
@@ -20,6 +22,8 @@ export function isArchName(name: string): name is ArchName {
 
 /** The architecture of that name; throws for a name no descriptor has. */
 export function getArch(name: string): Architecture {
-  if (!isArchName(name)) throw new Error(`unknown architecture \`${name}\` (known: ${archNames.join(', ')})`);
+  if (!isArchName(name)) {
+    throw new UserError('UNKNOWN_ARCH', `unknown architecture ${quoted(name)}`, { hint: `known architectures: ${archNames.join(', ')}` });
+  }
   return arches[name];
 }

@@ -22,6 +22,7 @@ export const errorCodes = [
   'CMDLINE_TOO_LONG',
   'LOCK_MISMATCH',
   'ARCH_MISMATCH',
+  'UNKNOWN_ARCH',
   'UNSUPPORTED_SCHEMA_VERSION',
   'DAMAGED_RECORD',
   // The host and its tools.

@@ -16,7 +16,7 @@ import { sourceFileDigests } from '../integrity/digest.js';
 import { cleanImage } from './hygiene.js';
 import { buildNetbootInitrd, copyKernel, initrdCacheKey, installedKernel } from './kernel.js';
 import { writeManifest } from './write-manifest.js';
-import { removeTree } from '../rootfs/mounts.js';
+import { removeWorkTree } from '../rootfs/mounts.js';
 import { applyOverlay } from './overlay.js';
 import { makeBuildPlan } from './plan.js';
 import { producingSettings } from '../site/build-settings.js';
@@ -95,7 +95,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     published = versionDir(site.store, recipe.name, version);
   } finally {
     await pendingLog.catch(() => undefined);
-    await removeTree(work);
+    await removeWorkTree(work);
     if (published === undefined) await discardStaged(staged);
   }
   return { name: recipe.name, version, dir: published, manifest: await readManifest(published) };

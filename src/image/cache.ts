@@ -3,7 +3,7 @@ import path from 'node:path';
 
 import lockfile from 'proper-lockfile';
 
-import { removeTree } from '../rootfs/mounts.js';
+import { removeWorkTree } from '../rootfs/mounts.js';
 
 export type CacheOutcome = 'hit' | 'miss' | 'off';
 
@@ -66,7 +66,7 @@ export async function cachedStep(
       await produce(tmp);
       await rename(tmp, entry);
     } finally {
-      await removeTree(tmp);
+      await removeWorkTree(tmp);
     }
     return { path: entry, outcome: 'miss' };
   } finally {

@@ -59,10 +59,10 @@ export async function collectGarbage(
     }
     if (!options.dryRun) {
       // Renamed to a hidden name first: a removal cut short never leaves half a generation or version in view.
-      for (const n of removedGenerations) await removeTree(path.join(paths.generations, String(n)));
+      for (const n of removedGenerations) await retireTreeDir(path.join(paths.generations, String(n)));
       for (const reference of removedVersions) {
         const [image, version] = reference.split('@') as [string, string];
-        await removeTree(path.join(paths.images, image, version));
+        await retireTreeDir(path.join(paths.images, image, version));
       }
     }
     return { keptGenerations: kept, removedGenerations, keptVersions, removedVersions };
@@ -71,7 +71,8 @@ export async function collectGarbage(
   }
 }
 
-async function removeTree(dir: string): Promise<void> {
+/** Removes a directory of the tree in two steps: renamed out of sight at once (nodes and readers never see it half deleted), then deleted. */
+async function retireTreeDir(dir: string): Promise<void> {
   const hidden = path.join(path.dirname(dir), `.tmp-gc-${path.basename(dir)}-${process.pid}`);
   await rename(dir, hidden);
   await rm(hidden, { recursive: true, force: true });

@@ -27,7 +27,7 @@ export async function unmountAll(dir: string): Promise<void> {
  * Removes a work tree, but only once nothing is mounted inside it: deleting through a bind
  * mount of /dev or /proc would reach the host.
  */
-export async function removeTree(dir: string): Promise<void> {
+export async function removeWorkTree(dir: string): Promise<void> {
   await unmountAll(dir);
   const left = await mountsUnder(dir);
   if (left.length > 0) throw new Error(`refusing to delete ${dir}: still mounted: ${left.join(', ')}`);

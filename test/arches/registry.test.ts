@@ -12,7 +12,13 @@ describe('architecture registry', () => {
   });
 
   it('an unknown name is an error that names the known ones', () => {
-    expect(() => getArch('riscv64')).toThrow('unknown architecture `riscv64` (known: amd64, arm64)');
+    expect(() => getArch('riscv64')).toThrow(
+      expect.objectContaining({
+        code: 'UNKNOWN_ARCH',
+        message: 'unknown architecture `riscv64`',
+        hint: 'known architectures: amd64, arm64',
+      }),
+    );
   });
 
   it('recipes and node groups accept exactly the registered names', () => {
