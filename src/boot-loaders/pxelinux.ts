@@ -3,18 +3,13 @@ import { type BootLoader, type BootTarget, hyphenMac, type RenderedFiles } from 
 const defaultConfig = 'pxelinux.cfg/default';
 const keywords = new Set(['DEFAULT', 'PROMPT', 'TIMEOUT', 'SAY', 'LABEL', 'MENU', 'KERNEL', 'INITRD', 'APPEND', 'LOCALBOOT']);
 
+/** One boot entry: a label that loads a target's kernel and initrd with its command line. */
+function entry(label: string, t: BootTarget): string[] {
+  return [`LABEL ${label}`, `  MENU LABEL ${t.label}`, `  KERNEL ${t.kernel}`, `  INITRD ${t.initrd}`, `  APPEND ${t.cmdline}`];
+}
+
 function pxelinuxBoot(header: string, t: BootTarget): string {
-  return [
-    `# ${header}`,
-    'DEFAULT pxeforge',
-    'PROMPT 0',
-    'LABEL pxeforge',
-    `  MENU LABEL ${t.label}`,
-    `  KERNEL ${t.kernel}`,
-    `  INITRD ${t.initrd}`,
-    `  APPEND ${t.cmdline}`,
-    '',
-  ].join('\n');
+  return [`# ${header}`, 'DEFAULT pxeforge', 'PROMPT 0', ...entry('pxeforge', t), ''].join('\n');
 }
 
 function pxelinuxMenu(header: string, targets: readonly BootTarget[]): string {
@@ -28,13 +23,7 @@ function pxelinuxMenu(header: string, targets: readonly BootTarget[]): string {
     'SAY pxeforge: this node is in no node group. Type a label, or wait for the local disk:',
     ...targets.map((t, i) => `SAY   image${i}: ${t.label}`),
     ...local,
-    ...targets.flatMap((t, i) => [
-      `LABEL image${i}`,
-      `  MENU LABEL ${t.label}`,
-      `  KERNEL ${t.kernel}`,
-      `  INITRD ${t.initrd}`,
-      `  APPEND ${t.cmdline}`,
-    ]),
+    ...targets.flatMap((t, i) => entry(`image${i}`, t)),
     '',
   ].join('\n');
 }

@@ -5,7 +5,7 @@ import { z } from 'zod';
 
 import { UserError } from '../errors/user-error.js';
 import { parseRecord } from '../store/record.js';
-import { treeStateSchema, treeStateSchemaVersion, type HistoryEntry, type TreeState } from './state-schema.js';
+import { historyEntrySchema, treeStateSchema, treeStateSchemaVersion, type HistoryEntry, type TreeState } from './state-schema.js';
 
 /**
  * The PXE/TFTP tree (contract in docs/promotion.md):
@@ -131,18 +131,21 @@ export function placedDir(name: string, version: string): string {
   return `${treeDirName}/images/${name}/${version}`;
 }
 
-const historyLine = z.looseObject({
-  generation: z.number().int().positive(),
-  at: z.string(),
-  user: z.string(),
-  host: z.string(),
-  action: z.enum(['promote', 'rollback', 'refresh']),
-  channel: z.string().nullable(),
-  image: z.string().nullable(),
-  from: z.string().nullable(),
-  to: z.string().nullable(),
-  reason: z.string().nullable(),
-});
+/** A history line as the history reader takes it: the fields it shows, anything else kept as it is. */
+const historyLine = z.looseObject(
+  historyEntrySchema.pick({
+    generation: true,
+    at: true,
+    user: true,
+    host: true,
+    action: true,
+    channel: true,
+    image: true,
+    from: true,
+    to: true,
+    reason: true,
+  }).shape,
+);
 
 export interface HistoryFile {
   entries: HistoryEntry[];
