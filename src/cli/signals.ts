@@ -1,3 +1,5 @@
+import { ExitCode } from '../errors/user-error.js';
+
 /**
  * Every way out of a command runs the same cleanup: Ctrl-C, SIGTERM and a closed stdout or
  * stderr (`pxeforge test tiny | head -1`: EPIPE) abort the running command through one
@@ -8,7 +10,7 @@
 export function abortOnSignals(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130);
+    if (controller.signal.aborted) process.exit(ExitCode.interrupted);
     process.stderr.write(`\n${name}: stopping (press Ctrl-C again to exit at once)...\n`);
     controller.abort(new Error(`${name} received`));
   };
