@@ -32,7 +32,8 @@ export async function earlierHostKeys(versionDir: string): Promise<string[]> {
   const dir = path.join(versionDir, 'test-reports');
   const keys: string[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const report = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as Partial<TestReport>;
+    const file = path.join(dir, name);
+    const report = parseRecord(file, await readFile(file, 'utf8'), testReportRecord);
     if (report.hostKey) keys.push(report.hostKey);
   }
   return keys;

@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { ExitCode, invalidInput } from '../errors/user-error.js';
 import { ownedSelector } from '../executors/kubernetes/pod-manifest.js';
 import { apiError } from '../executors/kubernetes/pod-failure.js';
-import { runBuildInPod, runTestInPod, type PodBuildOptions } from '../executors/kubernetes/worker.js';
+import { parseProvenance } from '../executors/kubernetes/protocol.js';
+import { runBuildInPod, runTestInPod } from '../executors/kubernetes/worker.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
 import { kubernetesClient } from '../executors/kubernetes/lazy-client.js';
@@ -59,7 +60,7 @@ export function k8sCommand(context: CommandContext, setExit: (code: number) => v
             store: options.store,
             cacheDir: options.cacheDir,
             useCache: options.cache,
-            provenance: JSON.parse(options.provenance) as PodBuildOptions['provenance'],
+            provenance: parseProvenance(options.provenance),
           },
           context.io.stdout,
           context.io.signal,

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { z } from 'zod';
+
 import { InterruptedError, UserError } from '../errors/user-error.js';
 import type { Emit } from '../events/events.js';
 import { printable } from '../errors/quote-text.js';
@@ -22,14 +24,28 @@ import { assertKinds } from './tree-guard.js';
  * its history line. From another host only a stopped heartbeat can be seen, so a silent
  * lock of another host is never taken: `pxeforge unlock --force` is the admin's decision.
  */
-export interface LockOwner {
-  host: string;
-  pid: number;
+/** lock/owner.json: who holds the tree lock. */
+const lockOwnerSchema = z.object({
+  host: z.string(),
+  pid: z.int().positive(),
   /** Start time of the process (clock ticks since boot, /proc/<pid>/stat field 22): tells pid reuse apart. */
-  processStart: string | null;
-  user: string;
-  command: string;
-  since: string;
+  processStart: z.string().nullable(),
+  user: z.string(),
+  command: z.string(),
+  since: z.string(),
+});
+export type LockOwner = z.infer<typeof lockOwnerSchema>;
+
+/** The owner a lock names, or undefined when its owner.json is missing, unreadable or damaged (the heartbeat still tells). */
+async function readOwner(lockDir: string): Promise<LockOwner | undefined> {
+  const text = await readFile(path.join(lockDir, 'owner.json'), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    const checked = lockOwnerSchema.safeParse(JSON.parse(text));
+    return checked.success ? checked.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface LockStatus {
@@ -89,10 +105,7 @@ async function processStart(pid: number): Promise<string | null> {
 export async function readLock(lockDir: string): Promise<LockStatus | undefined> {
   const info = await stat(lockDir).catch(() => undefined);
   if (info === undefined) return undefined;
-  const owner = await readFile(path.join(lockDir, 'owner.json'), 'utf8').then(
-    (text) => JSON.parse(text) as LockOwner,
-    () => undefined,
-  );
+  const owner = await readOwner(lockDir);
   const heartbeatAgeS = Math.max(0, (Date.now() - info.mtimeMs) / 1000);
   let state: LockStatus['state'] = heartbeatAgeS * 1000 > silentAfterMs ? 'silent' : 'alive';
   if (owner !== undefined && owner.host === os.hostname()) {
@@ -211,10 +224,7 @@ async function takeOver(lockDir: string, dead: LockOwner): Promise<'taken' | 'bu
     const claimed = await stat(claim).catch(() => undefined);
     return claimed !== undefined && Date.now() - claimed.mtimeMs > claimStaleMs ? 'stuck' : 'busy';
   }
-  const owner = await readFile(path.join(lockDir, 'owner.json'), 'utf8').then(
-    (text) => JSON.parse(text) as LockOwner,
-    () => undefined,
-  );
+  const owner = await readOwner(lockDir);
   if (
     owner === undefined ||
     owner.pid !== dead.pid ||

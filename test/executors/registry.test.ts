@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { eventTypes } from '../../src/events/events.js';
-import { builtVersion, readPodLine } from '../../src/executors/kubernetes/protocol.js';
+import { builtVersion, parseProvenance, readPodLine } from '../../src/executors/kubernetes/protocol.js';
 import { executorKind, executors, getExecutor } from '../../src/executors/registry.js';
 import { isUserError } from '../../src/errors/user-error.js';
 import { recipeRepo } from '../../src/recipe/repo.js';
@@ -48,5 +48,17 @@ describe('pod protocol', () => {
     expect(readPodLine('null')).toEqual({ kind: 'text' });
     expect(readPodLine('{"type":"result","version":"v1"}')).toEqual({ kind: 'result', value: { type: 'result', version: 'v1' } });
     expect(builtVersion.safeParse({ type: 'result', name: 'a' }).success).toBe(false);
+  });
+
+  it('reads --provenance of run-build, and refuses anything else as a usage error', () => {
+    expect(parseProvenance('{"commit":"abc","dirty":false,"commitTime":1700000000}')).toEqual({
+      commit: 'abc',
+      dirty: false,
+      commitTime: 1700000000,
+    });
+    expect(parseProvenance('{"commit":null,"dirty":true,"commitTime":null}')).toEqual({ commit: null, dirty: true, commitTime: null });
+    for (const bad of ['{', '{"commit":"abc"}', '"x"']) {
+      expect(() => parseProvenance(bad)).toThrow(expect.objectContaining({ code: 'BAD_OPTION', exitCode: 2 }));
+    }
   });
 });

@@ -26,6 +26,7 @@ import { runCli } from '../helpers/cli.js';
 import { makeTreeSite, makeVersion, snapshotTree, type TreeSite } from '../helpers/tree-site.js';
 import { printable } from '../../src/errors/quote-text.js';
 import { checkReason } from '../../src/promote/audit-text.js';
+import { readLock } from '../../src/promote/lock.js';
 import { parseImageRef } from '../../src/store/image-ref.js';
 
 /**
@@ -134,6 +135,14 @@ describe('pxeforge never follows a symlink it did not create', () => {
     await symlink(outside, path.join(site.tftp, 'pxeforge'));
     await refused(['promote', `tiny@${v1}`, '--channel', 'staging'], 'TREE_OBSTACLE', 1);
     expect(await snapshotTree(outside)).toEqual({ precious: expect.stringMatching(/^file /) });
+  });
+  it('an owner.json that is not JSON, or not an owner, names no owner: the heartbeat alone tells', async () => {
+    const lockDir = path.join(site.tftp, 'pxeforge/lock');
+    await mkdir(lockDir, { recursive: true });
+    for (const text of ['{not json', JSON.stringify({ host: os.hostname(), pid: 'one', user: 'x' })]) {
+      await writeFile(path.join(lockDir, 'owner.json'), text);
+      expect(await readLock(lockDir)).toMatchObject({ owner: undefined, state: 'alive' });
+    }
   });
 });
 

@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 
 import { z } from 'zod';
 
+import { invalidInput } from '../../errors/user-error.js';
 import { eventTypes, type PxeEvent } from '../../events/events.js';
 
 /**
@@ -20,6 +21,23 @@ export const builtVersion = buildResultLine.pick({ type: true, version: true });
 
 /** The last line of `k8s run-test`: the verdict (the report itself is in the store). */
 export const testResultLine = z.object({ type: z.literal('result'), name: z.string(), version: z.string(), passed: z.boolean() });
+
+/** `--provenance` of `k8s run-build`: git provenance measured where the recipe repository is (the pod gets files, not the checkout). */
+export const provenanceArgument = z.object({ commit: z.string().nullable(), dirty: z.boolean(), commitTime: z.number().nullable() });
+
+/** Reads `--provenance`; anything else is a usage error of the pod command. */
+export function parseProvenance(text: string): z.output<typeof provenanceArgument> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  const checked = provenanceArgument.safeParse(value);
+  if (!checked.success)
+    throw invalidInput('BAD_OPTION', '--provenance takes {"commit": string|null, "dirty": boolean, "commitTime": number|null}');
+  return checked.data;
+}
 
 export type BuildResultLine = z.output<typeof buildResultLine>;
 export type TestResultLine = z.output<typeof testResultLine>;

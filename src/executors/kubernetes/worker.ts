@@ -1,6 +1,8 @@
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 
+import type { z } from 'zod';
+
 import { testImage } from '../../boot-test/boot-test.js';
 import { ValidationError } from '../../errors/problems.js';
 import { makeTempDir } from '../../exec/temp-dirs.js';
@@ -12,7 +14,7 @@ import { recipeRepo, type RecipeRepo } from '../../recipe/repo.js';
 import { loadBuildSettings, type BuildSettings } from '../../site/site-config.js';
 import type { Emit } from '../../events/events.js';
 import { unpackInputs } from './inputs.js';
-import { writeBuildResult, writeTestResult } from './protocol.js';
+import { type provenanceArgument, writeBuildResult, writeTestResult } from './protocol.js';
 
 /** What runs inside the pods (`pxeforge k8s run-build` and `run-test`): the other end of remote.ts. */
 
@@ -25,7 +27,7 @@ export interface PodBuildOptions {
   store: string;
   cacheDir: string;
   useCache: boolean;
-  provenance: { commit: string | null; dirty: boolean; commitTime: number | null };
+  provenance: z.output<typeof provenanceArgument>;
 }
 
 export interface PodInputs {
