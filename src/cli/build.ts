@@ -34,7 +34,7 @@ function placeLocalDirs<S extends { cache: string; work: string }>(site: S, flag
   const cache = flags.cacheDir === undefined ? site.cache : path.resolve(cwd, flags.cacheDir);
   const work =
     flags.workDir === undefined ? (flags.cacheDir === undefined ? site.work : path.join(cache, 'work')) : path.resolve(cwd, flags.workDir);
-  return { ...site, cache, work };
+  return { ...site, cache, work, localSetting: '--cache-dir and --work-dir' };
 }
 
 export function buildCommand(context: CommandContext, setExit: (code: number) => void): Command {
