@@ -261,6 +261,12 @@ describe('the CLI with --executor kubernetes', () => {
     expect(fake!.deleted).toHaveLength(2);
   });
 
+  it('--cache-dir and --work-dir are refused with the kubernetes executor: pods use their node-local storage', async () => {
+    const result = await runCli(['build', 'recipes/base.yaml', '--executor', 'kubernetes', '--work-dir', '/scratch'], fixture.root);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('--cache-dir and --work-dir are for the local executor (pods have their own)');
+  });
+
   it('one failed build of several does not stop the others; the exit code says it failed', async () => {
     await withKubeconfig({
       lines: (pod) =>
