@@ -18,6 +18,25 @@ import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
 import { requireSite } from './load-site.js';
 
+interface BuildFlags {
+  cache: boolean;
+  executor: string;
+  locked?: string;
+  parallel: string;
+  cacheDir?: string;
+  workDir?: string;
+}
+
+/** `--cache-dir` and `--work-dir` over pxeforge.yaml's `cache` and `work` (a pod's node-local storage, say). */
+function placeLocalDirs<S extends { cache: string; work: string }>(site: S, flags: BuildFlags, cwd: string, local: boolean): S {
+  if (flags.cacheDir === undefined && flags.workDir === undefined) return site;
+  if (!local) throw invalidInput('BAD_OPTION', '--cache-dir and --work-dir are for the local executor (pods have their own)');
+  const cache = flags.cacheDir === undefined ? site.cache : path.resolve(cwd, flags.cacheDir);
+  const work =
+    flags.workDir === undefined ? (flags.cacheDir === undefined ? site.work : path.join(cache, 'work')) : path.resolve(cwd, flags.workDir);
+  return { ...site, cache, work, localSetting: '--cache-dir and --work-dir' };
+}
+
 export function buildCommand(context: CommandContext, setExit: (code: number) => void): Command {
   return new Command('build')
     .summary('build recipes into new image versions in the store')
@@ -30,7 +49,9 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
     .option('--locked <image>', 'install exactly the package versions of this earlier version (name@version)')
     .option('--executor <executor>', 'where the build runs: local (this host) or kubernetes (privileged pods, see pxeforge.yaml)', 'local')
     .option('--parallel <n>', 'build up to n recipes at once', '1')
-    .action(async (files: string[], options: { cache: boolean; executor: string; locked?: string; parallel: string }) => {
+    .option('--cache-dir <dir>', "the step cache instead of pxeforge.yaml's `cache` (local executor; on a local disk)")
+    .option('--work-dir <dir>', "where work trees go instead of pxeforge.yaml's `work` (local executor; on a local disk)")
+    .action(async (files: string[], options: BuildFlags) => {
       const { io } = context;
       const kind = executorKind(options.executor);
       const parallel = Number(options.parallel);
@@ -39,7 +60,7 @@ export function buildCommand(context: CommandContext, setExit: (code: number) =>
       const repo = await context.repo();
       const recipes: Recipe[] = [];
       for (const file of files) recipes.push(await loadRecipe(repo, path.resolve(io.cwd, file)));
-      const site = await requireSite(repo, ['build', ...kind.siteParts]);
+      const site = placeLocalDirs(await requireSite(repo, ['build', ...kind.siteParts]), options, io.cwd, kind.local);
       if (options.locked !== undefined) {
         if (recipes.length !== 1) throw invalidInput('LOCK_MISMATCH', '--locked takes exactly one recipe');
         const manifest = await readManifest((await resolveVersion(site.store, options.locked)).dir);

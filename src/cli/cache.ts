@@ -18,7 +18,7 @@ export function cacheCommand(context: CommandContext, setExit: (code: number) =>
       if (!Number.isFinite(days) || days < 0)
         throw invalidInput('BAD_OPTION', `--older-than takes a number of days, got \`${options.olderThan}\``);
       const site = await requireSite(await context.repo(), ['build']);
-      const result = await pruneCache(site.cache, days, options.dryRun === true);
+      const result = await pruneCache(site.cache, days, options.dryRun === true, site.work);
       const verb = options.dryRun ? 'would remove' : 'removed';
       writeLines(context.io.stdout, [
         ...result.removed.map((item) => `${verb} ${item}`),

@@ -39,7 +39,8 @@ export function k8sCommand(context: CommandContext, setExit: (code: number) => v
     .requiredOption('--sha256 <digest>')
     .requiredOption('--recipe <file>', 'repository-relative recipe file')
     .requiredOption('--store <dir>')
-    .requiredOption('--cache-dir <dir>')
+    .requiredOption('--cache-dir <dir>', 'the step cache, on node-local storage')
+    .option('--work-dir <dir>', 'where work trees go, on node-local storage; default <cache-dir>/work')
     .requiredOption('--provenance <json>')
     .option('--no-cache')
     .action(
@@ -49,6 +50,7 @@ export function k8sCommand(context: CommandContext, setExit: (code: number) => v
         recipe: string;
         store: string;
         cacheDir: string;
+        workDir?: string;
         cache: boolean;
         provenance: string;
       }) => {
@@ -59,6 +61,7 @@ export function k8sCommand(context: CommandContext, setExit: (code: number) => v
             recipe: options.recipe,
             store: options.store,
             cacheDir: options.cacheDir,
+            workDir: options.workDir,
             useCache: options.cache,
             provenance: parseProvenance(options.provenance),
           },

@@ -46,6 +46,7 @@ export const errorCodes = [
   'CAPABILITIES_LOST',
   'FILE_TOO_LARGE_FOR_CPIO',
   'DIRTY_BUILD',
+  'WORK_ON_NETWORK_FS',
   // The store.
   'NO_SUCH_IMAGE',
   'NO_SUCH_VERSION',

@@ -17,6 +17,7 @@ import { cleanImage } from './hygiene.js';
 import { buildNetbootInitrd, copyKernel, initrdCacheKey, installedKernel } from './kernel.js';
 import { writeManifest } from './write-manifest.js';
 import { removeWorkTree } from '../rootfs/mounts.js';
+import { requireLocalFilesystem } from '../rootfs/filesystem-type.js';
 import { applyOverlay } from './overlay.js';
 import { makeBuildPlan } from './plan.js';
 import { producingSettings } from '../site/build-settings.js';
@@ -59,8 +60,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     sourceDigests,
     buildSettings: producingSettings(site),
   });
-  await mkdir(path.join(site.cache, 'work'), { recursive: true });
-  const work = await mkdtemp(path.join(site.cache, 'work', `${recipe.name}-`));
+  await requireLocalDirectories(site, options.useCache);
+  const work = await mkdtemp(path.join(site.work, `${recipe.name}-`));
   const { version, staged } = await stageVersion(site.store, recipe.name, plan.keys.inputs, () => new Date());
   let pendingLog: Promise<void> = writeFile(path.join(work, 'build.log'), '');
   const context: BuildContext = {
@@ -99,6 +100,18 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     if (published === undefined) await discardStaged(staged);
   }
   return { name: recipe.name, version, dir: published, manifest: await readManifest(published) };
+}
+
+/**
+ * Refuses, before anything is built, a work tree or package layer directory on a network
+ * file system: the overlay needs both on a local disk. The store may be shared (a version is
+ * staged under it and renamed within it).
+ */
+async function requireLocalDirectories(site: BuildOptions['site'], useCache: boolean): Promise<void> {
+  const setting = site.localSetting ?? `\`work\` and \`cache\` in ${path.basename(site.file)}`;
+  await requireLocalFilesystem(site.work, 'the work directory', setting);
+  if (useCache)
+    await requireLocalFilesystem(path.dirname(stepCache(site.cache).entry('packages', '')), 'the package layer directory', setting);
 }
 
 async function bootstrap(context: BuildContext, { emit, signal }: { emit: Emit; signal: AbortSignal }) {

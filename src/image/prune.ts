@@ -13,6 +13,7 @@ export async function pruneCache(
   cacheDir: string,
   olderThanDays: number,
   dryRun: boolean,
+  workDir: string = path.join(cacheDir, 'work'),
 ): Promise<{ removed: string[]; freedBytes: number }> {
   const cutoff = Date.now() - olderThanDays * 24 * 3600 * 1000;
   const removed: string[] = [];
@@ -34,8 +35,8 @@ export async function pruneCache(
       removed.push(path.join(sub, name));
     }
   }
-  for (const name of await readdir(path.join(cacheDir, 'work')).catch(() => [] as string[])) {
-    const dir = path.join(cacheDir, 'work', name);
+  for (const name of await readdir(workDir).catch(() => [] as string[])) {
+    const dir = path.join(workDir, name);
     const info = await stat(dir).catch(() => undefined);
     if (info === undefined || info.mtimeMs > Date.now() - 24 * 3600 * 1000 || (await mountsUnder(dir)).length > 0) continue;
     if (!dryRun) await rm(dir, { recursive: true, force: true });

@@ -32,16 +32,23 @@ const nodeGroup = z.strictObject({
     .describe('CPU architecture of the members; default amd64. Only images of this architecture are served to them.'),
 });
 
+const byteQuantity = (what: string) => z.string().regex(/^\d+(Ki|Mi|Gi|Ti|K|M|G|T)?$/, { error: `is not a ${what} quantity (e.g. 4Gi)` });
+
 const resources = z.strictObject({
   cpu: z
     .string()
     .regex(/^\d+(\.\d+)?m?$/, { error: 'is not a CPU quantity (e.g. 2, 500m)' })
     .optional(),
-  memory: z
-    .string()
-    .regex(/^\d+(Ki|Mi|Gi|Ti|K|M|G|T)?$/, { error: 'is not a memory quantity (e.g. 4Gi)' })
-    .optional(),
+  memory: byteQuantity('memory').optional(),
 });
+
+/** Where build pods see their node-local directory (the step cache and work trees). */
+export const podLocalPath = '/var/lib/pxeforge';
+
+const overlaps = (a: string, b: string) => {
+  const [x, y] = [a.replace(/\/+$/, ''), b.replace(/\/+$/, '')];
+  return x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`);
+};
 
 const kubernetes = z
   .strictObject({
@@ -59,7 +66,18 @@ const kubernetes = z
       ])
       .describe(
         'How pods reach the shared store: a PVC, or a hostPath where the HPC filesystem is mounted on every node. ' +
-          'mountPath is where it appears in the pod; it must hold store and cache at the same paths as on this host.',
+          'mountPath is where it appears in the pod; it must hold the store at the same path as on this host.',
+      ),
+    local: z
+      .union([
+        z.strictObject({ emptyDir: z.strictObject({ sizeLimit: byteQuantity('storage').optional() }) }),
+        z.strictObject({ hostPath: z.string().startsWith('/') }),
+      ])
+      .optional()
+      .describe(
+        `Node-local storage of build pods, at ${podLocalPath} in the pod: the step cache and work trees, which overlayfs ` +
+          'cannot keep on the shared file system. An emptyDir (default; the cache is cold in every pod) or a hostPath ' +
+          'on a local disk of the builder node (the cache stays warm on that node).',
       ),
     nodeSelector: z.record(z.string(), z.string()).optional(),
     tolerations: z
@@ -78,11 +96,28 @@ const kubernetes = z
       .optional(),
     kvm: z.boolean().optional().describe('Boot-test pods ask for /dev/kvm through the devices.kubevirt.io/kvm resource; TCG otherwise.'),
   })
+  .superRefine((config, context) => {
+    if (overlaps(config.storage.mountPath, podLocalPath))
+      context.addIssue({
+        code: 'custom',
+        path: ['storage', 'mountPath'],
+        message: `overlaps ${podLocalPath}, where build pods mount their node-local storage: mount the shared storage elsewhere`,
+      });
+  })
   .describe('The kubernetes executor: where build and boot-test pods run.');
 
 const settings = {
   store: z.string().min(1).optional().describe('Image store; default var/store (relative to this file).'),
-  cache: z.string().min(1).optional().describe('Build step cache (layers, initrds); default var/cache.'),
+  cache: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Build step cache (layers, initrds); default var/cache. On a local disk: its unpacked layers are overlay lower directories.'),
+  work: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Where builds make their work trees (overlay upper and work directories); default <cache>/work. On a local disk.'),
   tftpRoot: z.string().min(1).optional().describe('TFTP/HTTP root served to nodes; default var/tftp.'),
   httpBaseUrl: bootScriptUrl
     .optional()
@@ -121,6 +156,7 @@ export const siteParts: readonly SitePart[] = ['build', 'tree', 'executors'];
 const partOf: Record<keyof typeof settings, SitePart> = {
   store: 'build',
   cache: 'build',
+  work: 'build',
   mirror: 'build',
   tftpRoot: 'tree',
   httpBaseUrl: 'tree',

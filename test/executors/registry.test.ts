@@ -14,7 +14,7 @@ describe('executor registry', () => {
       expect(executorKind(name)).toBe(kind);
       expect(kind.name).toBe(name);
     }
-    const site = { file: 'pxeforge.yaml', store: '/s', cache: '/c', mirror: 'host' };
+    const site = { file: 'pxeforge.yaml', store: '/s', cache: '/c', work: '/c/work', mirror: 'host' };
     const local = await getExecutor('local', { repo: recipeRepo(fixtureRepo), site, useCache: true, signal: new AbortController().signal });
     expect(local.name).toBe('local');
   });
@@ -33,7 +33,7 @@ describe('executor registry', () => {
   });
 
   it('kubernetes without a kubernetes section says so', async () => {
-    const site = { file: 'pxeforge.yaml', store: '/s', cache: '/c', mirror: 'host' };
+    const site = { file: 'pxeforge.yaml', store: '/s', cache: '/c', work: '/c/work', mirror: 'host' };
     await expect(
       getExecutor('kubernetes', { repo: recipeRepo(fixtureRepo), site, useCache: true, signal: new AbortController().signal }),
     ).rejects.toThrow('pxeforge.yaml has no `kubernetes` section');

@@ -39,7 +39,29 @@ describe('the pod-side build inputs', () => {
     );
     expect(loaded.recipe.name).toBe('tiny');
     expect(loaded.recipe.packages).toEqual(recipe.packages);
-    expect(loaded.site).toEqual({ file: path.join(dir, 'repo', siteConfigName), store: '/srv/store', cache: '/srv/cache', mirror: 'host' });
+    expect(loaded.site).toEqual({
+      file: path.join(dir, 'repo', siteConfigName),
+      store: '/srv/store',
+      cache: '/srv/cache',
+      work: '/srv/cache/work',
+      mirror: 'host',
+      localSetting: '`kubernetes.local` in pxeforge.yaml',
+    });
     expect(events.filter((event) => event.type === 'warning')).toEqual([]);
+
+    // The pod command's --work-dir places the work trees (node-local) apart from the cache.
+    const placed = await loadPodInputs(
+      {
+        inputs: inputs.file,
+        sha256: inputs.sha256,
+        recipe: 'recipes/tiny.yaml',
+        store: '/srv/store',
+        cacheDir: '/var/lib/pxeforge/cache',
+        workDir: '/var/lib/pxeforge/work',
+      },
+      path.join(dir, 'repo2'),
+      () => undefined,
+    );
+    expect(placed.site).toMatchObject({ store: '/srv/store', cache: '/var/lib/pxeforge/cache', work: '/var/lib/pxeforge/work' });
   });
 });

@@ -116,8 +116,24 @@ describe('the kubernetes executor against a fake API server', () => {
       'pxeforge.io/recipe': 'base',
       'pxeforge.io/run': 'run1',
     });
-    expect(pod!.spec!.volumes).toEqual([{ name: 'shared', persistentVolumeClaim: { claimName: 'pxeforge-shared' } }]);
-    expect(pod!.spec!.containers[0]!.command!.slice(0, 4)).toEqual(['pxeforge', '--json', 'k8s', 'run-build']);
+    // The store and the inputs on the shared volume; the step cache and work trees on node-local storage (an emptyDir by default).
+    expect(pod!.spec!.volumes).toEqual([
+      { name: 'shared', persistentVolumeClaim: { claimName: 'pxeforge-shared' } },
+      { name: 'local', emptyDir: {} },
+    ]);
+    expect(pod!.spec!.containers[0]!.volumeMounts).toEqual([
+      { name: 'shared', mountPath: '/srv/pxeforge' },
+      { name: 'local', mountPath: '/var/lib/pxeforge' },
+    ]);
+    const command = pod!.spec!.containers[0]!.command!;
+    expect(command.slice(0, 4)).toEqual(['pxeforge', '--json', 'k8s', 'run-build']);
+    const flag = (name: string) => command[command.indexOf(name) + 1];
+    expect([flag('--store'), flag('--cache-dir'), flag('--work-dir')]).toEqual([
+      site.store,
+      '/var/lib/pxeforge/cache',
+      '/var/lib/pxeforge/work',
+    ]);
+    expect(command).not.toContain(site.cache);
     // The inputs tar was checked by the "pod" and removed afterwards.
     expect(await readdir(path.join(site.store, '.inputs'))).toEqual([]);
   });
@@ -243,6 +259,12 @@ describe('the CLI with --executor kubernetes', () => {
     // One run id for the whole command.
     expect(new Set(fake!.created.map((pod) => pod.metadata!.labels!['pxeforge.io/run'])).size).toBe(1);
     expect(fake!.deleted).toHaveLength(2);
+  });
+
+  it('--cache-dir and --work-dir are refused with the kubernetes executor: pods use their node-local storage', async () => {
+    const result = await runCli(['build', 'recipes/base.yaml', '--executor', 'kubernetes', '--work-dir', '/scratch'], fixture.root);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('--cache-dir and --work-dir are for the local executor (pods have their own)');
   });
 
   it('one failed build of several does not stop the others; the exit code says it failed', async () => {

@@ -125,13 +125,48 @@ describe('pxeforge render argo', () => {
       ['promote', 'approve'],
     ]);
     expect(build!.container!.securityContext).toEqual({ privileged: true });
-    expect(build!.container!.args[0]).toContain('pxeforge --json build recipes/compute.yaml');
+    expect(build!.container!.args[0]).toContain(
+      'pxeforge --json build recipes/compute.yaml --cache-dir /var/lib/pxeforge/cache --work-dir /var/lib/pxeforge/work',
+    );
+    expect((build!.container as unknown as { volumeMounts: { name: string }[] }).volumeMounts.map((m) => m.name)).toEqual([
+      'shared',
+      'local',
+    ]);
+    expect((template.spec as unknown as { volumes: { name: string }[] }).volumes.map((v) => v.name)).toEqual(['shared', 'local']);
     expect(test!.container!.securityContext).toEqual({ privileged: false, allowPrivilegeEscalation: false });
     expect(test!.container!.resources!.limits['devices.kubevirt.io/kvm']).toBe('1');
     expect(approve).toEqual({ name: 'approve', suspend: {} });
     expect(promote!.container!.args[0]).toContain(
       'pxeforge promote compute@{{inputs.parameters.version}} --channel {{inputs.parameters.channel}}',
     );
+  });
+
+  it('build pods mount node-local storage for the cache and work trees: an emptyDir (size-limited) or a hostPath', () => {
+    const config = {
+      namespace: 'pxeforge',
+      image: 'pxeforge-builder:0.1.0',
+      storage: { pvc: 'pxeforge-shared', mountPath: '/srv/pxeforge' },
+    };
+    const pod = (local?: { emptyDir: { sizeLimit?: string } } | { hostPath: string }) =>
+      podManifest({ kind: 'build', image: 'tiny', runId: 'r', command: ['pxeforge'], config: { ...config, local } });
+    const shared = { name: 'shared', persistentVolumeClaim: { claimName: 'pxeforge-shared' } };
+    for (const [local, volume] of [
+      [undefined, { name: 'local', emptyDir: {} }],
+      [{ emptyDir: { sizeLimit: '50Gi' } }, { name: 'local', emptyDir: { sizeLimit: '50Gi' } }],
+      [{ hostPath: '/var/lib/pxeforge' }, { name: 'local', hostPath: { path: '/var/lib/pxeforge', type: 'DirectoryOrCreate' } }],
+    ] as const) {
+      const manifest = pod(local);
+      validate(manifest as never);
+      expect(manifest.spec!.volumes).toEqual([shared, volume]);
+      expect(manifest.spec!.containers[0]!.volumeMounts).toEqual([
+        { name: 'shared', mountPath: '/srv/pxeforge' },
+        { name: 'local', mountPath: '/var/lib/pxeforge' },
+      ]);
+    }
+    // A boot test reads the store only: no node-local volume.
+    const test = podManifest({ kind: 'test', image: 'tiny', runId: 'r', command: ['pxeforge'], config });
+    expect(test.spec!.volumes).toEqual([shared]);
+    expect(test.spec!.containers[0]!.volumeMounts).toEqual([{ name: 'shared', mountPath: '/srv/pxeforge' }]);
   });
 
   it('boot-test pods validate, ask for KVM only when configured, and are not privileged', () => {

@@ -34,8 +34,44 @@ describe('the parts of pxeforge.yaml', () => {
       file: path.join(repo.root, 'pxeforge.yaml'),
       store: path.join(repo.root, 'var/images'),
       cache: path.join(repo.root, 'var/cache'),
+      work: path.join(repo.root, 'var/cache/work'),
       mirror: 'host',
     });
+  });
+
+  it('`work` places work trees apart from the cache (relative to the file)', async () => {
+    await write('store: /srv/pxeforge/store\ncache: /var/cache/pxeforge\nwork: scratch/work\n');
+    const { site, problems } = await loadBuildSettings(recipeRepo(repo.root));
+    expect(problems).toEqual([]);
+    expect(site).toMatchObject({ store: '/srv/pxeforge/store', cache: '/var/cache/pxeforge', work: path.join(repo.root, 'scratch/work') });
+  });
+
+  it('kubernetes.local: an emptyDir (with a size limit) or a hostPath; bad values are located', async () => {
+    const kubernetes = (local: string, mountPath = '/srv') =>
+      `kubernetes:\n  image: builder:1\n  storage: { pvc: shared, mountPath: ${mountPath} }\n  local: ${local}\n`;
+    for (const [local, parsed] of [
+      ['{ emptyDir: {} }', { emptyDir: {} }],
+      ['{ emptyDir: { sizeLimit: 50Gi } }', { emptyDir: { sizeLimit: '50Gi' } }],
+      ['{ hostPath: /var/lib/pxeforge }', { hostPath: '/var/lib/pxeforge' }],
+    ] as const) {
+      await write(kubernetes(local));
+      const { site, problems } = await loadExecutors(recipeRepo(repo.root));
+      expect(problems).toEqual([]);
+      expect(site?.kubernetes?.local).toEqual(parsed);
+    }
+    await write('kubernetes:\n  image: builder:1\n  storage: { pvc: shared, mountPath: /srv }\n');
+    expect((await loadExecutors(recipeRepo(repo.root))).site?.kubernetes?.local).toBeUndefined();
+
+    await write(kubernetes('{ emptyDir: { sizeLimit: lots } }'));
+    expect(located((await loadExecutors(recipeRepo(repo.root))).problems)).toEqual([
+      '4:35: kubernetes.local.emptyDir.sizeLimit: is not a storage quantity (e.g. 4Gi)',
+    ]);
+    await write(kubernetes('{ hostPath: relative/dir }'));
+    expect(located((await loadExecutors(recipeRepo(repo.root))).problems).join()).toContain('4:22: kubernetes.local.hostPath');
+    await write(kubernetes('{ emptyDir: {} }', '/var/lib/pxeforge'));
+    expect(located((await loadExecutors(recipeRepo(repo.root))).problems)).toEqual([
+      '3:38: kubernetes.storage.mountPath: overlaps /var/lib/pxeforge, where build pods mount their node-local storage: mount the shared storage elsewhere',
+    ]);
   });
 
   it('as a tree, the same file reports the located problem', async () => {

@@ -1,13 +1,15 @@
 import type { Recipe } from '../../recipe/recipe.js';
 import type { SiteExecutors } from '../../site/site-config.js';
-import { podManifest } from './pod-manifest.js';
+import { podLocalDirs, podManifest } from './pod-manifest.js';
 
 /**
  * `pxeforge render argo <recipe>`: an Argo WorkflowTemplate for one recipe — build (privileged)
  * → boot test → suspend until a person approves → promote. Each step runs pxeforge in the
  * builder image against the shared store, with the recipe repository cloned at the revision
  * the workflow is submitted with. Pod settings (image, storage, resources, deadlines,
- * scheduling, KVM) come from pxeforge.yaml's `kubernetes` section, as for the executor.
+ * scheduling, KVM, node-local storage) come from pxeforge.yaml's `kubernetes` section, as
+ * for the executor: the build step keeps its step cache and work trees on the node-local
+ * volume.
  */
 export function argoWorkflowTemplate(recipe: Recipe, site: SiteExecutors, recipeFile: string): Record<string, unknown> {
   const config = site.kubernetes!;
@@ -101,7 +103,7 @@ export function argoWorkflowTemplate(recipe: Recipe, site: SiteExecutors, recipe
         step(
           'build',
           build,
-          `${clone} && pxeforge --json build ${recipeFile} | tee /tmp/build.jsonl && tail -n 1 /tmp/build.jsonl | sed -n 's/.*"version":"\\([^"]*\\)".*/\\1/p' > /tmp/version`,
+          `${clone} && pxeforge --json build ${recipeFile} --cache-dir ${podLocalDirs.cache} --work-dir ${podLocalDirs.work} | tee /tmp/build.jsonl && tail -n 1 /tmp/build.jsonl | sed -n 's/.*"version":"\\([^"]*\\)".*/\\1/p' > /tmp/version`,
           {
             outputs: { parameters: [{ name: 'version', valueFrom: { path: '/tmp/version' } }] },
           },

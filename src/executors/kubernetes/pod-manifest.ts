@@ -1,6 +1,8 @@
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1Volume } from '@kubernetes/client-node';
 
-import type { KubernetesConfig } from '../../site/schema.js';
+import path from 'node:path';
+
+import { podLocalPath, type KubernetesConfig } from '../../site/schema.js';
 
 export const labels = {
   app: 'app.kubernetes.io/name',
@@ -24,12 +26,29 @@ export interface PodRequest {
   config: KubernetesConfig;
 }
 
+/** The node-local directories of a build pod: the step cache and the work trees. */
+export const podLocalDirs = { cache: path.join(podLocalPath, 'cache'), work: path.join(podLocalPath, 'work') } as const;
+
+/**
+ * The build pod's node-local volume: an emptyDir by default (the kubelet deletes it with the
+ * pod, so every pod builds with a cold cache), or a hostPath on the builder node (created if
+ * missing; the cache stays warm for the next pod on that node).
+ */
+export function localVolume(config: KubernetesConfig): V1Volume {
+  const local = config.local ?? { emptyDir: {} };
+  return 'hostPath' in local
+    ? { name: 'local', hostPath: { path: local.hostPath, type: 'DirectoryOrCreate' } }
+    : { name: 'local', emptyDir: local.emptyDir.sizeLimit === undefined ? {} : { sizeLimit: local.emptyDir.sizeLimit } };
+}
+
 export const containerName = (kind: PodRequest['kind']) => (kind === 'build' ? 'build' : 'boot-test');
 
 /**
  * The pod of one build or boot test, as a pure function (validated offline against the
  * Kubernetes schemas in the tests). Only the build container is privileged (it mounts and
  * chroots); no service-account token is mounted; the pod never restarts and has a deadline.
+ * Every pod mounts the shared storage (store and inputs); a build pod also mounts its
+ * node-local volume for the step cache and work trees.
  */
 export function podManifest(request: PodRequest): V1Pod {
   const { config, kind } = request;
@@ -71,13 +90,17 @@ export function podManifest(request: PodRequest): V1Pod {
           env: [{ name: 'CI', value: 'true' }],
           securityContext: kind === 'build' ? { privileged: true } : { privileged: false, allowPrivilegeEscalation: false },
           ...(Object.keys(limits).length === 0 ? {} : { resources: { limits, requests: limits } }),
-          volumeMounts: [{ name: 'shared', mountPath: storage.mountPath }],
+          volumeMounts: [
+            { name: 'shared', mountPath: storage.mountPath },
+            ...(kind === 'build' ? [{ name: 'local', mountPath: podLocalPath }] : []),
+          ],
         },
       ],
       volumes: [
         'pvc' in storage
           ? { name: 'shared', persistentVolumeClaim: { claimName: storage.pvc } }
           : { name: 'shared', hostPath: { path: storage.hostPath, type: 'Directory' } },
+        ...(kind === 'build' ? [localVolume(config)] : []),
       ],
     },
   };

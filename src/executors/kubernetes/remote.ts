@@ -16,7 +16,7 @@ import { parseImageRef } from '../../store/image-ref.js';
 import { versionDir } from '../../store/store.js';
 import type { KubeClient } from './client.js';
 import { packInputs } from './inputs.js';
-import { podManifest } from './pod-manifest.js';
+import { podLocalDirs, podManifest } from './pod-manifest.js';
 import { builtVersion, readPodLine } from './protocol.js';
 import { runPod } from './run-pod.js';
 
@@ -59,7 +59,8 @@ export const newRunId = () => randomBytes(6).toString('hex');
 /**
  * `pxeforge build --executor kubernetes`: the recipe's inputs go to the shared store as a tar
  * (checked by digest in the pod), a privileged pod runs `pxeforge build --executor local`
- * against the shared store, and its events are rendered here live.
+ * against the shared store, with the step cache and work trees on the pod's node-local
+ * storage, and its events are rendered here live.
  */
 export async function buildInPod(
   options: RemoteOptions & { repo: RecipeRepo; recipe: Recipe; useCache: boolean },
@@ -85,8 +86,11 @@ export async function buildInPod(
     recipe.chain[0]!,
     '--store',
     site.store,
+    // The cache and work trees are node-local in the pod (overlayfs cannot use the shared file system).
     '--cache-dir',
-    site.cache,
+    podLocalDirs.cache,
+    '--work-dir',
+    podLocalDirs.work,
     '--provenance',
     JSON.stringify(provenance),
     ...(options.useCache ? [] : ['--no-cache']),

@@ -11,7 +11,7 @@ import { jsonReporter } from '../../progress/json-reporter.js';
 import { loadRecipe } from '../../recipe/load.js';
 import type { Recipe } from '../../recipe/recipe.js';
 import { recipeRepo, type RecipeRepo } from '../../recipe/repo.js';
-import { loadBuildSettings, type BuildSettings } from '../../site/site-config.js';
+import { loadBuildSettings, siteConfigName, type BuildSettings } from '../../site/site-config.js';
 import type { Emit } from '../../events/events.js';
 import { unpackInputs } from './inputs.js';
 import { type provenanceArgument, writeBuildResult, writeTestResult } from './protocol.js';
@@ -25,7 +25,10 @@ export interface PodBuildOptions {
   /** Repository-relative recipe file. */
   recipe: string;
   store: string;
+  /** The step cache and the work trees: node-local, never on the shared file system. */
   cacheDir: string;
+  /** Default `<cacheDir>/work`. */
+  workDir?: string;
   useCache: boolean;
   provenance: z.output<typeof provenanceArgument>;
 }
@@ -33,7 +36,7 @@ export interface PodBuildOptions {
 export interface PodInputs {
   repo: RecipeRepo;
   recipe: Recipe;
-  /** pxeforge.yaml's build settings, with the store and cache where the pod sees them. */
+  /** pxeforge.yaml's build settings, with the store, cache and work trees where the pod has them. */
   site: BuildSettings;
 }
 
@@ -43,7 +46,7 @@ export interface PodInputs {
  * groups naming other images are no concern of the build).
  */
 export async function loadPodInputs(
-  options: Pick<PodBuildOptions, 'inputs' | 'sha256' | 'recipe' | 'store' | 'cacheDir'>,
+  options: Pick<PodBuildOptions, 'inputs' | 'sha256' | 'recipe' | 'store' | 'cacheDir' | 'workDir'>,
   root: string,
   emit: Emit,
 ): Promise<PodInputs> {
@@ -53,7 +56,17 @@ export async function loadPodInputs(
   const recipe = await loadRecipe(repo, path.join(root, options.recipe));
   const { site, problems } = await loadBuildSettings(repo);
   if (site === undefined || problems.length > 0) throw new ValidationError(problems);
-  return { repo, recipe, site: { ...site, store: options.store, cache: options.cacheDir } };
+  return {
+    repo,
+    recipe,
+    site: {
+      ...site,
+      store: options.store,
+      cache: options.cacheDir,
+      work: options.workDir ?? path.join(options.cacheDir, 'work'),
+      localSetting: `\`kubernetes.local\` in ${siteConfigName}`,
+    },
+  };
 }
 
 /** `k8s run-build`: unpack the inputs, build against the shared store, print events and the result line. */
