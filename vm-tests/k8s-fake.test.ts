@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 
+import { podLocalPath } from '../src/site/schema.js';
 import { startFakeKube, type FakeKube } from '../test/helpers/fake-kube.js';
 import { projectRoot, tempRecipeRepo, type TempRepo } from './helpers/recipe-repo.js';
 
@@ -26,7 +27,10 @@ beforeAll(async () => {
     execute: (command) => {
       const [program, ...args] = command;
       expect(program).toBe('pxeforge');
-      const child = spawn(process.execPath, [path.join(projectRoot, 'bin/pxeforge.js'), ...args], {
+      // The build pod's node-local volume (step cache, work trees) is a directory of this test's.
+      const local = path.join(repo.root, '..', 'node-local');
+      const mapped = args.map((arg) => (arg.startsWith(`${podLocalPath}/`) ? `${local}${arg.slice(podLocalPath.length)}` : arg));
+      const child = spawn(process.execPath, [path.join(projectRoot, 'bin/pxeforge.js'), ...mapped], {
         cwd: '/',
         stdio: ['ignore', 'pipe', 'inherit'],
       });
