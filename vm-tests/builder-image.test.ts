@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 
 import { podManifest } from '../src/executors/kubernetes/pod-manifest.js';
+import { podLocalPath } from '../src/site/schema.js';
 import { ensureBuilderImage } from './helpers/builder-image.js';
 import { projectRoot } from './helpers/recipe-repo.js';
 
@@ -58,14 +59,15 @@ describe('builder image', () => {
       image: 'tiny',
       runId: 'kube-play',
       command: ['pxeforge', 'k8s', 'run-build'],
-      config: { namespace: 'pxeforge', image, storage: { hostPath: shared, mountPath: '/var/lib/pxeforge' } },
+      config: { namespace: 'pxeforge', image, storage: { hostPath: shared, mountPath: '/srv/pxeforge' } },
     });
     // What the API server does with generateName, and a trivial command instead of the build.
     const name = `${pod.metadata!.generateName!}${randomBytes(4).toString('hex')}`;
     pod.metadata = { ...pod.metadata, name };
     delete pod.metadata.generateName;
     const container = pod.spec!.containers[0]!;
-    container.command = ['sh', '-c', 'pxeforge --version > /var/lib/pxeforge/ran && echo "ran in $(id -u)"'];
+    // The shared storage gets pxeforge's version; the node-local volume must be writable.
+    container.command = ['sh', '-c', `pxeforge --version > /srv/pxeforge/ran && touch ${podLocalPath}/probe && echo "ran in $(id -u)"`];
     const manifest = path.join(dir, 'pod.yaml');
     await writeFile(manifest, stringify(pod));
 
