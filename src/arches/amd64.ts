@@ -6,7 +6,8 @@ export const amd64 = {
   hostTools: [
     {
       name: 'iPXE ROM (virtio)',
-      check: { file: '/usr/lib/ipxe/qemu/efi-virtio.rom' },
+      // bookworm's ipxe-qemu installs it under /usr/lib/ipxe/qemu, trixie's under /usr/share/qemu.
+      check: { anyFile: ['/usr/lib/ipxe/qemu/efi-virtio.rom', '/usr/share/qemu/efi-virtio.rom'] },
       package: 'ipxe-qemu',
       neededFor: 'boot test',
       purpose: 'network boot in QEMU (--via pxe)',

@@ -60,20 +60,27 @@ export async function checkHostTools(tools: readonly HostTool[] = hostTools, env
   const searchPath = [envPath, ...sbinPath].filter((part) => part !== '').join(':');
   return Promise.all(
     tools.map(async (tool) => {
-      if ('file' in tool.check) {
-        const file = tool.check.file;
-        return {
-          tool,
-          found: await access(file).then(
-            () => file,
-            () => undefined,
-          ),
-        };
+      if (!('program' in tool.check)) {
+        const files = 'file' in tool.check ? [tool.check.file] : tool.check.anyFile;
+        return { tool, found: await firstExisting(files) };
       }
       const found = await which(tool.check.program, { path: searchPath, nothrow: true });
       return { tool, found: found ?? undefined };
     }),
   );
+}
+
+async function firstExisting(files: readonly string[]): Promise<string | undefined> {
+  for (const file of files) {
+    if (
+      await access(file).then(
+        () => true,
+        () => false,
+      )
+    )
+      return file;
+  }
+  return undefined;
 }
 
 /** The one command that installs every missing tool. */

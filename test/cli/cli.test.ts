@@ -145,4 +145,13 @@ describe('host tool checks', () => {
     expect(installCommand(statuses)).toBe('apt-get install -y a-rom nope-pkg');
     expect(installCommand(statuses.filter((s) => s.found !== undefined))).toBeUndefined();
   });
+
+  it('finds the first file that exists of several places (a file that moved between releases)', async () => {
+    const [moved, gone] = await checkHostTools([
+      { name: 'moved', check: { anyFile: ['/nonexistent/rom', '/etc/passwd'] }, package: 'a', neededFor: 'build', purpose: 'p' },
+      { name: 'gone', check: { anyFile: ['/nonexistent/rom', '/nonexistent/other'] }, package: 'b', neededFor: 'build', purpose: 'p' },
+    ]);
+    expect(moved?.found).toBe('/etc/passwd');
+    expect(gone?.found).toBeUndefined();
+  });
 });
