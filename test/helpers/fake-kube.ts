@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
 
+import type { PodmanKubelet } from './podman-kubelet.js';
+
 /**
  * A Kubernetes API server on loopback that speaks the wire protocol client-node uses for
  * pods — REST JSON with Status errors, chunked watch streams (with resourceVersion, 410
@@ -39,6 +41,11 @@ export interface Scenario {
    * its stdout lines become the log, its exit status the pod's end.
    */
   execute?: (command: string[]) => { lines: AsyncIterable<string>; exit: Promise<number> };
+  /**
+   * Runs each pod as a real container (test/helpers/podman-kubelet.ts) instead of playing
+   * `lines` and `end`: its status, log and end are the container's. Closed with the server.
+   */
+  kubelet?: PodmanKubelet;
 }
 
 interface PodRecord {
@@ -121,6 +128,19 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     await sleep(30);
     if (record.deleted) return;
+    if (scenario.kubelet !== undefined) {
+      await scenario.kubelet.run(record.pod, {
+        status: (status) => {
+          if (!record.deleted) publish(record, (pod) => (pod.status = status));
+          for (const wake of record.lineWaiters) wake();
+        },
+        line: (at, line) => {
+          record.printed.push({ stamp: at, line });
+          for (const wake of record.lineWaiters) wake();
+        },
+      });
+      return;
+    }
     const end = scenario.end;
     if (end.kind === 'unschedulable') {
       publish(
@@ -295,6 +315,8 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
     if (req.method === 'DELETE' && record !== undefined) {
       record.deleted = true;
       fake.deleted.push(record.pod.metadata!.name!);
+      // The API forgets the pod at once (grace 0); the kubelet stops its container meanwhile.
+      void fake.scenario.kubelet?.remove(record.pod.metadata!.name!, Number(url.searchParams.get('gracePeriodSeconds') ?? 30));
       pods.delete(record.pod.metadata!.name!);
       for (const wake of record.lineWaiters) wake();
       for (const watcher of watchers)
@@ -400,6 +422,6 @@ export async function startFakeKube(initial: Scenario): Promise<FakeKube> {
         for (const watcher of watchers) watcher.res.end();
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      }).then(() => fake.scenario.kubelet?.close()),
   });
 }
