@@ -175,15 +175,15 @@ describe('pxeforge --executor kubernetes in containers', () => {
   it('a build memory limit too small is a real OOM kill, reported with the limit', async () => {
     const site = await repo.read('pxeforge.yaml');
     const small = parseDocument(site);
-    small.setIn(['kubernetes', 'resources'], small.createNode({ build: { memory: '200Mi' } }));
+    small.setIn(['kubernetes', 'resources'], small.createNode({ build: { memory: '100Mi' } }));
     await repo.write('pxeforge.yaml', small.toString());
     try {
       const before = await versions();
       const build = await repo.pxeforge(['build', 'recipes/tiny.yaml', '--executor', 'kubernetes', '--no-cache']);
       expect(build.exitCode, build.stdout.slice(-3000) + build.stderr).toBe(1);
-      expect(build.stderr).toMatch(/build of tiny: pod \S+ ran out of memory \(OOMKilled at its limit of 200Mi\)/);
+      expect(build.stderr).toMatch(/build of tiny: pod \S+ ran out of memory \(OOMKilled at its limit of 100Mi\)/);
       expect(build.stderr).toContain('raise kubernetes.resources.*.memory in pxeforge.yaml');
-      expect(kubelet.ran.at(-1)!.memory).toBe(quantityBytes('200Mi'));
+      expect(kubelet.ran.at(-1)!.memory).toBe(quantityBytes('100Mi'));
       expect(await versions()).toEqual(before);
     } finally {
       await repo.write('pxeforge.yaml', site);
