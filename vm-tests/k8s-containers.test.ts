@@ -9,8 +9,8 @@ import { podManifest } from '../src/executors/kubernetes/pod-manifest.js';
 import { runPod } from '../src/executors/kubernetes/run-pod.js';
 import { startFakeKube, type FakeKube } from '../test/helpers/fake-kube.js';
 import { quantityBytes, startPodmanKubelet, type PodmanKubelet } from '../test/helpers/podman-kubelet.js';
+import { ensureBuilderImage } from './helpers/builder-image.js';
 import { mountsUnder, projectRoot, tempRecipeRepo, waitForOutput, type TempRepo } from './helpers/recipe-repo.js';
-import { podmanSetup } from './helpers/podman.js';
 
 /**
  * The kubernetes executor against real containers: the fake API server speaks the wire
@@ -29,11 +29,10 @@ let version: string;
 const versions = async () => readdir(path.join(repo.store, 'images/tiny')).catch(() => [] as string[]);
 
 beforeAll(async () => {
-  const podman = await podmanSetup();
-  image = podman.image;
+  image = await ensureBuilderImage();
   repo = await tempRecipeRepo();
   shared = path.dirname(repo.store);
-  kubelet = await startPodmanKubelet({ env: podman.env });
+  kubelet = await startPodmanKubelet();
   fake = await startFakeKube({ lines: () => [], end: { kind: 'succeeded' }, kubelet });
   const kubeconfig = path.join(shared, 'kubeconfig.yaml');
   await writeFile(kubeconfig, fake.kubeConfig.exportConfig());
@@ -71,9 +70,9 @@ describe('the kubelet runs pods as containers', () => {
     });
     // sleep as pid 1 ignores SIGTERM: a short grace period after the deadline.
     manifest.spec!.terminationGracePeriodSeconds = 1;
-    // An emptyDir besides the shared volume.
-    manifest.spec!.volumes!.push({ name: 'scratch', emptyDir: {} });
-    manifest.spec!.containers[0]!.volumeMounts!.push({ name: 'scratch', mountPath: '/scratch' });
+    // An emptyDir and a claim besides the shared volume.
+    manifest.spec!.volumes!.push({ name: 'scratch', emptyDir: {} }, { name: 'claim', persistentVolumeClaim: { claimName: 'probe' } });
+    manifest.spec!.containers[0]!.volumeMounts!.push({ name: 'scratch', mountPath: '/scratch' }, { name: 'claim', mountPath: '/claim' });
     const client = clientFromConfig(fake.kubeConfig, 'pxeforge');
     const done = runPod(client, manifest, {
       emit: () => undefined,
@@ -89,7 +88,7 @@ describe('the kubelet runs pods as containers', () => {
     const probe = run('test', [
       'sh',
       '-c',
-      `echo CI=$CI; grep NoNewPrivs /proc/self/status; echo to-stderr >&2; touch ${shared}/from-pod /scratch/x; ls /scratch; exit 3`,
+      `echo CI=$CI; grep NoNewPrivs /proc/self/status; echo to-stderr >&2; touch ${shared}/from-pod /scratch/x /claim/kept; ls /scratch; exit 3`,
     ]);
     await expect(probe.done).rejects.toThrow(/probe: pod \S+ failed: Error, exit code 3/);
     expect(probe.lines).toEqual(['CI=true', 'NoNewPrivs:\t1', 'to-stderr', 'x']);
@@ -105,6 +104,10 @@ describe('the kubelet runs pods as containers', () => {
     await kubelet.settled();
     expect(await kubelet.containers()).toEqual([]);
     await expect(access(ran.mounts['/scratch']!)).rejects.toThrow(/ENOENT/);
+    // The claim outlives the pod; the next pod's emptyDir is a new one.
+    const next = run('test', ['ls', '/claim', '/scratch']);
+    await next.done;
+    expect(next.lines).toEqual(['/claim:', 'kept', '', '/scratch:']);
   });
 
   it('a privileged build pod may mount; a memory limit is a real OOM kill; the deadline stops the container', async () => {

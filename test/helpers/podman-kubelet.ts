@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -26,6 +27,8 @@ import { execa } from 'execa';
 export const runLabel = 'io.pxeforge.test.kubelet-run';
 /** Label with the pid of the process whose kubelet started it: dead → left over. */
 export const ownerLabel = 'io.pxeforge.test.kubelet-pid';
+/** The kubelet's directory in the temp dir: this prefix, then the pid of its process. */
+const homePrefix = 'pxeforge-kubelet-';
 
 export interface KubeletHooks {
   /** The pod's new status (published by the API server as a MODIFIED event). */
@@ -39,8 +42,6 @@ export interface PodmanKubeletOptions {
   pvcs?: Record<string, string>;
   /** The environment podman runs with (e.g. CONTAINERS_CONF). */
   env?: NodeJS.ProcessEnv;
-  /** Where emptyDir volumes are made (default: the OS temp dir). */
-  emptyDirRoot?: string;
 }
 
 /** How podman ran a pod's container (read back with `podman inspect` once it started). */
@@ -126,7 +127,9 @@ function processAlive(pid: number): boolean {
 export async function startPodmanKubelet(options: PodmanKubeletOptions = {}): Promise<PodmanKubelet> {
   const runId = randomBytes(5).toString('hex');
   const env = { ...process.env, ...options.env };
-  const podman = (args: string[]) => execa('podman', args, { env, reject: false });
+  // The kubelet's own directory: emptyDir volumes, and the working directory of `podman run` (conmon leaves files there).
+  const home = await mkdtemp(path.join(tmpdir(), `${homePrefix}${process.pid}-`));
+  const podman = (args: string[], cwd = '/') => execa('podman', args, { env, cwd, reject: false });
   const pods = new Map<string, PodState>();
   const removals = new Set<Promise<void>>();
   const ran: RanContainer[] = [];
@@ -141,11 +144,21 @@ export async function startPodmanKubelet(options: PodmanKubeletOptions = {}): Pr
     .filter(([, pid]) => !processAlive(Number(pid)))
     .map(([id]) => id!);
   if (stale.length > 0) await podman(['rm', '--force', '--time', '0', ...stale]);
+  const volumes = await podman(['volume', 'ls', '--quiet']);
+  for (const volume of volumes.stdout.split('\n').filter((name) => name.startsWith(homePrefix))) {
+    const pid = Number(volume.slice(homePrefix.length).split('-')[0]);
+    if (pid > 0 && !processAlive(pid)) await podman(['volume', 'rm', '--force', volume]);
+  }
+  for (const entry of await readdir(tmpdir())) {
+    const pid = entry.startsWith(homePrefix) ? Number(entry.slice(homePrefix.length).split('-')[0]) : Number.NaN;
+    if (pid > 0 && !processAlive(pid)) await rm(path.join(tmpdir(), entry), { recursive: true, force: true });
+  }
 
   const removeAllSync = () => {
     const ids = spawnSync('podman', ['ps', '-aq', '--filter', `label=${runLabel}=${runId}`], { env, encoding: 'utf8' }).stdout;
     const list = ids.split('\n').filter(Boolean);
     if (list.length > 0) spawnSync('podman', ['rm', '--force', '--time', '0', ...list], { env });
+    rmSync(home, { recursive: true, force: true });
   };
   process.once('exit', removeAllSync);
 
@@ -177,7 +190,7 @@ export async function startPodmanKubelet(options: PodmanKubeletOptions = {}): Pr
           const size = volume.emptyDir.sizeLimit === undefined ? '' : `,size=${quantityBytes(volume.emptyDir.sizeLimit)}`;
           args.push('--mount', `type=tmpfs,destination=${mount.mountPath}${size}`);
         } else {
-          const dir = await mkdtemp(path.join(options.emptyDirRoot ?? tmpdir(), `kubelet-${runId}-emptydir-`));
+          const dir = await mkdtemp(path.join(home, 'emptydir-'));
           state.emptyDirs.push(dir);
           args.push('--volume', `${dir}:${mount.mountPath}:${mode}`);
         }
@@ -186,7 +199,7 @@ export async function startPodmanKubelet(options: PodmanKubeletOptions = {}): Pr
         const bound = options.pvcs?.[claim];
         if (bound !== undefined) args.push('--volume', `${bound}:${mount.mountPath}:${mode}`);
         else {
-          const name = `kubelet-${runId}-pvc-${claim}`;
+          const name = `${homePrefix}${process.pid}-${runId}-pvc-${claim}`;
           if ((await podman(['volume', 'exists', name])).exitCode !== 0)
             await podman(['volume', 'create', '--label', `${runLabel}=${runId}`, '--label', `${ownerLabel}=${process.pid}`, name]);
           args.push('--volume', `${name}:${mount.mountPath}:${mode}`);
@@ -247,7 +260,7 @@ export async function startPodmanKubelet(options: PodmanKubeletOptions = {}): Pr
     if (state.deleted) return stopPod(state, 0);
 
     state.container = name;
-    const started = await podman(args);
+    const started = await podman(args, home);
     // Deleted while the container was being made: the removal may have come before it existed.
     if (state.deleted) return stopPod(state, 0);
     const inspect = async () => {
