@@ -1,4 +1,5 @@
 import { access, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { clientFromConfig } from '../src/executors/kubernetes/client.js';
 import { podManifest } from '../src/executors/kubernetes/pod-manifest.js';
 import { runPod } from '../src/executors/kubernetes/run-pod.js';
+import { podLocalPath } from '../src/site/schema.js';
 import { listVersions } from '../src/store/store.js';
 import { startFakeKube, type FakeKube } from '../test/helpers/fake-kube.js';
 import { quantityBytes, startPodmanKubelet, type PodmanKubelet } from '../test/helpers/podman-kubelet.js';
@@ -72,8 +74,16 @@ describe('the kubelet runs pods as containers', () => {
     // sleep as pid 1 ignores SIGTERM: a short grace period after the deadline.
     manifest.spec!.terminationGracePeriodSeconds = 1;
     // An emptyDir and a claim besides the shared volume.
-    manifest.spec!.volumes!.push({ name: 'scratch', emptyDir: {} }, { name: 'claim', persistentVolumeClaim: { claimName: 'probe' } });
-    manifest.spec!.containers[0]!.volumeMounts!.push({ name: 'scratch', mountPath: '/scratch' }, { name: 'claim', mountPath: '/claim' });
+    manifest.spec!.volumes!.push(
+      { name: 'scratch', emptyDir: {} },
+      { name: 'claim', persistentVolumeClaim: { claimName: 'probe' } },
+      { name: 'made', hostPath: { path: path.join(shared, 'made-by-kubelet'), type: 'DirectoryOrCreate' } },
+    );
+    manifest.spec!.containers[0]!.volumeMounts!.push(
+      { name: 'scratch', mountPath: '/scratch' },
+      { name: 'claim', mountPath: '/claim' },
+      { name: 'made', mountPath: '/made' },
+    );
     const client = clientFromConfig(fake.kubeConfig, 'pxeforge');
     const done = runPod(client, manifest, {
       emit: () => undefined,
@@ -89,11 +99,12 @@ describe('the kubelet runs pods as containers', () => {
     const probe = run('test', [
       'sh',
       '-c',
-      `echo CI=$CI; grep NoNewPrivs /proc/self/status; echo to-stderr >&2; touch ${shared}/from-pod /scratch/x /claim/kept; ls /scratch; exit 3`,
+      `echo CI=$CI; grep NoNewPrivs /proc/self/status; echo to-stderr >&2; touch ${shared}/from-pod /scratch/x /claim/kept /made/here; ls /scratch; exit 3`,
     ]);
     await expect(probe.done).rejects.toThrow(/probe: pod \S+ failed: Error, exit code 3/);
     expect(probe.lines).toEqual(['CI=true', 'NoNewPrivs:\t1', 'to-stderr', 'x']);
     await access(path.join(shared, 'from-pod'));
+    await access(path.join(shared, 'made-by-kubelet/here'));
     const ran = kubelet.ran.at(-1)!;
     expect(ran).toMatchObject({
       privileged: false,
@@ -144,7 +155,11 @@ describe('pxeforge --executor kubernetes in containers', () => {
     expect(await kubelet.containers()).toEqual([]);
     expect(await mountsUnder(shared)).toEqual([]);
     expect(await versions()).toEqual(before);
-    expect(await readdir(path.join(repo.cache, 'work')).catch(() => [])).toEqual([]);
+    // The build pod's node-local emptyDir (step cache, work trees) went with it.
+    const local = kubelet.ran.at(-1)!.mounts[podLocalPath]!;
+    expect(local).toContain(tmpdir());
+    expect(await mountsUnder(local)).toEqual([]);
+    await expect(access(local)).rejects.toThrow(/ENOENT/);
   });
 
   it("builds tiny in a privileged container with the repository's own pxeforge.yaml, into the shared store", async () => {

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -179,8 +179,12 @@ export async function startPodmanKubelet(options: PodmanKubeletOptions = {}): Pr
       const mode = mount.readOnly ? 'ro' : 'rw';
       if (volume.hostPath !== undefined) {
         const type = volume.hostPath.type ?? '';
-        const found = await stat(volume.hostPath.path).catch(() => undefined);
-        if (type === 'Directory' && !found?.isDirectory())
+        let found = await stat(volume.hostPath.path).catch(() => undefined);
+        if (type === 'DirectoryOrCreate' && found === undefined) {
+          await mkdir(volume.hostPath.path, { recursive: true, mode: 0o755 });
+          found = await stat(volume.hostPath.path);
+        }
+        if ((type === 'Directory' || type === 'DirectoryOrCreate') && !found?.isDirectory())
           throw new Error(
             `MountVolume.SetUp failed for volume "${mount.name}": hostPath type check failed: ${volume.hostPath.path} is not a directory`,
           );
