@@ -18,7 +18,10 @@ async function site(scenario: Scenario, recipes: number) {
   const fake = await startFakeKube(scenario);
   const kubeconfig = path.join(fixture.root, 'kubeconfig.yaml');
   await writeFile(kubeconfig, fake.kubeConfig.exportConfig());
-  await appendFile(path.join(fixture.root, 'pxeforge.yaml'), `kubernetes:\n  kubeconfig: ${kubeconfig}\n  image: pxeforge-builder:0.1.0\n  storage: { pvc: pxeforge-shared, mountPath: /srv/pxeforge }\n`);
+  await appendFile(
+    path.join(fixture.root, 'pxeforge.yaml'),
+    `kubernetes:\n  kubeconfig: ${kubeconfig}\n  image: pxeforge-builder:0.1.0\n  storage: { pvc: pxeforge-shared, mountPath: /srv/pxeforge }\n`,
+  );
   const files = [];
   for (let i = 0; i < recipes; i += 1) {
     const name = `r${String(i).padStart(2, '0')}`;
@@ -29,20 +32,30 @@ async function site(scenario: Scenario, recipes: number) {
 }
 
 /** Runs the CLI under /usr/bin/time; calls onLine for each stdout line; resolves with peak RSS (MiB). */
-function runClient(cwd: string, argv: string[], onLine: (line: string) => void): Promise<{ peakMiB: number; seconds: number; code: number | null }> {
+function runClient(
+  cwd: string,
+  argv: string[],
+  onLine: (line: string) => void,
+): Promise<{ peakMiB: number; seconds: number; code: number | null }> {
   const started = performance.now();
-  const child = spawn('/usr/bin/time', ['-f', 'peak-kb %M', process.execPath, path.join(projectRoot, 'bin/pxeforge.js'), ...argv], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/usr/bin/time', ['-f', 'peak-kb %M', process.execPath, path.join(projectRoot, 'bin/pxeforge.js'), ...argv], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', onLine);
-  return new Promise((resolve) => child.on('close', (code) => {
-    const kb = Number(/peak-kb (\d+)/.exec(stderr)?.[1] ?? NaN);
-    if (code !== 0) console.log(stderr.slice(-2000));
-    resolve({ peakMiB: Math.round(kb / 1024), seconds: Math.round((performance.now() - started) / 100) / 10, code });
-  }));
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      const kb = Number(/peak-kb (\d+)/.exec(stderr)?.[1] ?? NaN);
+      if (code !== 0) console.log(stderr.slice(-2000));
+      resolve({ peakMiB: Math.round(kb / 1024), seconds: Math.round((performance.now() - started) / 100) / 10, code });
+    }),
+  );
 }
 
-const result = (pod: { metadata?: { labels?: Record<string, string> } }) => JSON.stringify({ type: 'result', name: pod.metadata?.labels?.['pxeforge.io/recipe'], version: '20261125T120000Z-3fa9c1d2' });
+const result = (pod: { metadata?: { labels?: Record<string, string> } }) =>
+  JSON.stringify({ type: 'result', name: pod.metadata?.labels?.['pxeforge.io/recipe'], version: '20261125T120000Z-3fa9c1d2' });
 
 it('50 concurrent builds: client peak RSS and event latency', { timeout: 600_000 }, async () => {
   const lines = Array.from({ length: 200 }, (_, i) => JSON.stringify({ type: 'info', stage: 'packages', message: `t={now} line ${i}` }));
@@ -57,8 +70,10 @@ it('50 concurrent builds: client peak RSS and event latency', { timeout: 600_000
   expect(run.code).toBe(0);
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  console.log(`50 concurrent builds (200 events each, one every 10 ms): ${run.seconds} s, client peak RSS ${run.peakMiB} MiB, ` +
-    `${latencies.length} events, latency p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${latencies.at(-1)} ms`);
+  console.log(
+    `50 concurrent builds (200 events each, one every 10 ms): ${run.seconds} s, client peak RSS ${run.peakMiB} MiB, ` +
+      `${latencies.length} events, latency p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${latencies.at(-1)} ms`,
+  );
   expect(latencies.length).toBe(50 * 200);
 });
 
