@@ -4,7 +4,7 @@ import { ExitCode, invalidInput } from '../errors/user-error.js';
 import { ownedSelector } from '../executors/kubernetes/pod-manifest.js';
 import { apiError } from '../executors/kubernetes/pod-failure.js';
 import { parseProvenance } from '../executors/kubernetes/protocol.js';
-import { runBuildInPod, runTestInPod } from '../executors/kubernetes/worker.js';
+import { type PodBuildOptions, runBuildInPod, runTestInPod } from '../executors/kubernetes/worker.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
 import { kubernetesClient } from '../executors/kubernetes/lazy-client.js';
@@ -43,34 +43,23 @@ export function k8sCommand(context: CommandContext, setExit: (code: number) => v
     .option('--work-dir <dir>', 'where work trees go, on node-local storage; default <cache-dir>/work')
     .requiredOption('--provenance <json>')
     .option('--no-cache')
-    .action(
-      async (options: {
-        inputs: string;
-        sha256: string;
-        recipe: string;
-        store: string;
-        cacheDir: string;
-        workDir?: string;
-        cache: boolean;
-        provenance: string;
-      }) => {
-        await runBuildInPod(
-          {
-            inputs: options.inputs,
-            sha256: options.sha256,
-            recipe: options.recipe,
-            store: options.store,
-            cacheDir: options.cacheDir,
-            workDir: options.workDir,
-            useCache: options.cache,
-            provenance: parseProvenance(options.provenance),
-          },
-          context.io.stdout,
-          context.io.signal,
-        );
-        setExit(ExitCode.ok);
-      },
-    );
+    .action(async (options: Omit<PodBuildOptions, 'useCache' | 'provenance'> & { cache: boolean; provenance: string }) => {
+      await runBuildInPod(
+        {
+          inputs: options.inputs,
+          sha256: options.sha256,
+          recipe: options.recipe,
+          store: options.store,
+          cacheDir: options.cacheDir,
+          ...(options.workDir === undefined ? {} : { workDir: options.workDir }),
+          useCache: options.cache,
+          provenance: parseProvenance(options.provenance),
+        },
+        context.io.stdout,
+        context.io.signal,
+      );
+      setExit(ExitCode.ok);
+    });
   k8s
     .command('run-test', { hidden: true })
     .argument('<image>')
