@@ -7,7 +7,7 @@ const layers = [
   { name: 'cli', folders: ['cli'] },
   { name: 'workflow', folders: ['workflow', 'report', 'doctor'] },
   { name: 'executors, promote, boot test', folders: ['executors', 'promote', 'boot-test'] },
-  { name: 'image and store', folders: ['image', 'store', 'integrity'] },
+  { name: 'image and store', folders: ['image', 'store', 'integrity', 'nodes'] },
   { name: 'recipe and site', folders: ['recipe', 'site'] },
   { name: 'descriptors (distros, formats, boot loaders, architectures)', folders: ['distros', 'formats', 'boot-loaders', 'arches'] },
   { name: 'source, exec, events, errors', folders: ['source', 'exec', 'events', 'errors', 'progress', 'rootfs', 'version.ts'] },

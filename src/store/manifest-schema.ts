@@ -82,6 +82,13 @@ export const manifestSchema = z.object({
   hygiene: hygieneSchema,
   recipe: recipeSnapshotSchema,
   pxeforgeVersion: z.string(),
+  /**
+   * The image's users and groups (name → id, from its /etc/passwd and /etc/group): node files
+   * name owners, their archives carry ids. Absent in manifests written before node files.
+   */
+  accounts: z
+    .object({ users: z.record(z.string(), z.int().nonnegative()), groups: z.record(z.string(), z.int().nonnegative()) })
+    .optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
