@@ -30,6 +30,12 @@ const nodeGroup = z.strictObject({
     .enum(archNames)
     .optional()
     .describe('CPU architecture of the members; default amd64. Only images of this architecture are served to them.'),
+  hostKeys: z
+    .enum(['managed', 'boot'])
+    .optional()
+    .describe(
+      'SSH host keys of the members: `managed` (pxeforge keeps one per node in the secrets directory and delivers it at every boot) or `boot` (default: each boot makes new ones).',
+    ),
 });
 
 const byteQuantity = (what: string) => z.string().regex(/^\d+(Ki|Mi|Gi|Ti|K|M|G|T)?$/, { error: `is not a ${what} quantity (e.g. 4Gi)` });
@@ -119,6 +125,13 @@ const settings = {
     .optional()
     .describe('Where builds make their work trees (overlay upper and work directories); default <cache>/work. On a local disk.'),
   tftpRoot: z.string().min(1).optional().describe('TFTP/HTTP root served to nodes; default var/tftp.'),
+  secrets: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Secrets directory on this host (0700; outside git, the store and the tree): site secrets and managed SSH host keys; default var/secrets.',
+    ),
   httpBaseUrl: bootScriptUrl
     .optional()
     .describe('URL under which nodes reach the TFTP root over HTTP (squashfs roots are fetched from it).'),
@@ -159,6 +172,7 @@ const partOf: Record<keyof typeof settings, SitePart> = {
   work: 'build',
   mirror: 'build',
   tftpRoot: 'tree',
+  secrets: 'tree',
   httpBaseUrl: 'tree',
   channels: 'tree',
   nodes: 'tree',

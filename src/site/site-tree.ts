@@ -19,12 +19,16 @@ export interface NodeGroup {
   kernelArgs: string;
   firmware: Firmware;
   arch: ArchName;
+  /** `managed`: each member gets its own SSH host key from the secrets directory at every boot. */
+  hostKeys: 'managed' | 'boot';
 }
 
 /** The PXE tree: where it is, how nodes reach it, its channels, node groups and what unknown nodes boot. */
 export interface SiteTree {
   file: string;
   tftpRoot: string;
+  /** The secrets directory (site secrets, managed host keys), absolute. */
+  secretsDir: string;
   httpBaseUrl: string | undefined;
   channels: Record<string, { protected: boolean; description: string | undefined }>;
   nodeGroups: NodeGroup[];
@@ -113,6 +117,7 @@ export function resolveSiteTree(
       kernelArgs: group.kernelArgs ?? '',
       firmware: group.firmware ?? (hasBios ? 'bios' : 'uefi'),
       arch,
+      hostKeys: group.hostKeys ?? 'boot',
     });
   }
 
@@ -130,6 +135,7 @@ export function resolveSiteTree(
     tree: {
       file,
       tftpRoot: path.resolve(root, config.tftpRoot ?? 'var/tftp'),
+      secretsDir: path.resolve(root, config.secrets ?? 'var/secrets'),
       httpBaseUrl: config.httpBaseUrl,
       channels,
       nodeGroups,

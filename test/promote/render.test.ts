@@ -57,6 +57,7 @@ const group = (
   firmware,
   kernelArgs,
   arch: 'amd64',
+  hostKeys: 'boot',
   members: macs.map((mac, index) => ({ mac, host: `${name}${index + 1}` })),
 });
 
