@@ -46,6 +46,7 @@ describe('pxeforge.yaml', () => {
         kernelArgs: '',
         firmware: 'uefi',
         arch: 'amd64',
+        hostKeys: 'boot',
         members: [
           { mac: '52:54:00:00:00:01', host: 'cn01' },
           { mac: '52:54:00:00:00:02', host: 'cn02' },
