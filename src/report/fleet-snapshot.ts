@@ -3,6 +3,8 @@ import path from 'node:path';
 
 import { z } from 'zod';
 
+import { checkRecordText } from '../store/record.js';
+
 /**
  * The last fleet snapshot: what each node reported it booted, read over SSH from its
  * `/run/pxeforge/boot.json`. Nothing writes it yet; the coming `pxeforge fleet status` is
@@ -50,16 +52,7 @@ export async function readFleetSnapshot(file: string): Promise<{ snapshot?: Flee
   });
   if (text === undefined) return {};
   if (typeof text !== 'string') return text;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return { problem: 'is not valid JSON' };
-  }
-  const checked = fleetSnapshotSchema.safeParse(parsed);
-  if (!checked.success) {
-    const issue = checked.error.issues[0];
-    return { problem: `is not a fleet snapshot (${issue?.path.join('.') || 'file'}: ${issue?.message ?? 'invalid'})` };
-  }
-  return { snapshot: checked.data };
+  const checked = checkRecordText(text, fleetSnapshotSchema);
+  if ('value' in checked) return { snapshot: checked.value };
+  return { problem: checked.problem === 'not valid JSON' ? 'is not valid JSON' : `is not a fleet snapshot (${checked.problem})` };
 }

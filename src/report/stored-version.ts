@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { bootPhases } from '../boot-test/console-watch.js';
+import { checkRecordText } from '../store/record.js';
 
 /**
  * The parts of a version's manifest.json and test-report.json the report shows, read
@@ -60,14 +61,10 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<{ value?
       ? {}
       : { problem: `${path.basename(file)} cannot be read (${code ?? 'error'})` };
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return { problem: `${path.basename(file)} is not valid JSON` };
-  }
-  const checked = schema.safeParse(parsed);
-  if (checked.success) return { value: checked.data };
-  const issue = checked.error.issues[0];
-  return { problem: `${path.basename(file)}: ${issue?.path.join('.') || 'file'}: ${issue?.message ?? 'invalid'}` };
+  const checked = checkRecordText(text, schema);
+  if ('value' in checked) return checked;
+  return {
+    problem:
+      checked.problem === 'not valid JSON' ? `${path.basename(file)} is not valid JSON` : `${path.basename(file)}: ${checked.problem}`,
+  };
 }

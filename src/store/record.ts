@@ -37,21 +37,42 @@ export function parseRecord<T>(file: string, text: string, kind: RecordKind<T>):
       new UserError('DAMAGED_RECORD', message, {
         hint: `pxeforge wrote this file and never changes it by hand; restore it from a backup, or rebuild (or re-run) what wrote it`,
       }));
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw damaged(`${file} is not valid JSON`);
-  }
+  const parsed = parseJson(text);
+  if (parsed === notJson) throw damaged(`${file} is not valid JSON`);
   checkVersion(file, kind.what, (parsed as { schemaVersion?: unknown } | null)?.schemaVersion, kind.schemaVersion);
   for (const [field, supported] of Object.entries(kind.parts ?? {})) {
     const part = (parsed as Record<string, { schemaVersion?: unknown } | null> | null)?.[field];
     checkVersion(file, `${kind.what} field ${field}`, part?.schemaVersion, supported);
   }
-  const checked = kind.schema.safeParse(parsed);
-  if (checked.success) return checked.data;
+  const checked = checkShape(parsed, kind.schema);
+  if ('value' in checked) return checked.value;
+  throw damaged(`${file} is not a ${kind.what}: ${checked.problem}`);
+}
+
+/**
+ * A JSON record read leniently (the report shows what it can): the value, or what is wrong
+ * with the text in words (`not valid JSON`, `<field>: <what the schema says>`). Never throws.
+ */
+export function checkRecordText<T>(text: string, schema: z.ZodType<T>): { value: T } | { problem: string } {
+  const parsed = parseJson(text);
+  return parsed === notJson ? { problem: 'not valid JSON' } : checkShape(parsed, schema);
+}
+
+const notJson = Symbol('not JSON');
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return notJson;
+  }
+}
+
+function checkShape<T>(parsed: unknown, schema: z.ZodType<T>): { value: T } | { problem: string } {
+  const checked = schema.safeParse(parsed);
+  if (checked.success) return { value: checked.data };
   const issue = checked.error.issues[0];
-  throw damaged(`${file} is not a ${kind.what}: ${fieldName(issue?.path ?? [])}: ${issue?.message ?? 'invalid'}`);
+  return { problem: `${fieldName(issue?.path ?? [])}: ${issue?.message ?? 'invalid'}` };
 }
 
 function fieldName(at: readonly PropertyKey[]): string {
