@@ -110,8 +110,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
 async function requireLocalDirectories(site: BuildOptions['site'], useCache: boolean): Promise<void> {
   const setting = site.localSetting ?? `\`work\` and \`cache\` in ${path.basename(site.file)}`;
   await requireLocalFilesystem(site.work, 'the work directory', setting);
-  if (useCache)
-    await requireLocalFilesystem(path.dirname(stepCache(site.cache).entry('packages', '')), 'the package layer directory', setting);
+  if (useCache) await requireLocalFilesystem(stepCache(site.cache).layersDir, 'the package layer directory', setting);
 }
 
 async function bootstrap(context: BuildContext, { emit, signal }: { emit: Emit; signal: AbortSignal }) {

@@ -15,15 +15,19 @@ export type CacheOutcome = 'hit' | 'miss' | 'off';
  */
 export interface StepCache {
   dir: string;
+  /** Where the bootstrap and package layers are (overlay lower directories: on a local disk). */
+  layersDir: string;
   entry(kind: 'bootstrap' | 'packages' | 'initrd', key: string): string;
 }
 
 const suffix = { bootstrap: '.tar', packages: '', initrd: '.img' } as const;
 
 export function stepCache(dir: string): StepCache {
+  const layersDir = path.join(dir, 'layers');
   return {
     dir,
-    entry: (kind, key) => path.join(dir, kind === 'initrd' ? 'initrd' : 'layers', `${kind}-${key.slice(0, 32)}${suffix[kind]}`),
+    layersDir,
+    entry: (kind, key) => path.join(kind === 'initrd' ? path.join(dir, 'initrd') : layersDir, `${kind}-${key.slice(0, 32)}${suffix[kind]}`),
   };
 }
 
