@@ -203,7 +203,8 @@ describe('pxeforge --executor kubernetes in containers', () => {
       expect(build.stderr).toMatch(/build of tiny: pod \S+ ran out of memory \(OOMKilled at its limit of 100Mi\)/);
       expect(build.stderr).toContain('raise kubernetes.resources.*.memory in pxeforge.yaml');
       expect(kubelet.ran.at(-1)!.memory).toBe(quantityBytes('100Mi'));
-      // No version. (The killed build's staging directory, `.incoming-<version>`, stays: nothing in the pod lives to remove it.)
+      // No version. (The killed build's staging directory, `.incoming-<version>`, stays until the next build of the image
+      // finds its lock stale and removes it: test/store/staging.test.ts.)
       expect(await listVersions(repo.store, 'tiny')).toEqual(before.filter((entry) => !entry.startsWith('.')));
     } finally {
       await repo.write('pxeforge.yaml', site);

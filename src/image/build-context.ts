@@ -38,6 +38,8 @@ export interface BuildContext {
   work: string;
   root: string;
   staged: string;
+  /** Makes the staged version visible in the store (the last stage). */
+  publish: () => Promise<string>;
   version: string;
   cacheOutcomes: Record<string, CacheOutcome>;
   /** Where this build's bootstrap tarball and package layer are (cache entries or private). */

@@ -7,7 +7,7 @@ import { run } from '../exec/run.js';
 import { getFormat } from '../formats/registry.js';
 import { plainLine } from '../progress/plain-reporter.js';
 import { runStages, type Stage } from '../progress/stages.js';
-import { discardStaged, publishVersion, readManifest, stageVersion, versionDir } from '../store/store.js';
+import { readManifest, stageVersion, versionDir } from '../store/store.js';
 import { overlayMountArgv, tarExtractArgv } from './argv.js';
 import { cachedStep, stepCache } from './cache.js';
 import { withChroot } from '../rootfs/chroot.js';
@@ -62,7 +62,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   });
   await requireLocalDirectories(site, options.useCache);
   const work = await mkdtemp(path.join(site.work, `${recipe.name}-`));
-  const { version, staged } = await stageVersion(site.store, recipe.name, plan.keys.inputs, () => new Date());
+  const staging = await stageVersion(site.store, recipe.name, plan.keys.inputs, () => new Date());
+  const { version, staged } = staging;
   let pendingLog: Promise<void> = writeFile(path.join(work, 'build.log'), '');
   const context: BuildContext = {
     options,
@@ -72,6 +73,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     work,
     root: path.join(work, 'root'),
     staged,
+    publish: staging.publish,
     version,
     cacheOutcomes: {},
     layers: {},
@@ -97,7 +99,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   } finally {
     await pendingLog.catch(() => undefined);
     await removeWorkTree(work);
-    if (published === undefined) await discardStaged(staged);
+    if (published === undefined) await staging.discard();
   }
   return { name: recipe.name, version, dir: published, manifest: await readManifest(published) };
 }
@@ -249,7 +251,7 @@ async function manifest(context: BuildContext) {
   const { site, recipe } = context.options;
   await writeManifest(context);
   await copyFile(await context.flushLog(), path.join(context.staged, 'build.log'));
-  await publishVersion(context.staged, site.store, recipe.name, context.version);
+  await context.publish();
   return `${recipe.name}@${context.version}`;
 }
 
