@@ -8,6 +8,7 @@ import { testCommand } from './test.js';
 import { promoteCommand, refreshCommand, rollbackCommand } from './promote.js';
 import { changedCommand, pipelineCommand } from './pipeline.js';
 import { k8sCommand } from './k8s.js';
+import { nodesCommand } from './nodes.js';
 import { renderCommand } from './render.js';
 import { reportCommand } from './report.js';
 import { gcCommand, historyCommand, statusCommand, unlockCommand, verifyCommand } from './tree.js';
@@ -53,6 +54,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     renderCommand,
     imagesCommand,
     showCommand,
+    nodesCommand,
     diffCommand,
     reportCommand,
     cacheCommand,

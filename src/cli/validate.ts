@@ -4,6 +4,7 @@ import { Command } from 'commander';
 
 import { ExitCode } from '../errors/user-error.js';
 import { formatProblem } from '../errors/problems.js';
+import { nodeFileProblems } from '../nodes/compute.js';
 import { validateRepo } from '../site/validate.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
@@ -24,6 +25,7 @@ export function validateCommand(context: CommandContext, setExit: (code: number)
         repo,
         files.map((file) => path.resolve(io.cwd, file)),
       );
+      if (result.site !== undefined) result.problems.push(...(await nodeFileProblems(result.site, io.signal)));
       const ok = result.problems.length === 0;
       if (context.globals().json) {
         const recipes = result.recipes.map((recipe) => ({ name: recipe.name, file: recipe.chain[0], format: recipe.output.format }));

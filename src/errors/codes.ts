@@ -19,6 +19,7 @@ export const errorCodes = [
   'UNKNOWN_BOOT_LOADER',
   'UNKNOWN_CHANNEL',
   'NO_NODE_GROUP',
+  'UNKNOWN_NODE',
   'CMDLINE_TOO_LONG',
   'LOCK_MISMATCH',
   'ARCH_MISMATCH',

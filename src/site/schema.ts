@@ -10,6 +10,33 @@ export const macAddress = z
   .string()
   .regex(/^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$/, { error: 'is not a MAC address (six hex pairs, e.g. 52:54:00:12:34:56)' });
 
+/** Variable names templates see: `{{ ib0 }}`. */
+export const varName = z.string().regex(/^[a-z_][a-z0-9_]*$/, { error: 'is not a variable name (lowercase letters, digits, `_`)' });
+const varValue = z.union([z.string(), z.number(), z.boolean()]);
+const vars = z.record(varName, varValue);
+
+/** A node of the `nodes` table: its MAC alone, or a mapping of its MAC, address and variables. */
+const nodeEntry = z.union([
+  macAddress,
+  z
+    .object({
+      mac: z.string().min(1).describe('MAC address; in a host range, a pattern such as `52:54:00:00:10:{n:02x}`.'),
+      ip: z.string().min(1).optional().describe('Address with optional prefix length, e.g. `10.0.0.5/24`.'),
+    })
+    .catchall(varValue),
+]);
+
+const nodeSecret = z.strictObject({
+  name: z.string().describe('A file in the secrets directory.'),
+  path: z.string().describe('Where the node gets it (absolute).'),
+  owner: z.union([z.int().min(0), z.string().regex(/^[a-z_][a-z0-9_-]*$/)]).optional(),
+  group: z.union([z.int().min(0), z.string().regex(/^[a-z_][a-z0-9_-]*$/)]).optional(),
+  mode: z
+    .string()
+    .regex(/^0?[0-7]{3,4}$/, { error: 'must be an octal mode such as "0400" (quoted)' })
+    .optional(),
+});
+
 const channel = z.strictObject({
   description: z.string().optional(),
   protected: z.boolean().optional().describe('Only versions with a passing boot test for their current digests may be promoted.'),
@@ -36,6 +63,12 @@ const nodeGroup = z.strictObject({
     .describe(
       'SSH host keys of the members: `managed` (pxeforge keeps one per node in the secrets directory and delivers it at every boot) or `boot` (default: each boot makes new ones).',
     ),
+  vars: vars.optional().describe("Variables of the members' node files (over the site `vars`, under each node's own)."),
+  nodeFiles: z
+    .array(fileName)
+    .optional()
+    .describe('Node file sets (`nodefiles/<set>/`) every member receives, templates rendered per node.'),
+  secrets: z.array(nodeSecret).optional().describe('Site secrets (files of the secrets directory) every member receives.'),
 });
 
 const byteQuantity = (what: string) => z.string().regex(/^\d+(Ki|Mi|Gi|Ti|K|M|G|T)?$/, { error: `is not a ${what} quantity (e.g. 4Gi)` });
@@ -140,10 +173,16 @@ const settings = {
     .optional()
     .describe("Debian mirror for builds; `host` (default) uses the mirror of this host's apt sources."),
   channels: z.record(fileName, channel).optional(),
+  vars: vars.optional().describe('Site default variables of node files (strings, numbers, booleans).'),
   nodes: z
-    .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]*$/, { error: 'is not a host name' }), macAddress)
+    .record(z.string().regex(/^[A-Za-z0-9[][A-Za-z0-9.,[\]-]*$/, { error: 'is not a host name or range' }), nodeEntry)
     .optional()
-    .describe('MAC table: host name → MAC address, for node groups that list hosts.'),
+    .describe(
+      'Node table: host name or range (cn[001-512]) → MAC address, or a mapping of `mac`, `ip` and variables. In a range, `{n}`, `{n:03d}` and `{n:02x}` in values stand for the node number.',
+    ),
+  nodeArchiveLimit: byteQuantity('size')
+    .optional()
+    .describe('Largest node archive (sum of file sizes + 512 bytes per entry); default 8Mi.'),
   nodeGroups: z.record(fileName, nodeGroup).optional(),
   kubernetes: kubernetes.optional(),
   unknownNodes: z
@@ -173,6 +212,8 @@ const partOf: Record<keyof typeof settings, SitePart> = {
   mirror: 'build',
   tftpRoot: 'tree',
   secrets: 'tree',
+  vars: 'tree',
+  nodeArchiveLimit: 'tree',
   httpBaseUrl: 'tree',
   channels: 'tree',
   nodes: 'tree',

@@ -8,6 +8,8 @@ import { quoted } from '../errors/quote-text.js';
 import { didYouMean } from '../source/suggest.js';
 import type { YamlDocument } from '../source/yaml-document.js';
 import { expandHostlist } from './hostlist.js';
+import { resolveNodeConfig, type SiteNodeConfig } from './node-config.js';
+import { resolveNodeTable } from './node-table.js';
 import type { SiteConfigFile } from './schema.js';
 
 export interface NodeGroup {
@@ -33,6 +35,8 @@ export interface SiteTree {
   channels: Record<string, { protected: boolean; description: string | undefined }>;
   nodeGroups: NodeGroup[];
   unknownNodes: { action: 'localboot' | 'menu' | 'group'; group: string | undefined };
+  /** Node variables, node file sets and secrets of the node groups (absent: none). */
+  nodeConfig?: SiteNodeConfig;
 }
 
 /**
@@ -58,7 +62,8 @@ export function resolveSiteTree(
   );
   const channelNames = Object.keys(channels);
   const groupNames = Object.keys(config.nodeGroups ?? {});
-  const table = new Map(Object.entries(config.nodes ?? {}).map(([host, mac]) => [host, normalizeMac(mac)]));
+  const nodeTable = resolveNodeTable(config, report);
+  const table = new Map([...nodeTable].map(([host, node]) => [host, node.mac]));
   const owner = new Map<string, string>();
   const nodeGroups: NodeGroup[] = [];
 
@@ -129,6 +134,11 @@ export function resolveSiteTree(
       unknownNodes.group === undefined ? undefined : didYouMean(unknownNodes.group, groupNames),
     );
   }
+  const nodeConfig = resolveNodeConfig(root, config, nodeTable, report, (fieldPath) => ({
+    file: document.file,
+    ...document.locate(fieldPath),
+    path: formatPath(fieldPath),
+  }));
   if (problems.length > 0) return { problems };
   return {
     problems,
@@ -140,6 +150,7 @@ export function resolveSiteTree(
       channels,
       nodeGroups,
       unknownNodes,
+      nodeConfig,
     },
   };
 }

@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import ssh2 from 'ssh2';
+
+import { hostKeyFiles } from './node-file.js';
+
+export interface HostKey {
+  /** OpenSSH private key. Secret. */
+  private: Buffer;
+  /** `ssh-ed25519 AAAA... <host>` */
+  public: string;
+}
+
+/** Writes `content` at `file` atomically: a temporary file beside it, then a rename. */
+export async function writeAtomic(file: string, content: string | Buffer, mode: number): Promise<void> {
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(temporary, content, { mode, flag: 'wx' });
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** A node's managed host key, if it has one (regular files only, never followed through a symlink). */
+export async function readHostKey(secretsDir: string, host: string): Promise<HostKey | undefined> {
+  const files = hostKeyFiles(secretsDir, host);
+  const [privateInfo, publicInfo] = await Promise.all([
+    lstat(files.private).catch(() => undefined),
+    lstat(files.public).catch(() => undefined),
+  ]);
+  if (!privateInfo?.isFile() || !publicInfo?.isFile()) return undefined;
+  const [privateKey, publicKey] = await Promise.all([readFile(files.private), readFile(files.public, 'utf8')]);
+  return { private: privateKey, public: publicKey.trim() };
+}
+
+/** Makes (or replaces) a node's managed ed25519 host key in the secrets directory. */
+export async function generateHostKey(secretsDir: string, host: string): Promise<HostKey> {
+  const files = hostKeyFiles(secretsDir, host);
+  await mkdir(secretsDir, { recursive: true, mode: 0o700 });
+  await mkdir(path.dirname(path.dirname(files.private)), { recursive: true, mode: 0o700 });
+  await mkdir(path.dirname(files.private), { recursive: true, mode: 0o700 });
+  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: host });
+  const publicKey = pair.public.trim();
+  await writeAtomic(files.private, pair.private, 0o600);
+  await writeAtomic(files.public, `${publicKey}\n`, 0o644);
+  return { private: Buffer.from(pair.private), public: publicKey };
+}
+
+/** One known-hosts line: `host[,address] ssh-ed25519 AAAA...` (the key's comment dropped). */
+export function knownHostsLine(host: string, ip: string | undefined, publicKey: string): string {
+  const [type = '', key = ''] = publicKey.split(/\s+/);
+  const names = ip === undefined ? host : `${host},${ip.split('/')[0]}`;
+  return `${names} ${type} ${key}`;
+}
