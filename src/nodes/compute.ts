@@ -179,7 +179,7 @@ async function collectNodeFiles(
       if (sets.has(name)) continue;
       const loaded = await loadNodeFileSet(config.repoRoot, name, at, engine);
       problems.push(...loaded.problems);
-      sets.set(name, loaded.problems.length === 0 ? loaded.set : undefined);
+      sets.set(name, loaded.set);
     }
     for (const secret of groupConfig.secrets) {
       if (secrets.has(secret.name)) {
