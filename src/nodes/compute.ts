@@ -2,7 +2,7 @@ import type { Problem } from '../errors/problems.js';
 import { ValidationError } from '../errors/problems.js';
 import { printable, quoted } from '../errors/quote-text.js';
 import type { NodeGroup, SettingLocation, SiteNode, SiteTree, VarValue } from '../site/site-config.js';
-import { generateHostKey, type HostKey, knownHostsLine, readHostKey } from './host-keys.js';
+import { generateHostKey, type HostKey, knownHostsLine, makeHostKeysDir, readHostKey } from './host-keys.js';
 import type { Accounts, NodeFile, NodeFiles } from './node-file.js';
 import { loadNodeFileSet, type MetaEntry, type NodeFileSet, type SetEntry } from './node-sets.js';
 import { readSecret, secretsDirProblems } from './secrets.js';
@@ -132,10 +132,11 @@ async function managedKeys(
     .filter((group) => group.hostKeys === 'managed')
     .flatMap((group) => group.members.flatMap((member) => (member.host === undefined ? [] : [member.host])));
   const keys = new Map<string, HostKey>();
+  if (generate && hosts.length > 0) await makeHostKeysDir(site.secretsDir);
   const found = await inBatches(hosts, 64, async (host) => {
     signal?.throwIfAborted();
     const key = await readHostKey(site.secretsDir, host);
-    return [host, key ?? (generate ? await generateHostKey(site.secretsDir, host) : undefined)] as const;
+    return [host, key ?? (generate ? await generateHostKey(site.secretsDir, host, true) : undefined)] as const;
   });
   for (const [host, key] of found) if (key !== undefined) keys.set(host, key);
   const text = [...keys.keys()]
@@ -207,7 +208,7 @@ async function collectNodeFiles(
   });
   const nodesByHost = new Map(config.nodes.map((node) => [node.host, node]));
   const segments = new Map<ParsedTemplate, string[]>();
-  const rendered = new Map<ParsedTemplate, Map<string, string>>();
+  const rendered = new Map<ParsedTemplate, Map<string, Buffer>>();
   const failed = new Set<ParsedTemplate>();
   const reported = new Set<string>();
   const once = (key: string, problem: Problem) => {
@@ -370,12 +371,13 @@ async function collectNodeFiles(
       cache = new Map();
       rendered.set(template, cache);
     }
+    // Nodes alike share one Buffer: node files are never modified once made.
     const cached = cache.get(key);
-    if (cached !== undefined) return Buffer.from(cached);
+    if (cached !== undefined) return cached;
     try {
-      const text = engine.renderSync(template, scope) as string;
-      cache.set(key, text);
-      return Buffer.from(text);
+      const content = Buffer.from(engine.renderSync(template, scope) as string);
+      cache.set(key, content);
+      return content;
     } catch (error) {
       failed.add(template);
       const located = templateError(error);

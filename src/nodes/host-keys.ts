@@ -4,7 +4,7 @@ import path from 'node:path';
 
 import ssh2 from 'ssh2';
 
-import { hostKeyFiles } from './node-file.js';
+import { hostKeyFiles, hostKeysDir } from './node-file.js';
 
 export interface HostKey {
   /** OpenSSH private key. Secret. */
@@ -38,16 +38,21 @@ export async function readHostKey(secretsDir: string, host: string): Promise<Hos
 }
 
 /** Makes (or replaces) a node's managed ed25519 host key in the secrets directory. */
-export async function generateHostKey(secretsDir: string, host: string): Promise<HostKey> {
+export async function generateHostKey(secretsDir: string, host: string, parentsMade = false): Promise<HostKey> {
   const files = hostKeyFiles(secretsDir, host);
-  await mkdir(secretsDir, { recursive: true, mode: 0o700 });
-  await mkdir(path.dirname(path.dirname(files.private)), { recursive: true, mode: 0o700 });
+  if (!parentsMade) await makeHostKeysDir(secretsDir);
   await mkdir(path.dirname(files.private), { recursive: true, mode: 0o700 });
   const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: host });
   const publicKey = pair.public.trim();
   await writeAtomic(files.private, pair.private, 0o600);
   await writeAtomic(files.public, `${publicKey}\n`, 0o644);
   return { private: Buffer.from(pair.private), public: publicKey };
+}
+
+/** The secrets directory and its `host-keys/` (0700), when missing. */
+export async function makeHostKeysDir(secretsDir: string): Promise<void> {
+  await mkdir(secretsDir, { recursive: true, mode: 0o700 });
+  await mkdir(path.join(secretsDir, hostKeysDir), { recursive: true, mode: 0o700 });
 }
 
 /** One known-hosts line: `host[,address] ssh-ed25519 AAAA...` (the key's comment dropped). */
