@@ -35,6 +35,7 @@ describe('pxeforge (the command)', () => {
       'images',
       'show',
       'diff',
+      'nodes',
       'report',
       'cache',
       'schema',
