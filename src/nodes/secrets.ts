@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
-import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 
 import type { Problem } from '../errors/problems.js';
+import { run } from '../exec/run.js';
 import type { SettingLocation, SiteTree } from '../site/site-config.js';
-
-const run = promisify(execFile);
 
 const within = (parent: string, child: string) => {
   const relative = path.relative(parent, child);
@@ -46,12 +44,12 @@ export async function secretsDirProblems(site: SiteTree, at: SettingLocation, cr
       'chmod 0700 it',
     );
   }
-  const top = await run('git', ['-C', dir, 'rev-parse', '--show-toplevel']).then(
+  const top = await run(['git', '-C', dir, 'rev-parse', '--show-toplevel'], { capture: true }).then(
     (result) => result.stdout.trim(),
     () => undefined,
   );
   if (top !== undefined && top !== '') {
-    const ignored = await run('git', ['-C', top, 'check-ignore', '-q', '--', dir]).then(
+    const ignored = await run(['git', '-C', top, 'check-ignore', '-q', '--', dir], { capture: true }).then(
       () => true,
       () => false,
     );
@@ -68,8 +66,19 @@ export async function secretsDirProblems(site: SiteTree, at: SettingLocation, cr
 /** A site secret's bytes: a regular file of the secrets directory (never followed through a symlink). */
 export async function readSecret(secretsDir: string, name: string): Promise<{ content?: Buffer; problem?: string }> {
   const file = path.join(secretsDir, name);
-  const info = await lstat(file).catch(() => undefined);
-  if (info === undefined) return { problem: `no secret ${'`'}${name}${'`'} in the secrets directory` };
-  if (!info.isFile()) return { problem: `secret \`${name}\` is not a regular file (symlinks are not followed)` };
-  return { content: await readFile(file) };
+  // O_NOFOLLOW: a symlink is refused by the kernel at the moment of opening, not only when looked at before.
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
+    (error: NodeJS.ErrnoException) => error,
+  );
+  if (!('fd' in handle)) {
+    if (handle.code === 'ENOENT') return { problem: `no secret ${'`'}${name}${'`'} in the secrets directory` };
+    if (handle.code === 'ELOOP') return { problem: `secret \`${name}\` is a symlink (symlinks are not followed)` };
+    throw handle;
+  }
+  try {
+    if (!(await handle.stat()).isFile()) return { problem: `secret \`${name}\` is not a regular file (symlinks are not followed)` };
+    return { content: await handle.readFile() };
+  } finally {
+    await handle.close();
+  }
 }
