@@ -1,4 +1,4 @@
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { Problem } from '../errors/problems.js';
@@ -8,6 +8,7 @@ import { insideRepo, recipeRepo } from '../recipe/repo.js';
 import { overlayMetaSchema } from '../recipe/schema.js';
 import type { SettingLocation } from '../site/site-config.js';
 import { isNormalizedAbsolute } from '../site/node-config.js';
+import { readRegularFile } from '../source/read-regular-file.js';
 import { checkSchema } from '../source/zod-problems.js';
 import { nodeTemplateEngine, templateError, type ParsedTemplate } from './templates.js';
 
@@ -88,7 +89,16 @@ export async function loadNodeFileSet(
         await walk(rel);
       } else if (stat.isFile()) {
         if (entryName === '.keep') continue;
-        const content = await readFile(file);
+        const read = await readRegularFile(file);
+        if (!('content' in read)) {
+          problems.push({
+            file: source,
+            path: '',
+            message: `is ${read.refused === 'symlink' ? 'a symlink' : 'no longer a regular file'}; node file sets hold only files and directories`,
+          });
+          continue;
+        }
+        const { content } = read;
         const executable = (stat.mode & 0o111) !== 0;
         if (entryName.endsWith(templateSuffix) && entryName !== templateSuffix) {
           const target = `/${rel.slice(0, -templateSuffix.length)}`;

@@ -1,10 +1,10 @@
-import { constants } from 'node:fs';
-import { lstat, mkdir, open } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { Problem } from '../errors/problems.js';
 import { run } from '../exec/run.js';
 import type { SettingLocation, SiteTree } from '../site/site-config.js';
+import { readRegularFile } from '../source/read-regular-file.js';
 
 const within = (parent: string, child: string) => {
   const relative = path.relative(parent, child);
@@ -65,20 +65,9 @@ export async function secretsDirProblems(site: SiteTree, at: SettingLocation, cr
 
 /** A site secret's bytes: a regular file of the secrets directory (never followed through a symlink). */
 export async function readSecret(secretsDir: string, name: string): Promise<{ content?: Buffer; problem?: string }> {
-  const file = path.join(secretsDir, name);
-  // O_NOFOLLOW: a symlink is refused by the kernel at the moment of opening, not only when looked at before.
-  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
-    (error: NodeJS.ErrnoException) => error,
-  );
-  if (!('fd' in handle)) {
-    if (handle.code === 'ENOENT') return { problem: `no secret ${'`'}${name}${'`'} in the secrets directory` };
-    if (handle.code === 'ELOOP') return { problem: `secret \`${name}\` is a symlink (symlinks are not followed)` };
-    throw handle;
-  }
-  try {
-    if (!(await handle.stat()).isFile()) return { problem: `secret \`${name}\` is not a regular file (symlinks are not followed)` };
-    return { content: await handle.readFile() };
-  } finally {
-    await handle.close();
-  }
+  const read = await readRegularFile(path.join(secretsDir, name));
+  if ('content' in read) return read;
+  if (read.refused === 'missing') return { problem: `no secret ${'`'}${name}${'`'} in the secrets directory` };
+  if (read.refused === 'symlink') return { problem: `secret \`${name}\` is a symlink (symlinks are not followed)` };
+  return { problem: `secret \`${name}\` is not a regular file (symlinks are not followed)` };
 }
