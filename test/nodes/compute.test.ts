@@ -342,6 +342,6 @@ describe('secrets and managed host keys', () => {
     await symlink('/etc/passwd', path.join(dir, 'munge.key'));
     const tree = await site(secretSite);
     const problems = await failure(computeNodeFiles(tree, { served, generateHostKeys: false }));
-    expect(problems).toEqual(['pxeforge.yaml:18:15: secret `munge.key` is not a regular file (symlinks are not followed)']);
+    expect(problems).toEqual(['pxeforge.yaml:18:15: secret `munge.key` is a symlink (symlinks are not followed)']);
   });
 });
