@@ -20,6 +20,16 @@ export interface GroupToRender {
   firmware: Firmware;
   /** Member MACs, colon-separated as in pxeforge.yaml. */
   macs: readonly string[];
+  /**
+   * Members with node files: MAC → tree path of their archive (`/pxeforge/nodes/<sha256>.cpio`),
+   * loaded as a second initrd. Such a member gets a config of its own; the others link to the group's.
+   */
+  nodeInitrds?: Readonly<Record<string, string>>;
+}
+
+/** The header of a member's own config. */
+export function nodeHeader(header: string, mac: string): string {
+  return `${header}, with the node files of ${mac}`;
 }
 
 export interface RenderContext {

@@ -5,17 +5,17 @@ import which from 'which';
 
 import { run } from '../exec/run.js';
 import { ToolError } from '../exec/tool-error.js';
-import { type BootLoader, type BootTarget, hyphenMac, type RenderedFiles } from './boot-loader.js';
+import { type BootLoader, type BootTarget, hyphenMac, nodeHeader, type RenderedFiles } from './boot-loader.js';
 
 const dispatcher = 'grub/grub.cfg';
 
-function grubBoot(header: string, t: BootTarget): string {
+function grubBoot(header: string, t: BootTarget, nodeInitrd?: string): string {
   return [
     `# ${header}`,
     'set timeout=0',
     `menuentry '${t.label}' {`,
     `  linux ${t.kernel} ${t.cmdline}`.trimEnd(),
-    `  initrd ${t.initrd}`,
+    `  initrd ${t.initrd}${nodeInitrd === undefined ? '' : ` ${nodeInitrd}`}`,
     '}',
     '',
   ].join('\n');
@@ -58,8 +58,12 @@ export const grub: BootLoader = {
     const entries: string[] = [];
     for (const mac of group.macs) {
       const entry = `grub/grub.cfg-01-${hyphenMac(mac)}`;
-      files.push([entry, { kind: 'link', target: `groups/${group.name}.cfg` }]);
-      files.push([`grub/mac/${mac}.cfg`, { kind: 'link', target: `../groups/${group.name}.cfg` }]);
+      const node = group.nodeInitrds?.[mac];
+      // A member with node files has its own config (its archive a second initrd); the others share the group's.
+      const config = node === undefined ? `groups/${group.name}.cfg` : `nodes/${hyphenMac(mac)}.cfg`;
+      if (node !== undefined) files.push([`grub/${config}`, { kind: 'file', content: grubBoot(nodeHeader(header, mac), target, node) }]);
+      files.push([entry, { kind: 'link', target: config }]);
+      files.push([`grub/mac/${mac}.cfg`, { kind: 'link', target: `../${config}` }]);
       entries.push(entry);
     }
     return { files, entries };
@@ -87,7 +91,9 @@ export const grub: BootLoader = {
   entryDirs: ['grub'],
   ownsConfig: (file) => file.startsWith('grub/'),
   checkConfig(file, text, { refer }) {
-    for (const match of text.matchAll(/^\s*(?:linux|initrd)\s+(\S+)/gm)) refer(match[1]!, file);
+    for (const match of text.matchAll(/^\s*linux\s+(\S+)/gm)) refer(match[1]!, file);
+    // initrd a b: every initrd it names (the image's, then a node's archive).
+    for (const match of text.matchAll(/^\s*initrd\s+(.+)$/gm)) for (const named of match[1]!.trim().split(/\s+/)) refer(named, file);
   },
   /** All GRUB configs go through grub-script-check in one run; one by one only to find a failing one. */
   async checkConfigs(dir, files, { problem, note }) {

@@ -1,4 +1,4 @@
-import { type BootLoader, type BootTarget, httpBase, hyphenMac, type RenderedFiles } from './boot-loader.js';
+import { type BootLoader, type BootTarget, httpBase, hyphenMac, nodeHeader, type RenderedFiles } from './boot-loader.js';
 
 const dispatcher = 'boot.ipxe';
 const commands = new Set(['echo', 'kernel', 'initrd', 'boot', 'chain', 'exit', 'goto', 'menu', 'item', 'choose']);
@@ -6,14 +6,28 @@ const commands = new Set(['echo', 'kernel', 'initrd', 'boot', 'chain', 'exit', '
 /**
  * The lines that load a kernel and initrd and boot them. The one writer of them: the tree's
  * configs and the boot test's script both use it. The initrd is named `initrd.img` so that
- * UEFI kernels find it (`initrd=initrd.img`).
+ * UEFI kernels find it (`initrd=initrd.img`); a node's archive, when it has one, is a second
+ * initrd named `node.cpio` (the kernel unpacks both, in order).
  */
-export function ipxeLoadLines(target: Pick<BootTarget, 'kernel' | 'initrd' | 'cmdline'>): string[] {
-  return [`kernel ${target.kernel} initrd=initrd.img ${target.cmdline}`.trimEnd(), `initrd --name initrd.img ${target.initrd}`, 'boot'];
+export function ipxeLoadLines(target: Pick<BootTarget, 'kernel' | 'initrd' | 'cmdline'> & { nodeInitrd?: string }): string[] {
+  const node = target.nodeInitrd;
+  return [
+    `kernel ${target.kernel} initrd=initrd.img ${node === undefined ? '' : 'initrd=node.cpio '}${target.cmdline}`.trimEnd(),
+    `initrd --name initrd.img ${target.initrd}`,
+    ...(node === undefined ? [] : [`initrd --name node.cpio ${node}`]),
+    'boot',
+  ];
 }
 
 /** An iPXE script that says what it loads, then loads the kernel and initrd and boots them. */
-export function ipxeBootScript(options: { header?: string; message: string; kernel: string; initrd: string; cmdline: string }): string {
+export function ipxeBootScript(options: {
+  header?: string;
+  message: string;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  nodeInitrd?: string;
+}): string {
   return [
     '#!ipxe',
     ...(options.header === undefined ? [] : [`# ${options.header}`]),
@@ -75,7 +89,21 @@ export const ipxe: BootLoader = {
     const files: RenderedFiles = [
       [`ipxe/groups/${group.name}.ipxe`, { kind: 'file', content: ipxeBoot(header, target, context.httpBaseUrl) }],
     ];
-    for (const mac of group.macs) files.push([`ipxe/${hyphenMac(mac)}.ipxe`, { kind: 'link', target: `groups/${group.name}.ipxe` }]);
+    for (const mac of group.macs) {
+      const node = group.nodeInitrds?.[mac];
+      if (node === undefined) {
+        files.push([`ipxe/${hyphenMac(mac)}.ipxe`, { kind: 'link', target: `groups/${group.name}.ipxe` }]);
+        continue;
+      }
+      const own = ipxeBootScript({
+        header: nodeHeader(header, mac),
+        message: target.label,
+        ...overHttp(target, context.httpBaseUrl),
+        nodeInitrd: ipxeUrl(node, context.httpBaseUrl),
+      });
+      files.push([`ipxe/nodes/${hyphenMac(mac)}.ipxe`, { kind: 'file', content: own }]);
+      files.push([`ipxe/${hyphenMac(mac)}.ipxe`, { kind: 'link', target: `nodes/${hyphenMac(mac)}.ipxe` }]);
+    }
     return { files, entries: [] };
   },
   renderDefault(unknown, context) {

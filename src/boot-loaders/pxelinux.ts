@@ -1,15 +1,16 @@
-import { type BootLoader, type BootTarget, hyphenMac, type RenderedFiles } from './boot-loader.js';
+import { type BootLoader, type BootTarget, hyphenMac, nodeHeader, type RenderedFiles } from './boot-loader.js';
 
 const defaultConfig = 'pxelinux.cfg/default';
 const keywords = new Set(['DEFAULT', 'PROMPT', 'TIMEOUT', 'SAY', 'LABEL', 'MENU', 'KERNEL', 'INITRD', 'APPEND', 'LOCALBOOT']);
 
-/** One boot entry: a label that loads a target's kernel and initrd with its command line. */
-function entry(label: string, t: BootTarget): string[] {
-  return [`LABEL ${label}`, `  MENU LABEL ${t.label}`, `  KERNEL ${t.kernel}`, `  INITRD ${t.initrd}`, `  APPEND ${t.cmdline}`];
+/** One boot entry: a label that loads a target's kernel and initrd (and a node's archive after it) with its command line. */
+function entry(label: string, t: BootTarget, nodeInitrd?: string): string[] {
+  const initrds = nodeInitrd === undefined ? t.initrd : `${t.initrd},${nodeInitrd}`;
+  return [`LABEL ${label}`, `  MENU LABEL ${t.label}`, `  KERNEL ${t.kernel}`, `  INITRD ${initrds}`, `  APPEND ${t.cmdline}`];
 }
 
-function pxelinuxBoot(header: string, t: BootTarget): string {
-  return [`# ${header}`, 'DEFAULT pxeforge', 'PROMPT 0', ...entry('pxeforge', t), ''].join('\n');
+function pxelinuxBoot(header: string, t: BootTarget, nodeInitrd?: string): string {
+  return [`# ${header}`, 'DEFAULT pxeforge', 'PROMPT 0', ...entry('pxeforge', t, nodeInitrd), ''].join('\n');
 }
 
 function pxelinuxMenu(header: string, targets: readonly BootTarget[]): string {
@@ -57,7 +58,13 @@ export const pxelinux: BootLoader = {
     const entries: string[] = [];
     for (const mac of group.macs) {
       const entry = `pxelinux.cfg/01-${hyphenMac(mac)}`;
-      files.push([entry, { kind: 'link', target: `../pxelinux/${group.name}.cfg` }]);
+      const node = group.nodeInitrds?.[mac];
+      if (node === undefined) files.push([entry, { kind: 'link', target: `../pxelinux/${group.name}.cfg` }]);
+      else {
+        const own = `pxelinux/nodes/${hyphenMac(mac)}.cfg`;
+        files.push([own, { kind: 'file', content: pxelinuxBoot(nodeHeader(header, mac), target, node) }]);
+        files.push([entry, { kind: 'link', target: `../${own}` }]);
+      }
       entries.push(entry);
     }
     return { files, entries };
@@ -97,7 +104,8 @@ export const pxelinux: BootLoader = {
       if (upper === 'DEFAULT') defaultLabel = rest[0];
       if (upper === 'KERNEL' || upper === 'INITRD') {
         if (rest[0] === undefined) problem(`${file}:${index + 1}: ${upper} names no file`);
-        else refer(rest[0], file);
+        // INITRD a,b: several initrds, loaded in order.
+        else for (const named of upper === 'INITRD' ? rest[0].split(',') : [rest[0]]) refer(named, file);
       }
     }
     if (labels === 0) problem(`${file}: has no LABEL`);

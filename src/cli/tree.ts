@@ -157,6 +157,9 @@ export function gcCommand(context: CommandContext, setExit: (code: number) => vo
           ...result.removedGenerations.map((n) => `${verb} generation ${n}`),
           ...result.removedVersions.map((v) => `${verb} ${v}`),
           `${verb} ${result.removedGenerations.length} generation(s) and ${result.removedVersions.length} image version(s); kept generations ${result.keptGenerations.join(', ') || '-'} and ${result.keptVersions.length} version(s)`,
+          ...(result.nodeArchives === undefined
+            ? []
+            : [`${verb} ${result.nodeArchives.removed.length} node archive(s); kept ${result.nodeArchives.kept}`]),
         ]);
       }
       setExit(ExitCode.ok);

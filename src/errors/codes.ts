@@ -71,6 +71,7 @@ export const errorCodes = [
   'REPORT_IN_TREE',
   'TREE_CONFLICT',
   'TREE_DAMAGED',
+  'NODE_ARCHIVE_MISSING',
   'TREE_LOCKED',
   'TREE_OBSTACLE',
   'TREE_WRITE_FAILED',

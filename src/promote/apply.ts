@@ -10,7 +10,8 @@ import type { Manifest } from '../store/manifest.js';
 import { manifestRecord } from '../store/manifest-schema.js';
 import { parseRecord } from '../store/record.js';
 import { acquireTreeLock, currentUser, describeTakeover, removeLockLeftovers, sudoUser } from './lock.js';
-import { renderGeneration, versionKey, type VersionInfo } from './render.js';
+import { planNodeArchives, writeNodeArchives } from './node-archives.js';
+import { type NodeArchiveRef, renderGeneration, versionKey, type VersionInfo } from './render.js';
 import { privateFileMode, readCurrent, readHistoryFile, type HistoryEntry, type TreePaths, type TreeState } from './tree.js';
 import { assertEntryDirs, assertNoObstacles, entryDirsOf } from './tree-guard.js';
 import { treeWriteError } from './tree-write-error.js';
@@ -42,6 +43,11 @@ export interface ChangeDecision {
   nothing?: string;
   /** A version to place in the tree (from the store) once the change is known to be possible. */
   place?: { manifest: Manifest; run: () => Promise<void> };
+  /**
+   * Node archives to keep as they are, by MAC (a rollback restores those of the generation it
+   * goes back to; null: none); every other member with node files gets an archive made from pxeforge.yaml now.
+   */
+  reuseNodes?: ReadonlyMap<string, NodeArchiveRef | null>;
 }
 
 export interface ChangeResult {
@@ -53,6 +59,8 @@ export interface ChangeResult {
   waiting: TreeState['groups'];
   siteOwned: string[];
   timings: Record<string, number>;
+  /** Node archives of the new generation: written now, or already in the tree (content-addressed). */
+  nodeArchives?: { nodes: number; written: number; kept: number };
 }
 
 /**
@@ -106,7 +114,19 @@ export async function applyChange(
     const existing = await listGenerations(paths);
     const generation = Math.max(0, current?.generation ?? 0, ...existing) + 1;
     const versions = await readVersionInfos(paths, decision.channels, decision.place?.manifest);
-    const rendering = renderGeneration({ generation, channels: decision.channels, versions, site: tools.site });
+    // Node files first: a problem with them stops the change before anything is written.
+    const nodePlan = await planNodeArchives(tools.site, paths, decision.channels, versions, {
+      signal: tools.signal,
+      reuse: decision.reuseNodes,
+    });
+    lap('node files');
+    const rendering = renderGeneration({
+      generation,
+      channels: decision.channels,
+      versions,
+      site: tools.site,
+      nodeArchives: nodePlan.refs,
+    });
     lap('render');
     await assertEntryDirs(paths, entryDirsOf(rendering.entries.keys()));
     const entries = await planEntries(paths, rendering);
@@ -117,6 +137,8 @@ export async function applyChange(
       await decision.place.run();
       lap('place artifacts');
     }
+    const archives = await writeNodeArchives(paths, nodePlan.packed);
+    lap('node archives');
     const entry: HistoryEntry = {
       generation,
       at: new Date().toISOString(),
@@ -135,6 +157,7 @@ export async function applyChange(
       groups: rendering.groups,
       files: rendering.referenced,
       entries: Object.fromEntries(rendering.entries),
+      ...(Object.keys(rendering.nodes).length > 0 ? { nodes: rendering.nodes } : {}),
     };
     await writeGeneration(paths, generation, rendering, state);
     lap('write generation');
@@ -154,6 +177,7 @@ export async function applyChange(
       waiting: rendering.groups.filter((group) => group.version === null),
       siteOwned: entries.siteOwned,
       timings,
+      nodeArchives: { nodes: Object.keys(rendering.nodes).length, ...archives },
     };
   } catch (error) {
     throw treeWriteError(error, paths);
@@ -192,13 +216,19 @@ async function readVersionInfos(
       format: placing.format,
       cmdline: placing.kernel.cmdline,
       artifacts: placing.artifacts,
+      accounts: placing.accounts,
     });
   for (const images of Object.values(channels)) {
     for (const [image, served] of Object.entries(images)) {
       const key = versionKey(image, served.version);
       if (versions.has(key)) continue;
       const manifest = await readPlacedManifest(paths, image, served.version);
-      versions.set(key, { format: manifest.format, cmdline: manifest.kernel.cmdline, artifacts: manifest.artifacts });
+      versions.set(key, {
+        format: manifest.format,
+        cmdline: manifest.kernel.cmdline,
+        artifacts: manifest.artifacts,
+        accounts: manifest.accounts,
+      });
     }
   }
   return versions;
@@ -257,6 +287,9 @@ async function removeLeftovers(paths: TreePaths): Promise<void> {
     for (const name of await readdir(path.join(paths.images, image)).catch(() => [] as string[])) {
       if (name.startsWith('.tmp-')) await rm(path.join(paths.images, image, name), { recursive: true, force: true });
     }
+  }
+  for (const name of await readdir(paths.nodes).catch(() => [] as string[])) {
+    if (name.startsWith('.tmp-')) await rm(path.join(paths.nodes, name), { force: true });
   }
   await rm(`${paths.current}.tmp-${process.pid}`, { force: true });
   for (const name of await readdir(paths.base).catch(() => [] as string[])) {

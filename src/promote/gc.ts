@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import type { Emit } from '../events/events.js';
 import { acquireTreeLock } from './lock.js';
+import { isNodeArchivePath } from './node-archives.js';
 import { assertNoObstacles } from './tree-guard.js';
 import { listGenerations } from './write-generation.js';
 import { readCurrent, readState, type TreePaths } from './tree.js';
@@ -12,13 +13,16 @@ export interface GcResult {
   removedGenerations: number[];
   keptVersions: string[];
   removedVersions: string[];
+  /** Node archives (`<sha256>.cpio`): those no kept generation names; absent when the tree has none. */
+  nodeArchives?: { removed: string[]; kept: number };
 }
 
 /**
  * `pxeforge gc --keep N`: keeps `current` and the N-1 generations before it, and every image
  * version that a kept generation serves or that a channel could roll back to within its last
- * N versions. Everything else under generations/ and images/ goes: generations written but
- * never switched to, versions no longer named. Runs under the tree lock.
+ * N versions, and every node archive a kept generation names. Everything else under
+ * generations/, images/ and nodes/ goes: generations written but never switched to, versions
+ * and node archives no longer named. Runs under the tree lock.
  */
 export async function collectGarbage(
   paths: TreePaths,
@@ -40,8 +44,10 @@ export async function collectGarbage(
     const removedGenerations = all.filter((n) => !kept.includes(n));
 
     const referenced = new Set<string>();
+    const archives = new Set<string>();
     for (const n of kept) {
       const state = await readState(paths, n);
+      for (const file of Object.keys(state.files)) if (isNodeArchivePath(file)) archives.add(path.basename(file));
       for (const images of Object.values(state.channels)) {
         for (const [image, served] of Object.entries(images)) {
           referenced.add(`${image}@${served.version}`);
@@ -57,6 +63,13 @@ export async function collectGarbage(
         (referenced.has(`${image}@${version}`) ? keptVersions : removedVersions).push(`${image}@${version}`);
       }
     }
+    const removedArchives: string[] = [];
+    let keptArchives = 0;
+    for (const name of (await readdir(paths.nodes).catch(() => [] as string[])).sort()) {
+      if (name.startsWith('.')) continue;
+      if (archives.has(name)) keptArchives += 1;
+      else removedArchives.push(name);
+    }
     if (!options.dryRun) {
       // Renamed to a hidden name first: a removal cut short never leaves half a generation or version in view.
       for (const n of removedGenerations) await retireTreeDir(path.join(paths.generations, String(n)));
@@ -64,14 +77,22 @@ export async function collectGarbage(
         const [image, version] = reference.split('@') as [string, string];
         await retireTreeDir(path.join(paths.images, image, version));
       }
+      // Same pattern for archives: out of sight by a rename, then deleted.
+      for (const name of removedArchives) await retireTreeDir(path.join(paths.nodes, name));
     }
-    return { keptGenerations: kept, removedGenerations, keptVersions, removedVersions };
+    return {
+      keptGenerations: kept,
+      removedGenerations,
+      keptVersions,
+      removedVersions,
+      ...(removedArchives.length + keptArchives > 0 ? { nodeArchives: { removed: removedArchives, kept: keptArchives } } : {}),
+    };
   } finally {
     await lock.release();
   }
 }
 
-/** Removes a directory of the tree in two steps: renamed out of sight at once (nodes and readers never see it half deleted), then deleted. */
+/** Removes a directory (or a node archive) of the tree in two steps: renamed out of sight at once (nodes and readers never see it half deleted), then deleted. */
 async function retireTreeDir(dir: string): Promise<void> {
   const hidden = path.join(path.dirname(dir), `.tmp-gc-${path.basename(dir)}-${process.pid}`);
   await rename(dir, hidden);

@@ -12,10 +12,12 @@ import type { Manifest } from '../store/manifest.js';
 import { manifestArch } from '../store/manifest-arch.js';
 import { readManifest, resolveVersion } from '../store/store.js';
 import { applyChange, readPlacedManifest, type ChangeResult, type TreeTools } from './apply.js';
+import { rollbackNodeArchives } from './node-archives.js';
 import { placeVersion } from './place.js';
 import { currentUser } from './lock.js';
 import type { SiteConfig } from '../site/site-config.js';
-import type { Served, TreeState } from './tree.js';
+import { readState, type Served, type TreeState } from './tree.js';
+import { listGenerations } from './write-generation.js';
 
 export interface PromoteOptions {
   /** name@version (or name for the latest version in the store). */
@@ -205,6 +207,13 @@ export async function rollback(tools: TreeTools, options: RollbackOptions): Prom
       );
     }
     const manifest = await readPlacedManifest(tools.paths, name, to);
+    // Node files go back with the version: the archives of the generation that served it last.
+    const back = await lastGenerationServing(tools.paths, current!.generation, options.channel, name, to);
+    if (back === undefined && Object.keys(current!.nodes ?? {}).length > 0)
+      tools.emit({
+        type: 'warning',
+        message: `no generation that served ${name}@${to} in ${options.channel} is left (gc removed it): its node groups' node files are made from pxeforge.yaml as it is now`,
+      });
     const next: Served = {
       version: to,
       since: new Date().toISOString(),
@@ -218,6 +227,7 @@ export async function rollback(tools: TreeTools, options: RollbackOptions): Prom
     };
     return {
       channels: withServed(current!.channels, options.channel, name, next),
+      reuseNodes: rollbackNodeArchives(tools.site, options.channel, name, current!, back),
       change: {
         action: 'rollback',
         channel: options.channel,
@@ -259,6 +269,21 @@ export async function refresh(tools: TreeTools, reason: string | undefined): Pro
       },
     };
   });
+}
+
+/** The newest generation before `before` in which the channel served image@version (undefined: none left). */
+async function lastGenerationServing(
+  paths: TreeTools['paths'],
+  before: number,
+  channel: string,
+  image: string,
+  version: string,
+): Promise<TreeState | undefined> {
+  for (const n of (await listGenerations(paths)).filter((g) => g < before).reverse()) {
+    const state = await readState(paths, n).catch(() => undefined);
+    if (state?.channels[channel]?.[image]?.version === version) return state;
+  }
+  return undefined;
 }
 
 function servingChannels(current: TreeState | undefined, name: string): string {

@@ -4,6 +4,7 @@ import { invalidInput } from '../errors/user-error.js';
 import { getFormat, type FormatName } from '../formats/registry.js';
 import { maxCmdlineBytes } from '../recipe/cmdline-size.js';
 import { rootfsUrlPlaceholder, type Artifact } from '../store/manifest.js';
+import type { Accounts } from '../nodes/node-file.js';
 import type { SiteConfig } from '../site/site-config.js';
 import { placedDir, treeDirName, type Served, type TreeState } from './tree.js';
 
@@ -19,6 +20,10 @@ import { placedDir, treeDirName, type Served, type TreeState } from './tree.js';
  *   pxelinux/<group>.cfg, pxelinux.cfg/01-<mac> -> ../pxelinux/…, pxelinux.cfg/default
  *   grub/groups/<group>.cfg, grub/grub.cfg-01-<mac> -> groups/…, grub/grub.cfg (dispatcher)
  *
+ * A member with node files (an archive in `pxeforge/nodes/<sha256>.cpio`) has configs of its
+ * own instead of links to its group's: ipxe/nodes/<mac>.ipxe, pxelinux/nodes/<mac>.cfg,
+ * grub/nodes/<mac>.cfg, each loading the archive as a second initrd.
+ *
  * Each boot loader (src/boot-loaders) renders its own files; this module picks the targets.
  *
  * Every config names versioned artifact paths (`/pxeforge/images/<name>/<version>/…`) and
@@ -33,6 +38,17 @@ export interface VersionInfo {
   format: FormatName;
   cmdline: string;
   artifacts: Record<string, Artifact>;
+  /** The image's users and groups (node files' owners), when its manifest records them. */
+  accounts?: Accounts;
+}
+
+/** A node's archive in the tree, by MAC: what its configs load beside the image. */
+export interface NodeArchiveRef {
+  host: string;
+  /** Tree-relative: `pxeforge/nodes/<sha256>.cpio`. */
+  archive: string;
+  sha256: string;
+  size: number;
 }
 
 export interface RenderInput {
@@ -40,6 +56,8 @@ export interface RenderInput {
   channels: TreeState['channels'];
   versions: ReadonlyMap<string, VersionInfo>;
   site: Pick<SiteConfig, 'nodeGroups' | 'unknownNodes' | 'httpBaseUrl'>;
+  /** Members with node files, by MAC (members of a group that serves nothing get none). */
+  nodeArchives?: ReadonlyMap<string, NodeArchiveRef>;
 }
 
 export interface Rendering {
@@ -50,8 +68,10 @@ export interface Rendering {
   /** Entry points a site may already own (its own default config): skipped then, not refused. */
   optionalEntries: Set<string>;
   groups: TreeState['groups'];
-  /** Tree-relative artifact paths the configs name, with their digests. */
+  /** Tree-relative artifact paths the configs name, with their digests (node archives included). */
   referenced: TreeState['files'];
+  /** The node archives the configs load, by MAC. */
+  nodes: NonNullable<TreeState['nodes']>;
 }
 
 export const versionKey = (image: string, version: string) => `${image}@${version}`;
@@ -62,6 +82,7 @@ export function renderGeneration(input: RenderInput): Rendering {
   const entries = new Map<string, string>();
   const optionalEntries = new Set<string>();
   const referenced: Rendering['referenced'] = {};
+  const nodes: Rendering['nodes'] = {};
   const context: RenderContext = {
     generation,
     generationPath: `/${treeDirName}/generations/${generation}`,
@@ -117,7 +138,24 @@ export function renderGeneration(input: RenderInput): Rendering {
     if (t === undefined) continue;
     groupTargets.set(group.name, t);
     const header = `pxeforge generation ${generation}: node group ${group.name} boots ${t.label}`;
-    const toRender = { name: group.name, firmware: group.firmware, macs: group.members.map((member) => member.mac) };
+    const nodeInitrds: Record<string, string> = {};
+    for (const { mac } of group.members) {
+      const archive = input.nodeArchives?.get(mac);
+      if (archive === undefined) continue;
+      nodeInitrds[mac] = `/${archive.archive}`;
+      referenced[archive.archive] = { sha256: archive.sha256, size: archive.size };
+      nodes[mac] = { host: archive.host, archive: archive.archive };
+    }
+    if (Object.keys(nodeInitrds).length > 0) {
+      const bytes = Buffer.byteLength(`initrd=initrd.img initrd=node.cpio ${t.cmdline}`);
+      if (bytes > maxCmdlineBytes)
+        throw invalidInput(
+          'CMDLINE_TOO_LONG',
+          `node group ${group.name}: the kernel command line is ${bytes} bytes with the node archive's initrd, over the ${maxCmdlineBytes} bytes boot loaders keep`,
+          'nothing was changed; shorten httpBaseUrl or the kernel parameters (recipe kernel.cmdline, node group kernelArgs)',
+        );
+    }
+    const toRender = { name: group.name, firmware: group.firmware, macs: group.members.map((member) => member.mac), nodeInitrds };
     for (const loader of Object.values(bootLoaders)) {
       if (!loader.firmware.includes(group.firmware)) continue;
       const rendered = loader.renderGroup(toRender, t, header, context);
@@ -146,5 +184,5 @@ export function renderGeneration(input: RenderInput): Rendering {
     for (const entry of loader.optionalEntries) optionalEntries.add(entry);
   }
 
-  return { files, entries, optionalEntries, groups, referenced };
+  return { files, entries, optionalEntries, groups, referenced, nodes };
 }

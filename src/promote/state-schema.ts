@@ -72,5 +72,10 @@ export const treeStateSchema = z.object({
   files: z.record(z.string(), artifactSchema),
   /** Entry points (tree-relative) → path inside the generation they resolve to. */
   entries: z.record(z.string(), z.string()),
+  /**
+   * Members with node files, by MAC: the host and its archive (tree-relative,
+   * `pxeforge/nodes/<sha256>.cpio`; its digest is in `files`). Absent in states written before node files.
+   */
+  nodes: z.record(z.string(), z.object({ host: z.string(), archive: z.string() })).optional(),
 });
 export type TreeState = z.infer<typeof treeStateSchema>;

@@ -12,7 +12,7 @@ import { currentGeneration, generationNumber, type TreePaths } from './tree.js';
  * Its own links are `pxeforge/current`, the entry links at the TFTP root (recognised by their
  * target through `pxeforge/current/`) and the links inside a generation. Everything else it
  * writes under — `pxeforge/`, `images/`, `images/<name>/`, `images/<name>/<version>/`,
- * `generations/`, `generations/<n>/`, `history.jsonl`, `lock`, and the entry directories it
+ * `generations/`, `generations/<n>/`, `nodes/` (node archives: regular files), `history.jsonl`, `lock`, and the entry directories it
  * puts links into (`pxelinux.cfg/`, `grub/`) — must be a real directory (a regular file for the
  * history) or absent. Anything else found there (a symlink to the store, to `/etc`, a regular
  * file named `pxelinux.cfg`) is an obstacle: every change and `gc` refuse before writing
@@ -32,6 +32,11 @@ export async function treeObstacles(paths: TreePaths): Promise<string[]> {
   if (await expect(paths.generations, 'dir')) {
     for (const name of await readdir(paths.generations)) {
       if (generationNumber(name) !== undefined || name.startsWith('.tmp-')) await expect(path.join(paths.generations, name), 'dir');
+    }
+  }
+  if (await expect(paths.nodes, 'dir')) {
+    for (const file of await readdir(paths.nodes, { withFileTypes: true })) {
+      if (!file.isFile()) await expect(path.join(paths.nodes, file.name), 'file');
     }
   }
   if (await expect(paths.images, 'dir')) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { UserError } from '../errors/user-error.js';
+import { nodeArchiveDir } from '../nodes/node-file.js';
 import { parseRecord } from '../store/record.js';
 import { historyEntrySchema, treeStateSchema, treeStateSchemaVersion, type HistoryEntry, type TreeState } from './state-schema.js';
 
@@ -12,6 +13,7 @@ import { historyEntrySchema, treeStateSchema, treeStateSchemaVersion, type Histo
  *
  *   <tftp-root>/pxeforge/images/<name>/<version>/   artifacts + manifest.json, never changed
  *   <tftp-root>/pxeforge/generations/<n>/           one complete rendering of every boot config
+ *   <tftp-root>/pxeforge/nodes/<sha256>.cpio        node archives (per-node files), content-addressed, never changed
  *   <tftp-root>/pxeforge/current -> generations/<n> the one atomic switch
  *   <tftp-root>/pxeforge/history.jsonl              append-only audit log
  *   <tftp-root>/boot.ipxe, pxelinux.cfg/…, grub/…   entry points: symlinks through `current`
@@ -25,6 +27,8 @@ export interface TreePaths {
   base: string;
   images: string;
   generations: string;
+  /** Node archives: `<sha256>.cpio`. */
+  nodes: string;
   current: string;
   history: string;
   lock: string;
@@ -39,6 +43,7 @@ export function treePaths(tftpRoot: string): TreePaths {
     base,
     images: path.join(base, 'images'),
     generations: path.join(base, 'generations'),
+    nodes: path.join(base, nodeArchiveDir),
     current: path.join(base, 'current'),
     history: path.join(base, 'history.jsonl'),
     lock: path.join(base, 'lock'),

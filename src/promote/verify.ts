@@ -7,6 +7,7 @@ import { rootUrlParameters } from '../formats/registry.js';
 import { checkFile } from '../integrity/verify.js';
 import { eachLimited } from '../progress/each-limited.js';
 import { readLock, describeOwner } from './lock.js';
+import { isNodeArchivePath } from './node-archives.js';
 import { treeObstacles } from './tree-guard.js';
 import { entryTarget, listGenerations } from './write-generation.js';
 import { readCurrent, readHistoryFile, stateFile, treeDirName, type TreePaths, type TreeState } from './tree.js';
@@ -28,7 +29,7 @@ export interface VerifyReport {
  * `pxeforge verify`: `current` resolves to a complete generation; every config in it parses
  * (by the boot loader that owns it; GRUB configs with grub-script-check); every link
  * resolves inside the generation; every artifact a config names exists with the sha256 it
- * was promoted with; every entry point leads into `current`. Read-only: it takes no lock and changes nothing.
+ * was promoted with (node archives included); every entry point leads into `current`. Read-only: it takes no lock and changes nothing.
  */
 export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: string } = {}): Promise<VerifyReport> {
   const report: VerifyReport = {
@@ -72,8 +73,12 @@ export async function verifyTree(paths: TreePaths, options: { httpBaseUrl?: stri
   const refer = (reference: string, config: string) => {
     const treePath = toTreePath(reference);
     if (treePath === undefined) problem(`${config}: names ${reference}, which is not a path in the tree`);
-    else if (!treePath.startsWith(`${treeDirName}/images/`) && !treePath.startsWith(`${treeDirName}/generations/${current.generation}/`)) {
-      problem(`${config}: names ${reference}, outside this generation and the versioned images`);
+    else if (
+      !treePath.startsWith(`${treeDirName}/images/`) &&
+      !treePath.startsWith(`${treeDirName}/generations/${current.generation}/`) &&
+      !isNodeArchivePath(treePath)
+    ) {
+      problem(`${config}: names ${reference}, outside this generation, the versioned images and the node archives`);
     } else referenced.set(treePath, config);
   };
 
