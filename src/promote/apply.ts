@@ -205,7 +205,7 @@ async function undoFailedChange(paths: TreePaths, fresh: boolean, createdEntryDi
 }
 
 /** Versions the new state serves → what rendering needs from their placed manifests. */
-async function readVersionInfos(
+export async function readVersionInfos(
   paths: TreePaths,
   channels: TreeState['channels'],
   placing: Manifest | undefined,

@@ -283,3 +283,43 @@ describe('node archives: the per-node initrd and the command line', () => {
     expect(await readFile(path.join(site.dir, 'victim'), 'utf8')).toBe('keep me');
   });
 });
+
+describe('node diff', () => {
+  const diff = async () => {
+    const { loadSite } = await import('../../src/site/site-config.js');
+    const { recipeRepo } = await import('../../src/recipe/repo.js');
+    const { treePaths } = await import('../../src/promote/tree.js');
+    const { diffNodeFiles } = await import('../../src/promote/node-diff.js');
+    const loaded = await loadSite(recipeRepo(site.repo), ['tree']);
+    if (loaded.site === undefined) throw new Error(JSON.stringify(loaded.problems));
+    return diffNodeFiles(loaded.site, treePaths(loaded.site.tftpRoot));
+  };
+
+  it('names the nodes whose files a refresh would change, with the paths, never the content', async () => {
+    expect(await diff()).toEqual({ generation: undefined, changes: [], unchanged: 0 });
+    await promote('compute@c1', 'production');
+    expect(await diff()).toEqual({ generation: 1, changes: [], unchanged: 2 });
+    expect(compute.calls.at(-1)!.generateHostKeys).toBe(false);
+
+    extra = { cn002: '-renamed' };
+    expect((await diff()).changes).toEqual([
+      { host: 'cn002', mac: mac2, group: 'compute', change: 'changed', paths: ['/etc/hostname'], newHostKey: false },
+    ]);
+    extra = {};
+    await promote('compute@c1', 'staging'); // gpu: cn003 served too
+    extra = { cn002: '-renamed' };
+    const make = compute.make;
+    compute.make = (s, o) =>
+      make!(s, o)
+        .filter((node) => node.host !== 'cn001')
+        .map((node) => ({ ...node, files: node.files.map((f) => (f.secret ? { ...f, content: Buffer.from('rotated') } : f)) }));
+    const result = await diff();
+    expect(result.changes.map((c) => [c.host, c.change, c.paths])).toEqual([
+      ['cn001', 'removed', ['/etc', '/etc/hostname', '/etc/motd', '/etc/munge', '/etc/munge/munge.key']],
+      ['cn002', 'changed', ['/etc/hostname', '/etc/munge/munge.key']],
+      ['cn003', 'changed', ['/etc/munge/munge.key']],
+    ]);
+    expect(JSON.stringify(result)).not.toContain(secret);
+    expect(JSON.stringify(result)).not.toContain('rotated');
+  });
+});
