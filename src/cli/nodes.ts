@@ -8,6 +8,7 @@ import { generateHostKey, writeAtomic } from '../nodes/host-keys.js';
 import { hostKeyFiles, type NodeFile } from '../nodes/node-file.js';
 import { secretsDirProblems } from '../nodes/secrets.js';
 import { ValidationError } from '../errors/problems.js';
+import { diffNodeFiles } from '../promote/node-diff.js';
 import { readCurrent, treePaths } from '../promote/tree.js';
 import type { BuildSettings, SiteTree } from '../site/site-config.js';
 import { didYouMean } from '../source/suggest.js';
@@ -56,7 +57,9 @@ function shownFile(file: NodeFile): Record<string, unknown> {
 }
 
 export function nodesCommand(context: CommandContext, setExit: (code: number) => void): Command {
-  const command = new Command('nodes').summary("per-node files: preview a node's files, the cluster's known hosts, rotate host keys");
+  const command = new Command('nodes').summary(
+    "per-node files: preview a node's files, the cluster's known hosts, rotate host keys, what a refresh would change, web server rules",
+  );
 
   command
     .command('show')
@@ -147,5 +150,33 @@ export function nodesCommand(context: CommandContext, setExit: (code: number) =>
       writeLines(context.io.stdout, lines);
       setExit(ExitCode.ok);
     });
+  command.addCommand(nodesDiffCommand(context, setExit));
   return command;
+}
+
+/** `pxeforge nodes diff`: which nodes' files a refresh would change now (paths only, never content). */
+export function nodesDiffCommand(context: CommandContext, setExit: (code: number) => void): Command {
+  return new Command('diff').summary("which nodes' files a refresh would change, compared with the current generation").action(async () => {
+    const site = await requireSite(await context.repo(), ['tree']);
+    const diff = await diffNodeFiles(site, treePaths(site.tftpRoot), { signal: context.io.signal });
+    if (context.globals().json) {
+      context.io.stdout.write(`${JSON.stringify(diff)}\n`);
+      setExit(ExitCode.ok);
+      return;
+    }
+    const lines: string[] = [];
+    for (const change of diff.changes) {
+      const key = change.newHostKey ? ' (new host key)' : '';
+      const what =
+        change.change === 'changed' ? `changed: ${change.paths.join(', ')}` : `${change.change} (${change.paths.length} path(s))`;
+      lines.push(printable(`${change.host} ${change.mac}${change.group === '' ? '' : ` [${change.group}]`}: ${what}${key}`));
+    }
+    lines.push(
+      diff.changes.length === 0
+        ? `no node changes (generation ${diff.generation ?? '-'}, ${diff.unchanged} node(s) unchanged)`
+        : `${diff.changes.length} node(s) would change, ${diff.unchanged} unchanged, compared with generation ${diff.generation}`,
+    );
+    writeLines(context.io.stdout, lines);
+    setExit(ExitCode.ok);
+  });
 }

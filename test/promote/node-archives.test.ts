@@ -323,3 +323,23 @@ describe('node diff', () => {
     expect(JSON.stringify(result)).not.toContain('rotated');
   });
 });
+
+describe('pxeforge nodes diff', () => {
+  it('says "no node changes", or names each node and path; exit 0 either way', async () => {
+    await promote('compute@c1', 'production');
+    const none = await cli('nodes', 'diff');
+    expect(none).toMatchObject({ exitCode: 0, stdout: 'no node changes (generation 1, 2 node(s) unchanged)\n' });
+    motd = 'changed';
+    const some = await cli('nodes', 'diff');
+    expect(some.exitCode).toBe(0);
+    expect(some.stdout).toBe(
+      [
+        `cn001 ${mac1} [compute]: changed: /etc/motd`,
+        `cn002 ${mac2} [compute]: changed: /etc/motd`,
+        '2 node(s) would change, 0 unchanged, compared with generation 1',
+        '',
+      ].join('\n'),
+    );
+    expect(JSON.parse((await cli('--json', 'nodes', 'diff')).stdout).changes).toHaveLength(2);
+  });
+});
