@@ -8,6 +8,7 @@ import { generateHostKey, writeAtomic } from '../nodes/host-keys.js';
 import { hostKeyFiles, type NodeFile } from '../nodes/node-file.js';
 import { secretsDirProblems } from '../nodes/secrets.js';
 import { ValidationError } from '../errors/problems.js';
+import { nginxAccessRules } from '../promote/access-rules.js';
 import { diffNodeFiles } from '../promote/node-diff.js';
 import { readCurrent, treePaths } from '../promote/tree.js';
 import type { BuildSettings, SiteTree } from '../site/site-config.js';
@@ -151,7 +152,33 @@ export function nodesCommand(context: CommandContext, setExit: (code: number) =>
       setExit(ExitCode.ok);
     });
   command.addCommand(nodesDiffCommand(context, setExit));
+  command.addCommand(nodesAccessRulesCommand(context, setExit));
   return command;
+}
+
+/** `pxeforge nodes access-rules --nginx`: web server rules that serve each node archive of the current generation only to its node. */
+export function nodesAccessRulesCommand(context: CommandContext, setExit: (code: number) => void): Command {
+  return new Command('access-rules')
+    .summary("web server rules that serve each node's archive only to its address (current generation)")
+    .option('--nginx', 'nginx `location` rules (the one format so far)')
+    .action(async (options: { nginx?: boolean }) => {
+      if (options.nginx !== true) throw invalidInput('BAD_OPTION', 'name the web server: --nginx');
+      const site = await requireSite(await context.repo(), ['tree']);
+      const current = await readCurrent(treePaths(site.tftpRoot));
+      if (current === undefined) throw invalidInput('NOT_PROMOTED', 'nothing has been promoted to the PXE tree yet: no node archives');
+      const addresses = new Map((site.nodeConfig?.nodes ?? []).map((node) => [node.host, node.ip]));
+      const prefix = site.httpBaseUrl === undefined ? '' : new URL(site.httpBaseUrl).pathname;
+      const { text, withoutAddress } = nginxAccessRules(
+        Object.values(current.state.nodes ?? {}).map((node) => ({ ...node, ip: addresses.get(node.host) })),
+        { generation: current.generation, prefix },
+      );
+      if (withoutAddress.length > 0)
+        context.io.stderr.write(
+          `${printable(`warning: no \`ip\` in pxeforge.yaml for ${withoutAddress.join(', ')}: the rules give their archives to nobody over HTTP`)}\n`,
+        );
+      context.io.stdout.write(text);
+      setExit(ExitCode.ok);
+    });
 }
 
 /** `pxeforge nodes diff`: which nodes' files a refresh would change now (paths only, never content). */
