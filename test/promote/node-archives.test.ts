@@ -282,6 +282,20 @@ describe('node archives: the per-node initrd and the command line', () => {
     expect(result.stderr).toContain('symlink');
     expect(await readFile(path.join(site.dir, 'victim'), 'utf8')).toBe('keep me');
   });
+
+  it('a symlink planted as the archive directory is refused before anything is written', async () => {
+    await promote('compute@c1', 'production');
+    const { mkdir, rename, symlink } = await import('node:fs/promises');
+    await mkdir(path.join(site.dir, 'elsewhere'));
+    await rename(path.join(site.tftp, 'pxeforge/nodes'), path.join(site.dir, 'moved'));
+    await symlink(path.join(site.dir, 'elsewhere'), path.join(site.tftp, 'pxeforge/nodes'));
+    motd = 'changed';
+    const result = await cli('refresh');
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toContain('pxeforge/nodes is a symlink');
+    expect(await readdir(path.join(site.dir, 'elsewhere'))).toEqual([]);
+    expect((await cli('verify')).stdout).toContain('pxeforge/nodes is a symlink');
+  });
 });
 
 describe('node diff', () => {
