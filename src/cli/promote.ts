@@ -50,6 +50,11 @@ function report(context: CommandContext, tools: TreeTools, verb: string, result:
     `${what} (generation ${result.generation}${result.previousGeneration === undefined ? '' : `, was ${result.previousGeneration}`})`,
     ...(result.placed === undefined || result.placed === 'present' ? [] : [`artifacts ${result.placed} into ${tools.paths.images}`]),
     ...(entry.forced ? ['recorded as FORCED'] : []),
+    ...(result.nodeArchives === undefined || result.nodeArchives.nodes === 0
+      ? []
+      : [
+          `node files: ${result.nodeArchives.nodes} node(s); ${result.nodeArchives.written} archive(s) written, ${result.nodeArchives.kept} already in the tree`,
+        ]),
     `timings: ${timing}`,
   ];
   writeLines(io.stdout, lines);

@@ -143,13 +143,16 @@ describe('node archives in the tree', () => {
     const info1 = await lstat(file1);
     const refresh = await cli('refresh', '--json');
     expect(refresh.exitCode).toBe(0);
+    expect(JSON.parse(refresh.stdout).nodeArchives).toEqual({ nodes: 2, written: 0, kept: 2 });
     const same = await state(2);
     expect(same.nodes).toEqual(before.nodes);
     const again = await lstat(file1);
     expect([again.ino, again.mtimeMs, again.ctimeMs]).toEqual([info1.ino, info1.mtimeMs, info1.ctimeMs]);
 
     extra = { cn002: '-renamed' };
-    expect((await cli('refresh')).exitCode).toBe(0);
+    const changed = await cli('refresh');
+    expect(changed.exitCode).toBe(0);
+    expect(changed.stdout).toContain('node files: 2 node(s); 1 archive(s) written, 1 already in the tree\n');
     const after = await state(3);
     expect(after.nodes![mac1]).toEqual(before.nodes![mac1]);
     expect(after.nodes![mac2]!.archive).not.toBe(before.nodes![mac2]!.archive);
