@@ -13,6 +13,7 @@ import { treePaths } from '../dist/promote/tree.js';
 import { verifyTree } from '../dist/promote/verify.js';
 import { recipeRepo } from '../dist/recipe/repo.js';
 import { loadSiteConfig } from '../dist/site/site-config.js';
+import { benchManifest } from './bench-records.mjs';
 
 const racks = 40;
 const perRack = 250; // 40 × 250 = 10,000 nodes
@@ -33,35 +34,9 @@ async function makeVersion(store, name, version) {
     await writeFile(path.join(dir, file), data);
     artifacts[file] = { sha256: sha256(data), size: data.length };
   }
-  // A complete manifest record (as a build writes it), with the accounts node files' owners name.
-  const manifest = {
-    schemaVersion: 1,
-    name,
-    version,
-    createdAt: new Date().toISOString(),
-    inputsDigest: '0'.repeat(64),
-    inputs: {},
-    recipeDigest: '0'.repeat(64),
-    sourceDateEpoch: 1767225600,
-    git: { commit: null, dirty: false },
-    format: 'initramfs',
-    artifacts,
-    kernel: { package: 'linux-image-amd64', version: 'bench', cmdline: 'console=ttyS0,115200' },
-    packages: [],
-    executor: 'local',
-    durations: {},
-    cache: {},
-    hygiene: { removed: [], sshHostKeys: 'removed', sshKeysAtBoot: 'drop-in', machineId: 'empty', privateKeys: { allowed: [] } },
-    recipe: {
-      schemaVersion: 1,
-      base: { arch: 'amd64' },
-      packages: { install: [] },
-      output: { format: 'initramfs' },
-      tests: { boot: { memory: 2048, cpus: 2, timeout: 300, builtinChecks: true }, checks: [] },
-    },
-    pxeforgeVersion: 'bench',
-    accounts: { users: { root: 0, munge: 105 }, groups: { root: 0, munge: 107 } },
-  };
+  // The accounts node files' owners name.
+  const accounts = { users: { root: 0, munge: 105 }, groups: { root: 0, munge: 107 } };
+  const manifest = benchManifest({ name, version, artifacts, accounts });
   await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
 }
 

@@ -12,6 +12,7 @@ import { verifyTree } from '../dist/promote/verify.js';
 import { treePaths } from '../dist/promote/tree.js';
 import { recipeRepo } from '../dist/recipe/repo.js';
 import { loadSiteConfig } from '../dist/site/site-config.js';
+import { benchManifest } from './bench-records.mjs';
 
 const work = await mkdtemp('/var/tmp/pxeforge-bench-promote-');
 const ms = (start) => Math.round(performance.now() - start);
@@ -46,15 +47,7 @@ async function makeVersion(store, name, version, bytes) {
     ]);
     artifacts[file] = { sha256: await sha256(path.join(dir, file)), size: Math.ceil(size / (4 << 20)) * (4 << 20) };
   }
-  const manifest = {
-    schemaVersion: 1,
-    name,
-    version,
-    format: 'initramfs',
-    artifacts,
-    git: { commit: null, dirty: false },
-    kernel: { package: 'linux-image-amd64', version: 'bench', cmdline: 'console=ttyS0,115200' },
-  };
+  const manifest = benchManifest({ name, version, artifacts });
   await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
 }
 
