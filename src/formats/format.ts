@@ -43,6 +43,8 @@ export interface OutputFormat {
   netbootInitrd: boolean;
   /** Files written into the image while it is configured (image path → content). */
   imageFiles: Readonly<Record<string, string>>;
+  /** Programs written into the image while it is configured, mode 0755 (image path → script), beside those every image gets (node-programs.ts). */
+  imagePrograms: Readonly<Record<string, string>>;
   /** Whether the packed root keeps file capabilities (xattrs); if not, losing them must be accepted. */
   keepsCapabilities: boolean;
   /** Packs the image root into `options.output`. */

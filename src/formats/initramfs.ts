@@ -5,11 +5,13 @@ import { UserError } from '../errors/user-error.js';
 import { run } from '../exec/run.js';
 import { replaceWithSymlink } from '../rootfs/image-files.js';
 import type { OutputFormat, PackOptions } from './format.js';
+import { nodeInitProgram, nodeInitScript } from './node-programs.js';
 import { compressorArgv, cpioArgv } from './pack-argv.js';
 
 /**
  * The whole root as the initrd: the kernel unpacks it into RAM and boots it with systemd
- * (/init → /sbin/init). No HTTP server is needed; the root travels with the kernel.
+ * (/init → pxeforge's init, which applies the node's own files, then execs /sbin/init). No HTTP
+ * server is needed; the root travels with the kernel.
  */
 export const initramfs: OutputFormat = {
   name: 'initramfs',
@@ -30,6 +32,7 @@ export const initramfs: OutputFormat = {
   packed: 'initrd.img',
   netbootInitrd: false,
   imageFiles: {},
+  imagePrograms: { [nodeInitProgram]: nodeInitScript },
   keepsCapabilities: false,
   pack: packInitramfs,
   kernelParameters: [],
@@ -41,12 +44,12 @@ export const initramfs: OutputFormat = {
 
 /**
  * The whole root as a compressed newc cpio the kernel unpacks into RAM and boots with
- * systemd (/init → /sbin/init). Entries are sorted and every timestamp is SOURCE_DATE_EPOCH,
+ * systemd (/init → pxeforge's init → /sbin/init). Entries are sorted and every timestamp is SOURCE_DATE_EPOCH,
  * so the same tree always gives the same bytes. cpio keeps no xattrs: file capabilities
  * would be lost silently, so they fail the build unless the recipe accepts it.
  */
 export async function packInitramfs({ root, output, compression, acceptCapabilityLoss, epoch, tools }: PackOptions): Promise<void> {
-  await replaceWithSymlink(root, '/init', '/sbin/init');
+  await replaceWithSymlink(root, '/init', nodeInitProgram);
   const capabilities = await filesWithCapabilities(root, tools);
   if (capabilities.length > 0 && !acceptCapabilityLoss) {
     throw new UserError('CAPABILITIES_LOST', `cpio cannot keep file capabilities, and these files have them: ${capabilities.join(', ')}`, {

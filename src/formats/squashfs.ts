@@ -1,5 +1,6 @@
 import { run } from '../exec/run.js';
 import { rootfsUrlPlaceholder, type OutputFormat } from './format.js';
+import { dracutModuleDir, dracutModuleSetup, dracutNodeFilesHook } from './node-programs.js';
 import { mksquashfsArgv } from './pack-argv.js';
 
 /** dracut settings for a squashfs root fetched over HTTP (see docs/building.md: network-legacy). */
@@ -7,6 +8,8 @@ export const netbootDracutConfig = [
   '# pxeforge: initramfs that fetches the squashfs root over HTTP (root=live:<url>)',
   'hostonly="no"',
   'add_dracutmodules+=" livenet dmsquash-live network-legacy "',
+  "# pxeforge: puts the node's own files into the new root before it switches (docs/node-files.md)",
+  'add_dracutmodules+=" pxeforge "',
   'omit_dracutmodules+=" network-manager systemd-networkd "',
   'add_drivers+=" virtio_net virtio_pci virtio_blk e1000 e1000e igb ixgbe squashfs loop overlay "',
   'compress="zstd"',
@@ -33,6 +36,10 @@ export const squashfs: OutputFormat = {
   packed: 'rootfs.squashfs',
   netbootInitrd: true,
   imageFiles: { '/etc/dracut.conf.d/90-pxeforge-netboot.conf': netbootDracutConfig },
+  imagePrograms: {
+    [`${dracutModuleDir}/module-setup.sh`]: dracutModuleSetup,
+    [`${dracutModuleDir}/pxeforge-node-files.sh`]: dracutNodeFilesHook,
+  },
   keepsCapabilities: true,
   /** The root as one squashfs, /boot left empty (the kernel and initrd travel beside it). */
   async pack({ root, output, compression, epoch, tools }) {

@@ -1,5 +1,6 @@
 import type { DistroBackend } from '../distros/backend.js';
 import { UserError } from '../errors/user-error.js';
+import { dracutModuleDir } from '../formats/node-programs.js';
 import { run } from '../exec/run.js';
 import { dracutArgv } from './argv.js';
 import type { ConfigureTools } from './configure.js';
@@ -29,13 +30,18 @@ export async function copyKernel(root: string, version: string, target: string):
 }
 
 /**
- * What the netboot initrd depends on: kernel version, dracut version and dracut config.
- * Nothing else in the image changes it, so an overlay change never re-runs dracut.
+ * What the netboot initrd depends on: kernel version, dracut version, dracut config and
+ * pxeforge's dracut module. Nothing else in the image changes it, so an overlay change never
+ * re-runs dracut.
  */
 export async function initrdCacheKey(root: string, kernelVersion: string, distro: DistroBackend): Promise<string> {
   const confs = [];
   for (const name of (await readImageDir(root, '/etc/dracut.conf.d')).sort()) {
     confs.push(`${name}\n${(await readImageFile(root, `/etc/dracut.conf.d/${name}`)) ?? ''}`);
+  }
+  const module = [];
+  for (const name of (await readImageDir(root, dracutModuleDir)).sort()) {
+    module.push(`${name}\n${(await readImageFile(root, `${dracutModuleDir}/${name}`)) ?? ''}`);
   }
   const mainConf = (await readImageFile(root, '/etc/dracut.conf')) ?? '';
   const dracut = (await distro.installedPackages(root)).find((item) => item.name === 'dracut')?.version;
@@ -44,7 +50,7 @@ export async function initrdCacheKey(root: string, kernelVersion: string, distro
       hint: 'add the `squashfs-netboot` package set (dracut, dracut-network, dracut-live, curl, isc-dhcp-client)',
     });
   }
-  return sha256(['initrd-v1', kernelVersion, dracut, mainConf, ...confs].join('\n---\n'));
+  return sha256(['initrd-v2', kernelVersion, dracut, mainConf, ...confs, '--- pxeforge module', ...module].join('\n---\n'));
 }
 
 /** Builds the netboot initrd with dracut inside the image (run within withChroot). */

@@ -9,6 +9,9 @@ import type { Recipe } from '../recipe/recipe.js';
 import type { BuildContext } from './build-context.js';
 import { digestJson, fileSha256 } from '../integrity/digest.js';
 import { getDistro } from '../distros/registry.js';
+import { imageAccounts } from './accounts.js';
+import { applyNodeFilesProgram } from '../nodes/node-file.js';
+import { statImagePath } from '../rootfs/image-files.js';
 
 /** Writes manifest.json into the staged version directory. */
 export async function writeManifest(context: BuildContext): Promise<Manifest> {
@@ -40,6 +43,8 @@ export async function writeManifest(context: BuildContext): Promise<Manifest> {
     hygiene: context.hygiene!,
     recipe: recipeSnapshot(recipe),
     pxeforgeVersion,
+    accounts: await imageAccounts(context.root),
+    ...((await statImagePath(context.root, applyNodeFilesProgram))?.isFile() ? { nodeFiles: { program: applyNodeFilesProgram } } : {}),
   };
   await writeFile(path.join(context.staged, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;

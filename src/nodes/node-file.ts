@@ -1,5 +1,7 @@
 import path from 'node:path';
 
+import { applyNodeFilesProgram, nodeStagingDir } from '../formats/node-programs.js';
+
 /**
  * What a node receives at boot beside its image: its own files (templated node files, site
  * secrets, its managed SSH host key), packed into one small archive per node that the boot
@@ -51,14 +53,14 @@ export interface Accounts {
  *   .pxeforge-node/root/<path>       each NodeFile, with its owner and mode
  *   .pxeforge-node/explicit-dirs     node paths (one per line) of directories whose owner and mode apply even when they exist
  */
-export const nodeStagingDir = '.pxeforge-node';
+export { nodeStagingDir };
 
 /**
  * The program in every image that moves a staged archive into place:
  * `apply-node-files <staging dir> <root>`; run before the real root's PID 1 starts (whole-root
  * initramfs: by /init; squashfs: by the netboot initrd, chrooted into the new root).
  */
-export const applyNodeFilesProgram = '/usr/lib/pxeforge/apply-node-files';
+export { applyNodeFilesProgram };
 
 /** Tree-relative directory of node archives: `pxeforge/nodes/<sha256>.cpio`. */
 export const nodeArchiveDir = 'nodes';

@@ -89,6 +89,11 @@ export const manifestSchema = z.object({
   accounts: z
     .object({ users: z.record(z.string(), z.int().nonnegative()), groups: z.record(z.string(), z.int().nonnegative()) })
     .optional(),
+  /**
+   * The program in the image that moves a node's archive into place at boot (`apply-node-files`).
+   * Absent in manifests of images built before node files: such images ignore a node's archive.
+   */
+  nodeFiles: z.object({ program: z.string() }).optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 

@@ -46,7 +46,7 @@ describe('packInitramfs', () => {
     await packInitramfs(packing(image, 'zstd'));
     const { names, out } = await unpack(image, ['zstd', '-dc']);
     expect(names).toEqual(['.', 'boot', 'etc', 'etc/a', 'etc/b', 'init', 'sbin', 'sbin/init', 'usr', 'usr/bin', 'usr/bin/ping']);
-    expect(await readlink(path.join(out, 'init'))).toBe('/sbin/init');
+    expect(await readlink(path.join(out, 'init'))).toBe('/usr/lib/pxeforge/init');
     expect((await lstat(path.join(out, 'etc/a'))).mtimeMs).toBe(epoch * 1000);
   });
 

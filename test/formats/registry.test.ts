@@ -60,6 +60,22 @@ describe('squashfs', () => {
     );
   });
 
+  it("adds pxeforge's dracut module, which applies the node's files chrooted in the new root before the switch", () => {
+    expect(squashfs.imageFiles['/etc/dracut.conf.d/90-pxeforge-netboot.conf']).toContain('add_dracutmodules+=" pxeforge "');
+    expect(Object.keys(squashfs.imagePrograms)).toEqual([
+      '/usr/lib/dracut/modules.d/90pxeforge/module-setup.sh',
+      '/usr/lib/dracut/modules.d/90pxeforge/pxeforge-node-files.sh',
+    ]);
+    const setup = squashfs.imagePrograms['/usr/lib/dracut/modules.d/90pxeforge/module-setup.sh']!;
+    expect(setup).toMatch(/check\(\) \{\n\treturn 255\n\}/);
+    expect(setup).toContain('inst_hook pre-pivot 90 "$moddir/pxeforge-node-files.sh"');
+    const hook = squashfs.imagePrograms['/usr/lib/dracut/modules.d/90pxeforge/pxeforge-node-files.sh']!;
+    expect(hook).toContain('cp -a -- /.pxeforge-node "$NEWROOT/.pxeforge-node"');
+    expect(hook).toContain('chroot "$NEWROOT" /usr/lib/pxeforge/apply-node-files /.pxeforge-node / ||');
+    expect(hook).toContain('rm -rf -- "$NEWROOT/.pxeforge-node" /.pxeforge-node');
+    expect(hook).not.toMatch(/\bexit\b/);
+  });
+
   it('checks that the root is an overlay over the squashfs image', () => {
     expect(squashfs.rootCheck).toEqual({
       name: 'built-in: root is an overlay over the squashfs image',
@@ -89,6 +105,11 @@ describe('initramfs', () => {
     expect(initramfs.keepsCapabilities).toBe(false);
     expect(initramfs.imageFiles).toEqual({});
     expect(initramfs.consoleFatalMarkers).toEqual([]);
+  });
+
+  it("boots through pxeforge's init, which applies the node's files before /sbin/init", () => {
+    expect(Object.keys(initramfs.imagePrograms)).toEqual(['/usr/lib/pxeforge/init']);
+    expect(initramfs.imagePrograms['/usr/lib/pxeforge/init']).toMatch(/^#!\/bin\/sh\n/);
   });
 
   it('checks that the root is in RAM', () => {
