@@ -228,7 +228,9 @@ async function checks(context: TestContext, tools: Tools) {
   const { recipe } = context.manifest;
   const session = context.ssh!;
   const specs: CheckSpec[] = [
-    ...(recipe.tests.boot.builtinChecks ? builtinChecks(recipe.output.format, session, await earlierHostKeys(context.dir)) : []),
+    ...(recipe.tests.boot.builtinChecks
+      ? builtinChecks(recipe.output.format, session, await earlierHostKeys(context.dir), context.options.tree?.managedHostKey)
+      : []),
     ...recipe.tests.checks,
   ];
   for (const spec of specs) {
@@ -304,5 +306,12 @@ async function makeReport(context: TestContext): Promise<TestReport> {
 }
 
 function treeRecord(tree: TreeBoot): NonNullable<TestReport['tree']> {
-  return { channel: tree.channel, generation: tree.generation, group: tree.group, mac: tree.mac, entry: tree.entry };
+  return {
+    channel: tree.channel,
+    generation: tree.generation,
+    group: tree.group,
+    mac: tree.mac,
+    ...(tree.node === undefined ? {} : { node: tree.node }),
+    entry: tree.entry,
+  };
 }

@@ -33,8 +33,17 @@ export const testReportSchema = z.object({
   name: z.string(),
   version: z.string(),
   via: z.enum(['direct', 'pxe']),
-  /** Set when the node booted from the promoted PXE tree (`test --via pxe --channel`). */
-  tree: z.object({ channel: z.string(), generation: z.int(), group: z.string(), mac: z.string(), entry: z.string() }).optional(),
+  /** Set when the node booted from the promoted PXE tree (`test --via pxe --channel`); `node`: the member's host name, when known. */
+  tree: z
+    .object({
+      channel: z.string(),
+      generation: z.int(),
+      group: z.string(),
+      mac: z.string(),
+      node: z.string().optional(),
+      entry: z.string(),
+    })
+    .optional(),
   passed: z.boolean(),
   startedAt: z.string(),
   durationMs: z.number(),

@@ -29,6 +29,10 @@ export interface TreeBoot {
   generation: number;
   group: string;
   mac: string;
+  /** The member booted (its host name), when pxeforge.yaml names it. */
+  node: string | undefined;
+  /** SHA256 fingerprint of the node's managed SSH host key, when its group has `hostKeys: managed`. */
+  managedHostKey: string | undefined;
   /** boot.ipxe (iPXE) or pxelinux.0 (the site's pxelinux, BIOS). */
   entry: string;
   /** The tree-relative directory of the placed version: the files a node loads. */

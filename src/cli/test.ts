@@ -34,11 +34,15 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
       'boot.ipxe',
     )
     .option('--group <name>', 'with --channel: boot as a member of this node group')
+    .option(
+      '--node <host>',
+      "with --channel: boot as this node (its MAC, its files; with managed host keys it must present its own key); default: the group's first member",
+    )
     .option('--executor <executor>', 'where QEMU runs: local (this host) or kubernetes (a pod, with KVM when configured)', 'local')
     .action(
       async (
         images: string[],
-        options: { via: string; parallel: string; channel?: string; entry: string; group?: string; executor: string },
+        options: { via: string; parallel: string; channel?: string; entry: string; group?: string; node?: string; executor: string },
       ) => {
         if (options.via !== 'direct' && options.via !== 'pxe')
           throw invalidInput('BAD_OPTION', `--via takes direct or pxe, got \`${options.via}\``);
@@ -50,6 +54,8 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
           throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree on this host: use --executor local');
         if (options.channel !== undefined && options.via !== 'pxe')
           throw invalidInput('BAD_OPTION', '--channel boots from the PXE tree: it needs --via pxe');
+        if (options.node !== undefined && options.channel === undefined)
+          throw invalidInput('BAD_OPTION', '--node boots as a node of the PXE tree: it needs --via pxe --channel <channel>');
         // Every reference is checked before anything starts: a bad one is a usage error (exit 2).
         for (const image of images) parseImageRef(image);
         const { io } = context;
@@ -65,7 +71,8 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
           for (const image of images)
             trees.set(
               image,
-              (await treeBootFor(site, image, { channel: options.channel, entry: options.entry, group: options.group })).tree,
+              (await treeBootFor(site, image, { channel: options.channel, entry: options.entry, group: options.group, node: options.node }))
+                .tree,
             );
         }
         const executor = await kind.create({ repo, site, useCache: true, signal: io.signal, output: io.stdout });
@@ -103,7 +110,7 @@ export function testCommand(context: CommandContext, setExit: (code: number) => 
           const via =
             report.tree === undefined
               ? report.via
-              : `${report.via} (${report.tree.entry} from the ${report.tree.channel} tree, generation ${report.tree.generation}, as ${report.tree.group} ${report.tree.mac})`;
+              : `${report.via} (${report.tree.entry} from the ${report.tree.channel} tree, generation ${report.tree.generation}, as ${report.tree.node === undefined ? '' : `${report.tree.node} of `}${report.tree.group} ${report.tree.mac})`;
           return `${report.name}@${report.version} via ${via}: ${verdict} in ${seconds(report.durationMs)} (${report.checks.filter((c) => c.passed).length}/${report.checks.length} checks)${why}`;
         });
         if (json)

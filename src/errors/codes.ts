@@ -20,6 +20,7 @@ export const errorCodes = [
   'UNKNOWN_CHANNEL',
   'NO_NODE_GROUP',
   'UNKNOWN_NODE',
+  'NO_MANAGED_HOST_KEY',
   'CMDLINE_TOO_LONG',
   'LOCK_MISMATCH',
   'ARCH_MISMATCH',

@@ -1,24 +1,27 @@
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { TreeBoot } from '../boot-test/boot-test.js';
 import { guestHostAddress } from '../boot-test/qemu-argv.js';
+import { publicKeyFingerprint } from '../boot-test/ssh.js';
 import { isEfiProgram } from '../boot-loaders/registry.js';
-import { invalidInput } from '../errors/user-error.js';
-import type { BuildSettings, SiteTree } from '../site/site-config.js';
+import { invalidInput, UserError } from '../errors/user-error.js';
+import { hostKeyFiles } from '../nodes/node-file.js';
+import type { BuildSettings, NodeGroup, SiteTree } from '../site/site-config.js';
 import { resolveVersion } from '../store/store.js';
 import { requireChannel } from './promote.js';
 import { placedDir, readCurrent, treePaths } from './tree.js';
 
 /**
- * How `pxeforge test name@version --via pxe --channel c` boots: as the first member of a node
- * group that follows that image in that channel, from the TFTP root, through the entry file a
- * node's firmware loads. The channel must serve exactly that version now.
+ * How `pxeforge test name@version --via pxe --channel c` boots: as a member of a node group
+ * that follows that image in that channel (`node`, or the group's first member), from the
+ * TFTP root, through the entry file a node's firmware loads. The channel must serve exactly
+ * that version now. A member of a group with managed host keys must present its own key.
  */
 export async function treeBootFor(
   site: BuildSettings & SiteTree,
   reference: string,
-  options: { channel: string; entry: string; group?: string },
+  options: { channel: string; entry: string; group?: string; node?: string },
 ): Promise<{ image: string; tree: TreeBoot }> {
   const { name, version } = await resolveVersion(site.store, reference);
   requireChannel(site, options.channel);
@@ -42,7 +45,19 @@ export async function treeBootFor(
   const groups = site.nodeGroups.filter(
     (g) => g.image === name && g.channel === options.channel && (options.group === undefined || g.name === options.group),
   );
-  const group = groups.find((g) => g.members.length > 0);
+  if (options.node !== undefined) {
+    const { node } = options;
+    if (!site.nodeGroups.some((g) => g.members.some((m) => m.host === node))) {
+      throw invalidInput('UNKNOWN_NODE', `no node group of pxeforge.yaml has a node named ${node}`);
+    }
+    if (!groups.some((g) => g.members.some((m) => m.host === node))) {
+      throw invalidInput(
+        'UNKNOWN_NODE',
+        `node ${node} is not in a node group${options.group === undefined ? '' : ` named ${options.group}`} that follows ${name} in ${options.channel}`,
+      );
+    }
+  }
+  const group = groups.find((g) => g.members.some((m) => options.node === undefined || m.host === options.node));
   if (group === undefined) {
     throw invalidInput(
       'NO_NODE_GROUP',
@@ -50,6 +65,7 @@ export async function treeBootFor(
       'add a node group for it to pxeforge.yaml (the test boots as its first member), then `pxeforge refresh`',
     );
   }
+  const member = group.members.find((m) => options.node === undefined || m.host === options.node)!;
   if (!current.state.groups.some((g) => g.name === group.name && g.version === version)) {
     throw invalidInput(
       'GROUP_NOT_RENDERED',
@@ -92,11 +108,34 @@ export async function treeBootFor(
       channel: options.channel,
       generation: current.generation,
       group: group.name,
-      mac: group.members[0]!.mac,
+      mac: member.mac,
+      node: member.host,
+      managedHostKey: await managedHostKey(site, group, member),
       entry: options.entry,
       placed: placedDir(name, version),
       httpPort,
       uefi,
     },
   };
+}
+
+/** The fingerprint of a member's managed SSH host key (undefined when its group makes keys at boot). */
+async function managedHostKey(site: SiteTree, group: NodeGroup, member: NodeGroup['members'][number]): Promise<string | undefined> {
+  if (group.hostKeys !== 'managed') return undefined;
+  if (member.host === undefined) {
+    throw invalidInput('UNKNOWN_NODE', `node group ${group.name} has managed host keys, but member ${member.mac} has no host name`);
+  }
+  const file = hostKeyFiles(site.secretsDir, member.host).public;
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  const fingerprint = text === undefined ? undefined : publicKeyFingerprint(text);
+  if (fingerprint === undefined) {
+    throw new UserError(
+      'NO_MANAGED_HOST_KEY',
+      `${member.host} has no managed SSH host key (${file} ${text === undefined ? 'is missing' : 'is not an OpenSSH public key'})`,
+      {
+        hint: '`pxeforge refresh` makes the managed keys nodes lack and delivers them',
+      },
+    );
+  }
+  return fingerprint;
 }

@@ -201,6 +201,29 @@ describe('checks', () => {
   });
 });
 
+describe('the identity check of a node with a managed host key', () => {
+  const machineId = '0123456789abcdef0123456789abcdef\n/etc/ssh/ssh_host_ed25519_key';
+
+  it('passes with exactly the managed key, even when earlier boots saw it; a machine-id is still made at boot', async () => {
+    const [, , identity] = builtinChecks('initramfs', fakeSession({}, 'SHA256:managed'), ['SHA256:managed'], 'SHA256:managed');
+    expect(identity!.name).toBe('built-in: this node presents its managed SSH host key and made its machine-id at boot');
+    const same = fakeSession({ [identity!.run]: { stdout: machineId, exitCode: 0 } }, 'SHA256:managed');
+    expect(await runCheck(same, identity!)).toMatchObject({ passed: true });
+    const noId = fakeSession({ [identity!.run]: { stdout: '\n', exitCode: 0 } }, 'SHA256:managed');
+    expect((await runCheck(noId, identity!)).reason).toMatch(/^machine-id is/);
+  });
+
+  it('fails when the node presents another key (one it made at boot)', async () => {
+    const other = fakeSession({}, 'SHA256:made-at-boot');
+    const [, , identity] = builtinChecks('squashfs', other, [], 'SHA256:managed');
+    const session = fakeSession({ [identity!.run]: { stdout: machineId, exitCode: 0 } }, 'SHA256:made-at-boot');
+    expect(await runCheck(session, identity!)).toMatchObject({
+      passed: false,
+      reason: "SSH host key SHA256:made-at-boot is not the node's managed key SHA256:managed",
+    });
+  });
+});
+
 describe('reports', () => {
   it('JUnit XML escapes what checks printed', () => {
     const report = {
