@@ -1,11 +1,11 @@
-import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { applyNodeFilesScript, nodeInitScript } from '../../src/formats/node-programs.js';
+import { applyNodeFilesScript, nodeInitProgram, nodeInitScript } from '../../src/formats/node-programs.js';
 import { applyNodeFilesProgram, nodeStagingDir } from '../../src/nodes/node-file.js';
 import { makeNodeArchive, type ArchiveEntry } from '../helpers/node-archive.js';
 
@@ -118,8 +118,47 @@ describe('apply-node-files', () => {
 });
 
 describe('the initramfs /init', () => {
-  it('applies the staged files when there are any, then execs the image init with its arguments', () => {
-    expect(nodeInitScript).toContain(`if [ -d /${nodeStagingDir} ]; then\n\t${applyNodeFilesProgram} /${nodeStagingDir} / ||`);
-    expect(nodeInitScript.trimEnd().split('\n').at(-1)).toBe('exec /sbin/init "$@"');
+  /** A root with busybox's sh and tools, pxeforge's programs, and an /sbin/init that records its arguments. */
+  async function initramfsRoot(): Promise<string> {
+    for (const sub of ['bin', 'sbin', 'usr/lib/pxeforge', 'etc/ssh']) await mkdir(path.join(node, sub), { recursive: true });
+    await copyFile('/usr/bin/busybox', path.join(node, 'bin/busybox'));
+    await execa('chroot', [node, '/bin/busybox', '--install', '-s', '/bin']);
+    await writeFile(path.join(node, applyNodeFilesProgram), applyNodeFilesScript, { mode: 0o755 });
+    await writeFile(path.join(node, nodeInitProgram), nodeInitScript, { mode: 0o755 });
+    await writeFile(path.join(node, 'sbin/init'), '#!/bin/sh\necho "$$ $*" > /init-ran\n', { mode: 0o755 });
+    await symlink(nodeInitProgram, path.join(node, 'init'));
+    return node;
+  }
+
+  it('applies the staged files, then execs /sbin/init with its arguments in the same process', async () => {
+    await initramfsRoot();
+    const archive = path.join(dir, 'node.cpio');
+    await makeNodeArchive([{ path: '/etc/hostname', kind: 'file', content: 'cn001\n', uid: 0, gid: 0, mode: 0o644 }], archive);
+    await execa('sh', ['-c', 'cpio -idm --quiet < "$1"', 'unpack', archive], { cwd: node });
+    const result = await execa('chroot', [node, '/bin/sh', '-c', 'echo $$; exec /init splash quiet']);
+    expect(result.stderr).toBe('');
+    expect(await readFile(path.join(node, 'init-ran'), 'utf8')).toBe(`${result.stdout.trim()} splash quiet\n`);
+    expect(await readFile(path.join(node, 'etc/hostname'), 'utf8')).toBe('cn001\n');
+    await expect(stat(path.join(node, nodeStagingDir))).rejects.toThrow('ENOENT');
+  });
+
+  it('reports a failure on the console and boots on', async () => {
+    await initramfsRoot();
+    const archive = path.join(dir, 'node.cpio');
+    await makeNodeArchive([{ path: '/etc/ssh', kind: 'file', content: 'x', uid: 0, gid: 0, mode: 0o644 }], archive);
+    await execa('sh', ['-c', 'cpio -idm --quiet < "$1"', 'unpack', archive], { cwd: node });
+    const result = await execa('chroot', [node, '/init']);
+    expect(result.stderr).toBe(
+      'pxeforge: node files: /etc/ssh is a directory on the node\npxeforge: node files: not applied (exit 1); booting without them',
+    );
+    expect(await readFile(path.join(node, 'init-ran'), 'utf8')).toMatch(/^\d+ \n$/);
+    await expect(stat(path.join(node, nodeStagingDir))).rejects.toThrow('ENOENT');
+  });
+
+  it('without an archive, only execs /sbin/init', async () => {
+    await initramfsRoot();
+    const result = await execa('chroot', [node, '/init', 'single']);
+    expect(result.stderr).toBe('');
+    expect(await readFile(path.join(node, 'init-ran'), 'utf8')).toMatch(/^\d+ single\n$/);
   });
 });
