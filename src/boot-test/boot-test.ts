@@ -107,6 +107,17 @@ async function verifyArtifacts(context: TestContext) {
   const { tree } = context.options;
   const from = tree === undefined ? context.dir : path.join(tree.tftpRoot, tree.placed);
   const [mismatch] = await verifyVersion(from, context.manifest.artifacts);
+  const archive = tree?.nodeArchive;
+  if (mismatch === undefined && archive !== undefined) {
+    const [changed] = await verifyVersion(tree!.tftpRoot, { [archive.path]: archive });
+    if (changed !== undefined) {
+      throw new UserError(
+        'ARTIFACT_TAMPERED',
+        `${tree!.node ?? tree!.mac}: its node archive ${archive.path} ${changed.problem === 'missing' ? 'is missing' : 'does not match the digest the tree state records'}`,
+        { hint: '`pxeforge verify` checks the whole tree; `pxeforge refresh` writes the archives again' },
+      );
+    }
+  }
   if (mismatch !== undefined) {
     throw new UserError(
       'ARTIFACT_TAMPERED',
@@ -117,7 +128,7 @@ async function verifyArtifacts(context: TestContext) {
     );
   }
   Object.assign(context.artifacts, context.manifest.artifacts);
-  return `${Object.keys(context.artifacts).length} artifacts match their sha256`;
+  return `${Object.keys(context.artifacts).length} artifacts${tree?.nodeArchive === undefined ? '' : ' and the node archive'} match their sha256`;
 }
 
 async function serve(context: TestContext, { emit }: Tools) {
@@ -127,6 +138,8 @@ async function serve(context: TestContext, { emit }: Tools) {
     // The node's configs name the site's HTTP server; the test plays it only when that is this host as QEMU sees it.
     if (tree.httpPort === undefined) return "nothing to serve: the node loads from the TFTP root and the site's HTTP server";
     for (const name of Object.keys(context.artifacts)) files[`/${tree.placed}/${name}`] = path.join(tree.tftpRoot, tree.placed, name);
+    // The node's own archive, which its config loads from the same server as a second initrd.
+    if (tree.nodeArchive !== undefined) files[`/${tree.nodeArchive.path}`] = path.join(tree.tftpRoot, tree.nodeArchive.path);
     context.server = await serveArtifacts(files, emit, 'boot', tree.httpPort);
     return `${context.server.url}/${tree.placed}/`;
   }

@@ -33,6 +33,8 @@ export interface TreeBoot {
   node: string | undefined;
   /** SHA256 fingerprint of the node's managed SSH host key, when its group has `hostKeys: managed`. */
   managedHostKey: string | undefined;
+  /** The node's archive (its node files) in this generation: tree-relative path and sha256; undefined when it has none. */
+  nodeArchive: { path: string; sha256: string } | undefined;
   /** boot.ipxe (iPXE) or pxelinux.0 (the site's pxelinux, BIOS). */
   entry: string;
   /** The tree-relative directory of the placed version: the files a node loads. */

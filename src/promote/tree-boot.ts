@@ -10,7 +10,7 @@ import { hostKeyFiles } from '../nodes/node-file.js';
 import type { BuildSettings, NodeGroup, SiteTree } from '../site/site-config.js';
 import { resolveVersion } from '../store/store.js';
 import { requireChannel } from './promote.js';
-import { placedDir, readCurrent, treePaths } from './tree.js';
+import { placedDir, readCurrent, treePaths, type TreeState } from './tree.js';
 
 /**
  * How `pxeforge test name@version --via pxe --channel c` boots: as a member of a node group
@@ -111,12 +111,20 @@ export async function treeBootFor(
       mac: member.mac,
       node: member.host,
       managedHostKey: await managedHostKey(site, group, member),
+      nodeArchive: nodeArchiveOf(current.state, member.mac),
       entry: options.entry,
       placed: placedDir(name, version),
       httpPort,
       uefi,
     },
   };
+}
+
+/** The archive the generation gives a member, with the digest the state records for it. */
+function nodeArchiveOf(state: TreeState, mac: string): TreeBoot['nodeArchive'] {
+  const archive = state.nodes?.[mac]?.archive;
+  const artifact = archive === undefined ? undefined : state.files[archive];
+  return archive === undefined || artifact === undefined ? undefined : { path: archive, sha256: artifact.sha256 };
 }
 
 /** The fingerprint of a member's managed SSH host key (undefined when its group makes keys at boot). */

@@ -61,7 +61,7 @@ afterEach(async () => {
 
 describe('booting from the tree as a named node', () => {
   it('boots as the named member with its MAC; a managed group gives the fingerprint of its key', async () => {
-    const pub = await makeHostKey('cn002');
+    const pub = await readFile(hostKeyFiles(secrets(), 'cn002').public, 'utf8');
     const boot = await tree();
     const { tree: cn002 } = await boot({ node: 'cn002' });
     expect({ node: cn002.node, mac: cn002.mac, group: cn002.group }).toEqual({ node: 'cn002', mac: '52:54:00:00:10:02', group: 'compute' });
@@ -69,13 +69,20 @@ describe('booting from the tree as a named node', () => {
     const listed = (await execa('ssh-keygen', ['-l', '-E', 'sha256', '-f', hostKeyFiles(secrets(), 'cn002').public])).stdout.split(' ')[1];
     expect(cn002.managedHostKey).toBe(listed);
     expect(publicKeyFingerprint(pub)).toBe(listed);
+    // Its archive in this generation, which the test serves and checks like the image's artifacts.
+    expect(cn002.nodeArchive?.path).toMatch(/^pxeforge\/nodes\/[0-9a-f]{64}\.cpio$/);
+    expect(cn002.nodeArchive?.path).toBe(`pxeforge/nodes/${cn002.nodeArchive?.sha256}.cpio`);
     // Without --node: the group's first member, as before.
     expect((await boot({})).tree).toMatchObject({ node: 'cn001', mac: '52:54:00:00:10:01' });
   });
 
   it('a group that makes its keys at boot keeps the check of a new key per boot', async () => {
     const boot = await tree();
-    expect((await boot({ image: `tiny@${v1}`, node: 'cn003' })).tree).toMatchObject({ node: 'cn003', managedHostKey: undefined });
+    expect((await boot({ image: `tiny@${v1}`, node: 'cn003' })).tree).toMatchObject({
+      node: 'cn003',
+      managedHostKey: undefined,
+      nodeArchive: undefined,
+    });
     expect((await boot({ image: `tiny@${v1}`, group: 'canary' })).tree).toMatchObject({
       node: undefined,
       mac: '52:54:00:12:34:56',
