@@ -1,50 +1,46 @@
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { testImage } from '../src/boot-test/boot-test.js';
 import type { TestReport } from '../src/boot-test/report.js';
 import { publicKeyFingerprint } from '../src/boot-test/ssh.js';
-import { fileSha256 } from '../src/integrity/digest.js';
+import { hostKeyFiles } from '../src/nodes/node-file.js';
 import type { Manifest } from '../src/store/manifest.js';
-import { makeNodeArchive, type ArchiveEntry } from '../test/helpers/node-archive.js';
 import { tempRecipeRepo, type TempRepo } from './helpers/recipe-repo.js';
 
 /**
- * A node's own files at boot, on real images: a node archive (GNU cpio newc of the staging
- * layout) is appended to the image's initrd, as a boot loader loads it as a second initrd, and
- * the image boots directly in QEMU. For the whole-root initramfs, pxeforge's /init applies it;
- * for the squashfs root, the netboot initrd's pxeforge dracut module applies it in the new
- * root before the switch. The recipes' checks read the result over SSH.
+ * Each node its own, on real images booted from the tree: one node group of two named nodes
+ * with managed host keys, a secret, a templated file and a per-node address. Both nodes boot
+ * through PXE (cn001 through iPXE, cn002 through the site's pxelinux), first the whole-root
+ * initramfs image, then a second version of it, then the squashfs image (the group follows it
+ * from then on). Every boot: its own host name, exactly its managed host key (the same at every
+ * boot and in every image), the secret with owner and mode, its own templated file and address.
  *
  * Builds reuse a step cache kept between runs (PXEFORGE_VM_CACHE, default in the temp dir).
  */
 const cache = process.env.PXEFORGE_VM_CACHE ?? path.join(tmpdir(), 'pxeforge-vm-cache');
 
-const checks = `tests:
-  checks:
-    - { name: host name from the node's files, run: "cat /etc/hostname; hostname", expect: "cn001\\ncn001" }
-    - { name: secret with owner and mode, run: "stat -c '%U:%G %a' /etc/munge/munge.key; cat /etc/munge/munge.key", expect: "daemon:daemon 400\\nnot-a-real-secret" }
-    - { name: explicit directory takes its owner and mode, run: "stat -c '%U:%G %a' /mnt", expect: "daemon:daemon 750" }
-    - { name: existing directory left alone, run: "stat -c '%U:%G %a' /opt", expect: "root:root 755" }
-    - { name: missing directory made, run: "stat -c '%U:%G %a' /etc/munge", expect: "daemon:daemon 700" }
-    - { name: per-node address, run: "ip -o addr show", match: "inet 10\\\\.10\\\\.0\\\\.1/16 " }
-    - { name: staging directory gone, run: "test ! -e /.pxeforge-node && echo gone", expect: gone }
+const checks = `  checks:
+    - { name: host name, run: "cat /etc/hostname; hostname" }
+    - { name: secret, run: "stat -c '%U:%G %a' /etc/munge/munge.key; cat /etc/munge/munge.key" }
+    - { name: node file, run: "cat /etc/pxeforge-node" }
+    - { name: ib0 address, run: "ip -o -4 addr show | grep -o 'inet 10\\\\.10\\\\.[0-9.]*/16'" }
+    - { name: staging gone, run: "test ! -e /.pxeforge-node && echo gone", expect: gone }
 `;
+const munge = 'users:\n  - { name: munge, system: true, home: /nonexistent, shell: /usr/sbin/nologin }\n';
 
 const recipes: Record<string, string> = {
-  // The whole root in RAM: pxeforge's /init applies the files.
-  'node-ram': `name: node-ram\nextends: tiny\n${checks}`,
-  // The squashfs root over HTTP: the netboot initrd applies them.
+  'node-ram': `name: node-ram\nextends: tiny\noverlays: [common, node-ram]\n${munge}tests:\n${checks}`,
   'node-squash': `name: node-squash
 base: { distro: debian, release: bookworm, arch: amd64, variant: minbase }
 packages:
   sets: [node-base, squashfs-netboot]
 overlays: [common]
-services:
+${munge}services:
   enable: [ssh, systemd-networkd]
 kernel:
   package: linux-image-cloud-amd64
@@ -52,123 +48,149 @@ kernel:
 output:
   format: squashfs
   compression: { algorithm: zstd, level: 3 }
-${checks.replace('tests:', 'tests:\n  boot: { memory: 2048, cpus: 2, timeout: 240 }')}`,
+tests:
+  boot: { memory: 2048, cpus: 2, timeout: 300 }
+${checks}`,
 };
 
+const secret = 'not-a-real-munge-key\n';
 let repo: TempRepo;
-let hostKey: { private: string; public: string };
-const versions: Record<string, string> = {};
+let tftp: string;
+let secrets: string;
+let site: string;
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  return port;
+}
+
+function siteYaml(image: string): string {
+  return `${site}nodeGroups:
+  compute:
+    image: ${image}
+    channel: staging
+    hosts: ["cn[001-002]"]
+    hostKeys: managed
+    nodeFiles: [base]
+    secrets: [{ name: munge.key, path: /etc/munge/munge.key, owner: munge, group: munge, mode: "0400" }]
+`;
+}
+
+async function build(name: string): Promise<string> {
+  const result = await repo.pxeforge(['build', `recipes/${name}.yaml`]);
+  expect(result.exitCode, result.stdout.slice(-3000) + result.stderr).toBe(0);
+  return /built \S+@(\S+) in/.exec(result.stdout)![1]!;
+}
+
+async function promote(image: string): Promise<void> {
+  const result = await repo.pxeforge(['promote', image, '--channel', 'staging']);
+  expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+}
+
+async function bootAs(image: string, node: string, entry: string): Promise<TestReport> {
+  const result = await repo.pxeforge(['test', image, '--via', 'pxe', '--channel', 'staging', '--node', node, '--entry', entry], {
+    tmp: true,
+  });
+  const [name, version] = image.split('@') as [string, string];
+  const report = JSON.parse(await readFile(path.join(repo.store, 'images', name, version, 'test-report.json'), 'utf8')) as TestReport;
+  expect(report.checks.filter((check) => !check.passed).map((check) => `${check.name}: ${check.reason}`)).toEqual([]);
+  expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+  expect(report.tree).toMatchObject({ node, entry });
+  return report;
+}
+
+const output = (report: TestReport, check: string) => report.checks.find((c) => c.name === check)!.output.trim();
+
+async function managedKey(host: string): Promise<string> {
+  return publicKeyFingerprint(await readFile(hostKeyFiles(secrets, host).public, 'utf8'))!;
+}
+
+function expectOwnFiles(report: TestReport, node: 'cn001' | 'cn002'): void {
+  const n = Number(node.slice(2));
+  expect(output(report, 'host name')).toBe(`${node}\n${node}`);
+  expect(output(report, 'secret')).toBe(`munge:munge 400\n${secret.trim()}`);
+  expect(output(report, 'node file')).toBe(`node ${node} of compute, ib0 10.10.0.${n}/16`);
+  expect(output(report, 'ib0 address')).toBe(`inet 10.10.0.${n}/16`);
+  expect(report.checks.find((c) => c.builtin && c.name.includes('managed SSH host key'))?.passed).toBe(true);
+}
 
 beforeAll(async () => {
   repo = await tempRecipeRepo();
-  await repo.write('pxeforge.yaml', (await repo.read('pxeforge.yaml')).replace(/^cache: .*$/m, `cache: ${cache}`));
+  tftp = path.join(path.dirname(repo.root), 'tftp');
+  secrets = path.join(path.dirname(repo.root), 'secrets');
+  const port = await freePort();
+  site = `store: ${repo.store}
+cache: ${cache}
+tftpRoot: ${tftp}
+mirror: host
+secrets: ${secrets}
+httpBaseUrl: http://10.0.2.2:${port}
+channels:
+  staging: {}
+nodes:
+  "cn[001-002]": { mac: "52:54:00:00:10:{n:02x}", ib0: "10.10.0.{n}/16" }
+`;
+  await repo.write('pxeforge.yaml', siteYaml('node-ram'));
   for (const [name, text] of Object.entries(recipes)) await repo.write(`recipes/${name}.yaml`, text);
+  await mkdir(path.join(repo.root, 'overlays/node-ram/etc'), { recursive: true });
+  await repo.write('overlays/node-ram/etc/pxeforge-version', 'first\n');
+  const files = path.join(repo.root, 'nodefiles/base/etc');
+  await mkdir(path.join(files, 'systemd/network/20-dhcp.network.d'), { recursive: true });
+  await repo.write('nodefiles/base/etc/hostname.liquid', '{{ host }}\n');
+  await repo.write('nodefiles/base/etc/pxeforge-node.liquid', 'node {{ host }} of {{ group }}, ib0 {{ ib0 }}\n');
+  // A per-node address beside the DHCP one (overlays/common's 20-dhcp.network).
+  await repo.write('nodefiles/base/etc/systemd/network/20-dhcp.network.d/50-ib0.conf.liquid', '[Network]\nAddress={{ ib0 }}\n');
   await repo.git(['add', '-A']);
-  await repo.git(['commit', '-qm', 'node file recipes']);
-  for (const name of Object.keys(recipes)) {
-    const result = await repo.pxeforge(['build', `recipes/${name}.yaml`]);
-    expect(result.exitCode, result.stdout.slice(-3000) + result.stderr).toBe(0);
-    versions[name] = /built \S+@(\S+) in/.exec(result.stdout)![1]!;
-  }
-  const keyFile = path.join(repo.tmp, 'ssh_host_ed25519_key');
-  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'cn001', '-f', keyFile]);
-  hostKey = { private: await readFile(keyFile, 'utf8'), public: await readFile(`${keyFile}.pub`, 'utf8') };
-  await rm(keyFile);
-  await rm(`${keyFile}.pub`);
+  await repo.git(['commit', '-qm', 'node files']);
+  await mkdir(secrets, { mode: 0o700 });
+  await chmod(secrets, 0o700);
+  await writeFile(path.join(secrets, 'munge.key'), secret, { mode: 0o600 });
+  // The site's own boot loader for BIOS nodes, beside pxeforge's tree.
+  await mkdir(tftp, { recursive: true });
+  await copyFile('/usr/lib/PXELINUX/pxelinux.0', path.join(tftp, 'pxelinux.0'));
+  await copyFile('/usr/lib/syslinux/modules/bios/ldlinux.c32', path.join(tftp, 'ldlinux.c32'));
 });
 afterAll(async () => {
   await repo?.remove();
 });
 
-function nodeArchiveEntries(): ArchiveEntry[] {
-  const root = { uid: 0, gid: 0 };
-  return [
-    { path: '/etc', kind: 'directory', ...root, mode: 0o700 },
-    { path: '/etc/hostname', kind: 'file', ...root, mode: 0o644, content: 'cn001\n' },
-    { path: '/etc/munge', kind: 'directory', uid: 1, gid: 1, mode: 0o700 },
-    { path: '/etc/munge/munge.key', kind: 'file', uid: 1, gid: 1, mode: 0o400, content: 'not-a-real-secret\n' },
-    { path: '/etc/ssh', kind: 'directory', ...root, mode: 0o755 },
-    { path: '/etc/ssh/ssh_host_ed25519_key', kind: 'file', ...root, mode: 0o600, content: hostKey.private },
-    { path: '/etc/ssh/ssh_host_ed25519_key.pub', kind: 'file', ...root, mode: 0o644, content: hostKey.public },
-    { path: '/etc/systemd', kind: 'directory', ...root, mode: 0o755 },
-    { path: '/etc/systemd/network', kind: 'directory', ...root, mode: 0o755 },
-    { path: '/etc/systemd/network/20-dhcp.network.d', kind: 'directory', ...root, mode: 0o755 },
-    {
-      path: '/etc/systemd/network/20-dhcp.network.d/50-node.conf',
-      kind: 'file',
-      ...root,
-      mode: 0o644,
-      content: '[Network]\nAddress=10.10.0.1/16\n',
-    },
-    { path: '/opt', kind: 'directory', uid: 1, gid: 1, mode: 0o700 },
-    // Not /srv: systemd-tmpfiles resets its mode at boot (home.conf), after the files are applied.
-    { path: '/mnt', kind: 'directory', uid: 1, gid: 1, mode: 0o750, explicit: true },
-  ];
-}
-
-/**
- * A store holding a copy of the version whose initrd carries the node archive after the
- * image's own (padded to 4 bytes, as the kernel reads concatenated cpio archives), its
- * manifest naming the combined initrd.
- */
-async function versionWithNodeArchive(name: string): Promise<string> {
-  const version = versions[name]!;
-  const store = path.join(repo.tmp, '..', `node-store-${name}`);
-  const dir = path.join(store, 'images', name, version);
-  await cp(path.join(repo.store, 'images', name, version), dir, { recursive: true });
-  const initrd = path.join(dir, 'initrd.img');
-  const image = await readFile(initrd);
-  const archive = path.join(repo.tmp, '..', `${name}-node.cpio`);
-  await makeNodeArchive(nodeArchiveEntries(), archive);
-  const padding = Buffer.alloc((4 - (image.length % 4)) % 4);
-  await rm(initrd, { force: true });
-  await writeFile(initrd, Buffer.concat([image, padding, await readFile(archive)]));
-  const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
-  manifest.artifacts['initrd.img'] = { sha256: await fileSha256(initrd), size: (await readFile(initrd)).length };
-  await rm(path.join(dir, 'manifest.json'));
-  await writeFile(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  return store;
-}
-
-async function bootWithNodeFiles(name: string): Promise<TestReport> {
-  const store = await versionWithNodeArchive(name);
-  const savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = repo.tmp;
-  try {
-    return await testImage({
-      store,
-      image: `${name}@${versions[name]}`,
-      via: 'direct',
-      emit: () => {},
-      signal: new AbortController().signal,
-    });
-  } finally {
-    process.env.TMPDIR = savedTmp;
-    if (savedTmp === undefined) delete process.env.TMPDIR;
-  }
-}
-
-function expectNodeFilesInPlace(report: TestReport): void {
-  const failed = report.checks.filter((check) => !check.passed).map((check) => `${check.name}: ${check.reason} (${check.output})`);
-  expect(failed).toEqual([]);
-  expect(report.checks.map((check) => check.name)).toContain("host name from the node's files");
-  expect(report.passed).toBe(true);
-  // The node presents the host key of its archive, not one it made at boot.
-  expect(report.hostKey).toBe(publicKeyFingerprint(hostKey.public));
-}
-
-describe("a node's own files at boot", () => {
-  it('whole-root initramfs: /init applies the archive before systemd starts', async () => {
-    const manifest = JSON.parse(
-      await readFile(path.join(repo.store, 'images', 'node-ram', versions['node-ram']!, 'manifest.json'), 'utf8'),
-    ) as Manifest;
+describe('two nodes of one group boot from the tree, each with its own files', () => {
+  it('whole-root initramfs: cn001 through iPXE, cn002 through pxelinux; a new version keeps the managed key', async () => {
+    const first = await build('node-ram');
+    const manifest = JSON.parse(await readFile(path.join(repo.store, 'images/node-ram', first, 'manifest.json'), 'utf8')) as Manifest;
     expect(manifest.nodeFiles).toEqual({ program: '/usr/lib/pxeforge/apply-node-files' });
-    expect(manifest.accounts?.users).toMatchObject({ root: 0, daemon: 1 });
-    expect(manifest.accounts?.groups).toMatchObject({ root: 0, daemon: 1 });
-    expectNodeFilesInPlace(await bootWithNodeFiles('node-ram'));
+    expect(manifest.accounts?.users.munge).toBeGreaterThan(0);
+    await promote(`node-ram@${first}`);
+    const cn001 = await bootAs(`node-ram@${first}`, 'cn001', 'boot.ipxe');
+    expectOwnFiles(cn001, 'cn001');
+    expect(cn001.hostKey).toBe(await managedKey('cn001'));
+    const cn002 = await bootAs(`node-ram@${first}`, 'cn002', 'pxelinux.0');
+    expectOwnFiles(cn002, 'cn002');
+    expect(cn002.hostKey).toBe(await managedKey('cn002'));
+    expect(cn002.hostKey).not.toBe(cn001.hostKey);
+
+    // A second version promoted: cn001 boots it with the same key, a second boot of the node.
+    await repo.write('overlays/node-ram/etc/pxeforge-version', 'second\n');
+    await repo.git(['commit', '-qam', 'second version']);
+    const second = await build('node-ram');
+    await promote(`node-ram@${second}`);
+    const again = await bootAs(`node-ram@${second}`, 'cn001', 'boot.ipxe');
+    expectOwnFiles(again, 'cn001');
+    expect(again.hostKey).toBe(cn001.hostKey);
   });
 
-  it('squashfs: the netboot initrd applies the archive in the new root before it switches', async () => {
-    expectNodeFilesInPlace(await bootWithNodeFiles('node-squash'));
+  it('squashfs: the same nodes, now following the squashfs image, keep their keys and get their files', async () => {
+    const version = await build('node-squash');
+    await repo.write('pxeforge.yaml', siteYaml('node-squash'));
+    await promote(`node-squash@${version}`);
+    const cn001 = await bootAs(`node-squash@${version}`, 'cn001', 'boot.ipxe');
+    expectOwnFiles(cn001, 'cn001');
+    expect(cn001.hostKey).toBe(await managedKey('cn001'));
+    const cn002 = await bootAs(`node-squash@${version}`, 'cn002', 'pxelinux.0');
+    expectOwnFiles(cn002, 'cn002');
+    expect(cn002.hostKey).toBe(await managedKey('cn002'));
   });
 });
