@@ -1,4 +1,4 @@
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { TreeBoot } from '../boot-test/boot-test.js';
@@ -6,6 +6,7 @@ import { guestHostAddress } from '../boot-test/qemu-argv.js';
 import { publicKeyFingerprint } from '../boot-test/ssh.js';
 import { isEfiProgram } from '../boot-loaders/registry.js';
 import { invalidInput, UserError } from '../errors/user-error.js';
+import { readHostKey } from '../nodes/host-keys.js';
 import { hostKeyFiles } from '../nodes/node-file.js';
 import type { BuildSettings, NodeGroup, SiteTree } from '../site/site-config.js';
 import { resolveVersion } from '../store/store.js';
@@ -133,16 +134,15 @@ async function managedHostKey(site: SiteTree, group: NodeGroup, member: NodeGrou
   if (member.host === undefined) {
     throw invalidInput('UNKNOWN_NODE', `node group ${group.name} has managed host keys, but member ${member.mac} has no host name`);
   }
-  const file = hostKeyFiles(site.secretsDir, member.host).public;
-  const text = await readFile(file, 'utf8').catch(() => undefined);
-  const fingerprint = text === undefined ? undefined : publicKeyFingerprint(text);
+  // Regular files only, never followed through a link.
+  const key = await readHostKey(site.secretsDir, member.host);
+  const fingerprint = key === undefined ? undefined : publicKeyFingerprint(key.public);
   if (fingerprint === undefined) {
+    const file = hostKeyFiles(site.secretsDir, member.host).public;
     throw new UserError(
       'NO_MANAGED_HOST_KEY',
-      `${member.host} has no managed SSH host key (${file} ${text === undefined ? 'is missing' : 'is not an OpenSSH public key'})`,
-      {
-        hint: '`pxeforge refresh` makes the managed keys nodes lack and delivers them',
-      },
+      `${member.host} has no managed SSH host key (${file} ${key === undefined ? 'is missing' : 'is not an OpenSSH public key'})`,
+      { hint: '`pxeforge refresh` makes the managed keys nodes lack and delivers them' },
     );
   }
   return fingerprint;

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 
 import { execa } from 'execa';
@@ -100,8 +100,15 @@ describe('booting from the tree as a named node', () => {
       code: 'UNKNOWN_NODE',
       message: 'node cn003 is not in a node group that follows compute in staging',
     });
-    await rm(path.dirname(hostKeyFiles(secrets(), 'cn001').public), { recursive: true });
+    // A link in place of the public key is never followed.
+    await rm(hostKeyFiles(secrets(), 'cn001').public);
+    await symlink(hostKeyFiles(secrets(), 'cn002').public, hostKeyFiles(secrets(), 'cn001').public);
     await expect(boot({ node: 'cn001' })).rejects.toMatchObject({ code: 'NO_MANAGED_HOST_KEY' });
+    await rm(path.dirname(hostKeyFiles(secrets(), 'cn001').public), { recursive: true });
+    await expect(boot({ node: 'cn001' })).rejects.toMatchObject({
+      code: 'NO_MANAGED_HOST_KEY',
+      message: expect.stringMatching(/^cn001 has no managed SSH host key \(.*ssh_host_ed25519_key\.pub is missing\)$/),
+    });
   });
 
   it('--node needs --channel', async () => {
