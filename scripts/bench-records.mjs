@@ -27,6 +27,7 @@ export function benchManifest({ name, version, format = 'initramfs', artifacts, 
       tests: { boot: { memory: 2048, cpus: 2, timeout: 300, builtinChecks: true }, checks: [] },
     },
     pxeforgeVersion: 'bench',
+    nodeFiles: { program: '/usr/lib/pxeforge/apply-node-files' },
     ...(accounts === undefined ? {} : { accounts }),
   };
 }

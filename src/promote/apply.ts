@@ -217,6 +217,7 @@ export async function readVersionInfos(
       cmdline: placing.kernel.cmdline,
       artifacts: placing.artifacts,
       accounts: placing.accounts,
+      appliesNodeFiles: placing.nodeFiles !== undefined,
     });
   for (const images of Object.values(channels)) {
     for (const [image, served] of Object.entries(images)) {
@@ -228,6 +229,7 @@ export async function readVersionInfos(
         cmdline: manifest.kernel.cmdline,
         artifacts: manifest.artifacts,
         accounts: manifest.accounts,
+        appliesNodeFiles: manifest.nodeFiles !== undefined,
       });
     }
   }

@@ -2,11 +2,11 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
-import { UserError } from '../errors/user-error.js';
+import { ExitCode, UserError } from '../errors/user-error.js';
 import { checkFile } from '../integrity/verify.js';
 import { packNodeArchive } from '../nodes/archive.js';
 import { computeNodeFiles } from '../nodes/compute.js';
-import { nodeArchiveDir, nodeArchiveExtension } from '../nodes/node-file.js';
+import { nodeArchiveDir, nodeArchiveExtension, type NodeFiles } from '../nodes/node-file.js';
 import { eachLimited } from '../progress/each-limited.js';
 import type { SiteTree } from '../site/site-config.js';
 import { type NodeArchiveRef, type VersionInfo, versionKey } from './render.js';
@@ -82,6 +82,14 @@ export async function planNodeArchives(
     generateHostKeys: true,
     signal: options.signal,
   });
+  refuseImagesWithoutNodeFiles(
+    nodes.filter((node) => !reuse.has(node.mac) && node.files.length > 0),
+    (name) => {
+      const group = byName.get(name)!;
+      const served = channels[group.channel]![group.image]!;
+      return { reference: versionKey(group.image, served.version), info: versions.get(versionKey(group.image, served.version)) };
+    },
+  );
   for (const node of nodes) {
     if (reuse.has(node.mac) || node.files.length === 0) continue;
     const archive = packNodeArchive(node);
@@ -89,6 +97,33 @@ export async function planNodeArchives(
     refs.set(node.mac, { host: node.host, archive: nodeArchivePath(archive.sha256), sha256: archive.sha256, size: archive.size });
   }
   return { refs, packed };
+}
+
+/**
+ * An image built before images applied node files would boot without them (and a whole-root
+ * initramfs would keep the staged files, secrets included, in RAM): a node group with node
+ * files must boot an image whose manifest records the apply program.
+ */
+function refuseImagesWithoutNodeFiles(
+  nodes: readonly NodeFiles[],
+  servedBy: (group: string) => { reference: string; info: VersionInfo | undefined },
+): void {
+  const stale = new Map<string, string>();
+  for (const node of nodes) {
+    if (stale.has(node.group)) continue;
+    const { reference, info } = servedBy(node.group);
+    if (info?.appliesNodeFiles !== true) stale.set(node.group, reference);
+  }
+  if (stale.size === 0) return;
+  const lines = [...stale].map(([group, reference]) => `  node group ${group}: ${reference}`);
+  throw new UserError(
+    'IMAGE_WITHOUT_NODE_FILES',
+    `these node groups have node files, but the image they would boot was built before images applied node files at boot:\n${lines.join('\n')}`,
+    {
+      hint: 'nothing was changed. Rebuild the image (`pxeforge build`) and promote the new version, or take the node files off the group',
+      exitCode: ExitCode.invalidInput,
+    },
+  );
 }
 
 /**

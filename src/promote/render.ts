@@ -40,6 +40,8 @@ export interface VersionInfo {
   artifacts: Record<string, Artifact>;
   /** The image's users and groups (node files' owners), when its manifest records them. */
   accounts?: Accounts;
+  /** Whether the image moves a node's archive into place at boot (its manifest records the apply program). */
+  appliesNodeFiles?: boolean;
 }
 
 /** A node's archive in the tree, by MAC: what its configs load beside the image. */

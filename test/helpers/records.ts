@@ -27,6 +27,7 @@ export function manifestRecord(fields: Partial<Manifest> & Pick<Manifest, 'name'
       tests: { boot: { memory: 2048, cpus: 2, timeout: 300, builtinChecks: true }, checks: [] },
     },
     pxeforgeVersion: '0.0.0-test',
+    nodeFiles: { program: '/usr/lib/pxeforge/apply-node-files' },
     ...fields,
   };
 }

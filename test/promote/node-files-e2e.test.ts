@@ -126,4 +126,19 @@ describe('node files from pxeforge.yaml to the tree', () => {
     expect(refused.exitCode).toBe(2);
     expect(await snapshotTree(tftp())).toEqual({});
   });
+
+  it('an image built before images applied node files is refused for a group with node files, before anything is written', async () => {
+    const dir = path.join(repo.root, 'var/store/images/base/v1');
+    const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8'));
+    delete manifest.nodeFiles;
+    await chmod(path.join(dir, 'manifest.json'), 0o644);
+    await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+    const refused = await cli('promote', 'base@v1', '--channel', 'staging');
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('node group');
+    expect(refused.stderr).toContain('base@v1');
+    expect(refused.stderr).toContain('built before images applied node files');
+    expect(refused.stderr).toContain('Rebuild the image');
+    expect(await snapshotTree(tftp())).toEqual({});
+  });
 });
