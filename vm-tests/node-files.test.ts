@@ -1,4 +1,4 @@
-import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -137,6 +137,8 @@ nodes:
   for (const [name, text] of Object.entries(recipes)) await repo.write(`recipes/${name}.yaml`, text);
   await mkdir(path.join(repo.root, 'overlays/node-ram/etc'), { recursive: true });
   await repo.write('overlays/node-ram/etc/pxeforge-version', 'first\n');
+  // This test's own node file set, not the repository's example one.
+  await rm(path.join(repo.root, 'nodefiles'), { recursive: true, force: true });
   const files = path.join(repo.root, 'nodefiles/base/etc');
   await mkdir(path.join(files, 'systemd/network/20-dhcp.network.d'), { recursive: true });
   await repo.write('nodefiles/base/etc/hostname.liquid', '{{ host }}\n');

@@ -111,7 +111,7 @@ export function nodesCommand(context: CommandContext, setExit: (code: number) =>
     .option('-o, --output <file>', 'write it to this file (atomically) instead of standard output')
     .action(async (options: { output?: string }) => {
       const site = await requireSite(await context.repo(), ['build', 'tree']);
-      const problems = await secretsDirProblems(site, site.nodeConfig!.secretsAt, true);
+      const problems = await secretsDirProblems(site, site.nodeConfig!.secretsAt, 'create');
       if (problems.length > 0) throw new ValidationError(problems);
       const text = await clusterKnownHosts(site, true);
       if (options.output === undefined) context.io.stdout.write(text);
@@ -137,7 +137,7 @@ export function nodesCommand(context: CommandContext, setExit: (code: number) =>
           'set `hostKeys: managed` on the node group first',
         );
       }
-      const problems = await secretsDirProblems(site, site.nodeConfig!.secretsAt, true);
+      const problems = await secretsDirProblems(site, site.nodeConfig!.secretsAt, 'create');
       if (problems.length > 0) throw new ValidationError(problems);
       const lines: string[] = [];
       for (const host of hosts) {

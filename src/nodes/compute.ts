@@ -166,7 +166,13 @@ async function collectNodeFiles(
 
   const needsSecretsDir = groups.some((group) => group.hostKeys === 'managed' || (config.groups[group.name]?.secrets.length ?? 0) > 0);
   if (needsSecretsDir) {
-    const dirProblems = await secretsDirProblems(site, config.secretsAt, options.generateHostKeys);
+    // Only managed keys and no secrets: a directory that does not exist yet is made with the first keys.
+    const namesSecrets = groups.some((group) => (config.groups[group.name]?.secrets.length ?? 0) > 0);
+    const dirProblems = await secretsDirProblems(
+      site,
+      config.secretsAt,
+      options.generateHostKeys ? 'create' : namesSecrets ? 'require' : 'may-be-missing',
+    );
     if (dirProblems.length > 0) return { nodeFiles: [], problems: dirProblems, missingKeys };
   }
 

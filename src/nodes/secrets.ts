@@ -14,9 +14,15 @@ const within = (parent: string, child: string) => {
 /**
  * Whether the secrets directory may hold secrets: a real directory (not a symlink) of the user
  * running pxeforge with no group or other permission, outside the store, the TFTP root and any
- * git work tree (unless git ignores it). `create`: make it (0700) when it does not exist.
+ * git work tree (unless git ignores it). A missing directory is made (0700) with `create`, is
+ * a problem with `require` (secrets are named), and is fine with `may-be-missing` (only
+ * managed host keys, made later with the directory).
  */
-export async function secretsDirProblems(site: SiteTree, at: SettingLocation, create: boolean): Promise<Problem[]> {
+export async function secretsDirProblems(
+  site: SiteTree,
+  at: SettingLocation,
+  missing: 'create' | 'require' | 'may-be-missing',
+): Promise<Problem[]> {
   const dir = site.secretsDir;
   const problem = (message: string, hint?: string): Problem[] => [{ ...at, message, hint }];
   const store = site.nodeConfig?.storeDir;
@@ -27,10 +33,11 @@ export async function secretsDirProblems(site: SiteTree, at: SettingLocation, cr
     return problem('the secrets directory overlaps the image store', 'keep it apart (e.g. var/secrets)');
   }
   let info = await lstat(dir).catch(() => undefined);
-  if (info === undefined && create) {
+  if (info === undefined && missing === 'create') {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     info = await lstat(dir);
   }
+  if (info === undefined && missing === 'may-be-missing') return [];
   if (info === undefined) return problem('the secrets directory does not exist', 'create it with mode 0700 (`install -d -m 0700 <dir>`)');
   if (info.isSymbolicLink()) return problem('the secrets directory is a symlink; pxeforge follows none there', 'name the real directory');
   if (!info.isDirectory()) return problem('the secrets directory is not a directory');

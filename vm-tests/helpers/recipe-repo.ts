@@ -10,7 +10,7 @@ const bin = path.join(projectRoot, 'bin/pxeforge.js');
 
 /**
  * A recipe repository in a temporary git checkout: this project's recipes, package sets,
- * overlays and hooks, with the store, cache and PXE tree inside the temp directory.
+ * overlays, hooks and node files, with the store, cache and PXE tree inside the temp directory.
  */
 export interface TempRepo {
   root: string;
@@ -30,8 +30,10 @@ export async function tempRecipeRepo(siteExtra = ''): Promise<TempRepo> {
   const root = path.join(dir, 'repo');
   const tmp = path.join(dir, 'tmp');
   await mkdir(tmp);
-  for (const part of ['recipes', 'overlays'])
+  for (const part of ['recipes', 'overlays', 'nodefiles'])
     await cp(path.join(projectRoot, part), path.join(root, part), { recursive: true, verbatimSymlinks: true });
+  // As in this repository: var/ (the default secrets directory among others) stays out of git.
+  await writeFile(path.join(root, '.gitignore'), 'var/\n');
   const store = path.join(dir, 'store');
   const cache = path.join(dir, 'cache');
   await writeFile(
