@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -26,8 +26,9 @@ describe('the pod-side build inputs', () => {
     const recipe = await loadRecipe(repo, path.join(projectRoot, 'recipes/tiny.yaml'));
     // The site config does name other images: as a tree, with only this recipe, it is refused.
     const alone = await loadSiteTree(repo, [recipe.name]);
+    const line = (await readFile(path.join(projectRoot, siteConfigName), 'utf8')).split('\n').indexOf('    image: compute') + 1;
     expect(alone.problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.path}: ${p.message}`)).toContain(
-      'pxeforge.yaml:22:12: nodeGroups.compute.image: no recipe named `compute`',
+      `pxeforge.yaml:${line}:12: nodeGroups.compute.image: no recipe named \`compute\``,
     );
 
     const inputs = await packInputs(projectRoot, [...recipe.sources, siteConfigName], path.join(dir, 'inputs'));
