@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -308,6 +308,12 @@ describe('secrets and managed host keys', () => {
       'pxeforge.yaml:1:1: the secrets directory has mode 0750: group and others may reach it',
     ]);
     expect(await nodeFileProblems(tree)).toHaveLength(1);
+    // Another user's directory (root makes it so here), even with a tight mode.
+    await chmod(dir, 0o700);
+    await chown(dir, 4242, 4242);
+    expect(await failure(computeNodeFiles(tree, { served, generateHostKeys: true }))).toEqual([
+      `pxeforge.yaml:1:1: the secrets directory belongs to uid 4242, not to the user running pxeforge (uid ${process.getuid!()})`,
+    ]);
   });
 
   it('the secrets directory may not be a symlink, nor inside the TFTP root', async () => {
