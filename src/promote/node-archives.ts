@@ -71,24 +71,15 @@ export async function planNodeArchives(
   });
   if (reused.length === members.length) return { refs, packed };
 
-  const byName = new Map(site.nodeGroups.map((group) => [group.name, group]));
+  const servedBy = groupVersions(site, channels, versions);
   const nodes = await computeNodeFiles(site, {
-    served: (name) => {
-      const group = byName.get(name);
-      const served = group === undefined ? undefined : channels[group.channel]?.[group.image];
-      if (group === undefined || served === undefined) return undefined;
-      return { accounts: versions.get(versionKey(group.image, served.version))?.accounts };
-    },
+    served: (name) => servedAccounts(servedBy(name)),
     generateHostKeys: true,
     signal: options.signal,
   });
   refuseImagesWithoutNodeFiles(
     nodes.filter((node) => !reuse.has(node.mac) && node.files.length > 0),
-    (name) => {
-      const group = byName.get(name)!;
-      const served = channels[group.channel]![group.image]!;
-      return { reference: versionKey(group.image, served.version), info: versions.get(versionKey(group.image, served.version)) };
-    },
+    (name) => servedBy(name)!,
   );
   for (const node of nodes) {
     if (reuse.has(node.mac) || node.files.length === 0) continue;
@@ -97,6 +88,27 @@ export async function planNodeArchives(
     refs.set(node.mac, { host: node.host, archive: nodeArchivePath(archive.sha256), sha256: archive.sha256, size: archive.size });
   }
   return { refs, packed };
+}
+
+/** What each node group boots in `channels`: the version (`image@version`) and what the tree knows of it; undefined when its channel serves nothing. */
+export function groupVersions(
+  site: SiteTree,
+  channels: TreeState['channels'],
+  versions: ReadonlyMap<string, VersionInfo>,
+): (group: string) => { reference: string; info: VersionInfo | undefined } | undefined {
+  const byName = new Map(site.nodeGroups.map((group) => [group.name, group]));
+  return (name) => {
+    const group = byName.get(name);
+    const served = group === undefined ? undefined : channels[group.channel]?.[group.image];
+    if (group === undefined || served === undefined) return undefined;
+    const reference = versionKey(group.image, served.version);
+    return { reference, info: versions.get(reference) };
+  };
+}
+
+/** computeNodeFiles' view of a group's version: its accounts (undefined: the group serves nothing). */
+export function servedAccounts(served: { info: VersionInfo | undefined } | undefined): { accounts: VersionInfo['accounts'] } | undefined {
+  return served === undefined ? undefined : { accounts: served.info?.accounts };
 }
 
 /**

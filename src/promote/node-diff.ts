@@ -7,8 +7,7 @@ import { computeNodeFiles } from '../nodes/compute.js';
 import { hostKeyName } from '../nodes/node-file.js';
 import type { SiteTree } from '../site/site-config.js';
 import { readVersionInfos } from './apply.js';
-import { isNodeArchivePath, nodeArchivePath } from './node-archives.js';
-import { versionKey } from './render.js';
+import { groupVersions, isNodeArchivePath, nodeArchivePath, servedAccounts } from './node-archives.js';
 import { readCurrent, type TreePaths } from './tree.js';
 
 export interface NodeChange {
@@ -39,14 +38,10 @@ export async function diffNodeFiles(site: SiteTree, paths: TreePaths, options: {
   if (current === undefined) return { generation: undefined, changes: [], unchanged: 0 };
   const { channels } = current.state;
   const versions = await readVersionInfos(paths, channels, undefined);
-  const groups = new Map(site.nodeGroups.map((group) => [group.name, group]));
+  const servedBy = groupVersions(site, channels, versions);
+  const managed = new Set(site.nodeGroups.filter((group) => group.hostKeys === 'managed').map((group) => group.name));
   const nodes = await computeNodeFiles(site, {
-    served: (name) => {
-      const group = groups.get(name);
-      const served = group === undefined ? undefined : channels[group.channel]?.[group.image];
-      if (group === undefined || served === undefined) return undefined;
-      return { accounts: versions.get(versionKey(group.image, served.version))?.accounts };
-    },
+    served: (name) => servedAccounts(servedBy(name)),
     generateHostKeys: false,
     signal: options.signal,
   });
@@ -57,8 +52,7 @@ export async function diffNodeFiles(site: SiteTree, paths: TreePaths, options: {
   for (const node of nodes) {
     if (node.files.length === 0) continue;
     seen.add(node.mac);
-    const newHostKey =
-      groups.get(node.group)?.hostKeys === 'managed' && !node.files.some((file) => path.posix.basename(file.path) === hostKeyName);
+    const newHostKey = managed.has(node.group) && !node.files.some((file) => path.posix.basename(file.path) === hostKeyName);
     const packed = packNodeArchive(node);
     const before = recorded[node.mac];
     const base = { host: node.host, mac: node.mac, group: node.group, newHostKey };

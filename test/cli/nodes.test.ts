@@ -5,15 +5,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { hostKeyFiles } from '../../src/nodes/node-file.js';
 import { copyFixtureRepo, runCli } from '../helpers/cli.js';
+import { writeUnder } from '../helpers/node-archive.js';
 
 let repo: { root: string; remove(): Promise<void> };
 const secret = 'S3CRET-munge-bytes-\u001b]0;owned\u0007-end';
 
-async function write(relative: string, text: string): Promise<void> {
-  const file = path.join(repo.root, relative);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, text);
-}
+const write = (relative: string, text: string) => writeUnder(repo.root, relative, text);
 
 const siteYaml = `store: var/store
 tftpRoot: var/tftp

@@ -6,6 +6,28 @@ import { execa } from 'execa';
 
 import { nodeStagingDir, type NodeFile } from '../../src/nodes/node-file.js';
 
+/** A node file as computeNodeFiles gives it: root's, 0644, not secret, unless `extra` says otherwise. */
+export function nodeFile(nodePath: string, content: string, extra: Partial<NodeFile> = {}): NodeFile {
+  return {
+    path: nodePath,
+    kind: 'file',
+    content: Buffer.from(content),
+    uid: 0,
+    gid: 0,
+    mode: 0o644,
+    source: 'test',
+    secret: false,
+    ...extra,
+  };
+}
+
+/** Writes `text` at `relative` under `root`, making its directories. */
+export async function writeUnder(root: string, relative: string, text: string | Buffer, mode?: number): Promise<void> {
+  const file = path.join(root, relative);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, text, mode === undefined ? undefined : { mode });
+}
+
 export type ArchiveEntry = Pick<NodeFile, 'path' | 'kind' | 'uid' | 'gid' | 'mode' | 'explicit'> & { content?: string };
 
 /**

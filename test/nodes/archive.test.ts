@@ -8,18 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { changedNodePaths, packNodeArchive, readNodeArchive } from '../../src/nodes/archive.js';
 import { readCpio, writeCpio } from '../../src/nodes/cpio.js';
 import type { NodeFile, NodeFiles } from '../../src/nodes/node-file.js';
+import { nodeFile } from '../helpers/node-archive.js';
 
-const file = (p: string, content: string, extra: Partial<NodeFile> = {}): NodeFile => ({
-  path: p,
-  kind: 'file',
-  content: Buffer.from(content),
-  uid: 0,
-  gid: 0,
-  mode: 0o644,
-  source: 'test',
-  secret: false,
-  ...extra,
-});
+const file = nodeFile;
 
 const node = (files: NodeFile[], host = 'cn001'): NodeFiles => ({ host, mac: '52:54:00:00:10:01', group: 'compute', files });
 

@@ -10,6 +10,7 @@ import { hostKeyFiles, type NodeFiles } from '../../src/nodes/node-file.js';
 import { recipeRepo } from '../../src/recipe/repo.js';
 import { loadSiteTree, type SiteTree } from '../../src/site/site-config.js';
 import { copyFixtureRepo } from '../helpers/cli.js';
+import { writeUnder } from '../helpers/node-archive.js';
 
 let repo: { root: string; remove(): Promise<void> };
 beforeEach(async () => {
@@ -23,10 +24,8 @@ const accounts = { users: { root: 0, munge: 105 }, groups: { root: 0, munge: 107
 const served = () => ({ accounts });
 
 async function write(relative: string, text: string | Buffer, mode?: number): Promise<void> {
-  const file = path.join(repo.root, relative);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, text);
-  if (mode !== undefined) await chmod(file, mode);
+  await writeUnder(repo.root, relative, text);
+  if (mode !== undefined) await chmod(path.join(repo.root, relative), mode); // whatever the umask
 }
 
 async function site(yaml: string): Promise<SiteTree> {

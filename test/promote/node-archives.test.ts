@@ -9,6 +9,7 @@ import type { NodeFiles } from '../../src/nodes/node-file.js';
 import type { SiteTree } from '../../src/site/site-config.js';
 import type { TreeState } from '../../src/promote/tree.js';
 import { runCli } from '../helpers/cli.js';
+import { nodeFile } from '../helpers/node-archive.js';
 import { makeTreeSite, makeVersion, snapshotTree, type TreeSite } from '../helpers/tree-site.js';
 
 /**
@@ -37,17 +38,7 @@ function nodeFiles(site: SiteTree, options: ComputeNodeFilesOptions): NodeFiles[
     if (options.served(group.name) === undefined) continue;
     for (const member of group.members) {
       if (member.host === undefined) continue;
-      const file = (p: string, content: string, more: object = {}) => ({
-        path: p,
-        kind: 'file' as const,
-        content: Buffer.from(content),
-        uid: 0,
-        gid: 0,
-        mode: 0o644,
-        source: 'test',
-        secret: false,
-        ...more,
-      });
+      const file = nodeFile;
       out.push({
         host: member.host,
         mac: member.mac,

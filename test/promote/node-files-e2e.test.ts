@@ -8,6 +8,7 @@ import { hostKeyFiles } from '../../src/nodes/node-file.js';
 import type { TreeState } from '../../src/promote/tree.js';
 import { copyFixtureRepo, runCli } from '../helpers/cli.js';
 import { makeVersion, snapshotTree } from '../helpers/tree-site.js';
+import { writeUnder } from '../helpers/node-archive.js';
 
 /** Node files from a real pxeforge.yaml, node file sets and secrets directory, through promote, refresh and the tree. */
 let repo: { root: string; remove(): Promise<void> };
@@ -15,11 +16,7 @@ const secret = 'S3CRET-munge-key-bytes-e2e';
 const mac1 = '52:54:00:00:10:01';
 const mac2 = '52:54:00:00:10:02';
 
-async function write(relative: string, text: string): Promise<void> {
-  const file = path.join(repo.root, relative);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, text);
-}
+const write = (relative: string, text: string) => writeUnder(repo.root, relative, text);
 
 const siteYaml = `store: var/store
 tftpRoot: var/tftp
