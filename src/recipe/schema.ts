@@ -155,6 +155,12 @@ export const packageSetSchema = z.strictObject({
   packages: z.array(packageSpec),
 });
 
+/** A user or group of the image: a name, or a numeric id. */
+export const ownerOrGroup = z.union([z.int().min(0), z.string().regex(/^[a-z_][a-z0-9_-]*$/)]);
+
+/** A file mode, quoted octal. */
+export const fileMode = z.string().regex(/^0?[0-7]{3,4}$/, { error: 'must be an octal mode such as "0440" (quoted)' });
+
 /**
  * Optional `overlays/<name>.yaml` beside the overlay directory: ownership and modes that git
  * cannot keep (it records only the executable bit).
@@ -165,12 +171,9 @@ export const overlayMetaSchema = z.strictObject({
     .array(
       z.strictObject({
         path: z.string().regex(/^\/[^\0]*$/, { error: 'must be an absolute path inside the image' }),
-        owner: z.union([z.int().min(0), z.string().regex(/^[a-z_][a-z0-9_-]*$/)]).optional(),
-        group: z.union([z.int().min(0), z.string().regex(/^[a-z_][a-z0-9_-]*$/)]).optional(),
-        mode: z
-          .string()
-          .regex(/^0?[0-7]{3,4}$/, { error: 'must be an octal mode such as "0440" (quoted)' })
-          .optional(),
+        owner: ownerOrGroup.optional(),
+        group: ownerOrGroup.optional(),
+        mode: fileMode.optional(),
         recursive: z.boolean().optional(),
       }),
     )

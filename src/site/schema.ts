@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { archNames } from '../arches/registry.js';
 import { firmwares } from '../boot-loaders/boot-loader.js';
 import { bootScriptUrl, fileName, imageName, kernelCmdline } from '../recipe/patterns.js';
+import { fileMode, ownerOrGroup } from '../recipe/schema.js';
 
 /** The site config, `pxeforge.yaml` at the root of the recipe repository. */
 
@@ -29,12 +30,9 @@ const nodeEntry = z.union([
 const nodeSecret = z.strictObject({
   name: z.string().describe('A file in the secrets directory.'),
   path: z.string().describe('Where the node gets it (absolute).'),
-  owner: z.union([z.int().min(0), z.string().regex(/^[a-z_][a-z0-9_-]*$/)]).optional(),
-  group: z.union([z.int().min(0), z.string().regex(/^[a-z_][a-z0-9_-]*$/)]).optional(),
-  mode: z
-    .string()
-    .regex(/^0?[0-7]{3,4}$/, { error: 'must be an octal mode such as "0400" (quoted)' })
-    .optional(),
+  owner: ownerOrGroup.optional(),
+  group: ownerOrGroup.optional(),
+  mode: fileMode.optional(),
 });
 
 const channel = z.strictObject({
