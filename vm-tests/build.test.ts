@@ -13,7 +13,8 @@ let repo: TempRepo;
 const versions: string[] = [];
 
 beforeAll(async () => {
-  repo = await tempRecipeRepo();
+  // Its own cache: these cases build from an empty one and look at what it holds.
+  repo = await tempRecipeRepo('', { ownCache: true });
 });
 afterAll(async () => {
   await repo?.remove();

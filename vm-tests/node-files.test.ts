@@ -1,7 +1,6 @@
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,10 +18,7 @@ import { tempRecipeRepo, type TempRepo } from './helpers/recipe-repo.js';
  * initramfs image, then a second version of it, then the squashfs image (the group follows it
  * from then on). Every boot: its own host name, exactly its managed host key (the same at every
  * boot and in every image), the secret with owner and mode, its own templated file and address.
- *
- * Builds reuse a step cache kept between runs (PXEFORGE_VM_CACHE, default in the temp dir).
  */
-const cache = process.env.PXEFORGE_VM_CACHE ?? path.join(tmpdir(), 'pxeforge-vm-cache');
 
 const checks = `  checks:
     - { name: host name, run: "cat /etc/hostname; hostname" }
@@ -123,7 +119,7 @@ beforeAll(async () => {
   secrets = path.join(path.dirname(repo.root), 'secrets');
   const port = await freePort();
   site = `store: ${repo.store}
-cache: ${cache}
+cache: ${repo.cache}
 tftpRoot: ${tftp}
 mirror: host
 secrets: ${secrets}

@@ -25,7 +25,13 @@ export interface TempRepo {
   remove(): Promise<void>;
 }
 
-export async function tempRecipeRepo(siteExtra = ''): Promise<TempRepo> {
+/**
+ * The step cache of a VM test's builds: the one the VM tier shares (`PXEFORGE_VM_CACHE`, which
+ * scripts/test makes for the run and removes after it), so that the files of the tier build
+ * each package layer and netboot initrd once; or, with `ownCache` or without that variable,
+ * one of the test's own, in its temp directory.
+ */
+export async function tempRecipeRepo(siteExtra = '', options: { ownCache?: boolean } = {}): Promise<TempRepo> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pxeforge-vm-'));
   const root = path.join(dir, 'repo');
   const tmp = path.join(dir, 'tmp');
@@ -35,7 +41,8 @@ export async function tempRecipeRepo(siteExtra = ''): Promise<TempRepo> {
   // As in this repository: var/ (the default secrets directory among others) stays out of git.
   await writeFile(path.join(root, '.gitignore'), 'var/\n');
   const store = path.join(dir, 'store');
-  const cache = path.join(dir, 'cache');
+  const shared = process.env.PXEFORGE_VM_CACHE;
+  const cache = options.ownCache !== true && shared !== undefined && shared !== '' ? shared : path.join(dir, 'cache');
   await writeFile(
     path.join(root, 'pxeforge.yaml'),
     `store: ${store}\ncache: ${cache}\ntftpRoot: ${path.join(dir, 'tftp')}\nmirror: host\n${siteExtra}`,
