@@ -24,8 +24,10 @@ const usage = `usage: bench-boot-storm [options]
   --clients 50,200,500     concurrent clients, one run per number (each protocol)
   --kernel-size 8M         kernel size (K, M, G: powers of 1000)
   --initrd-size 60M        initrd size
-  --tftp-initrd-size SIZE  the initrd the TFTP clients fetch (default: 16M, see below; the full
-                           initrd with --tftp-initrd-size 60M)
+  --tftp-initrd-size 8M    the initrd the TFTP clients fetch: smaller than --initrd-size by default,
+                           since lockstep TFTP of 68 MB to 500 clients takes far longer than the
+                           5 minutes this benchmark is bounded to on 2 cores; the full initrd with
+                           --tftp-initrd-size 60M
   --squashfs-size 150M     squashfs size (fetched over HTTP)
   --blksize 1468           TFTP block size (server maximum and client option)
   --protocols tftp,http    which sides to measure
@@ -40,7 +42,7 @@ const { values: flags } = parseArgs({
     clients: { type: 'string', default: '50,200,500' },
     'kernel-size': { type: 'string', default: '8M' },
     'initrd-size': { type: 'string', default: '60M' },
-    'tftp-initrd-size': { type: 'string', default: '16M' },
+    'tftp-initrd-size': { type: 'string', default: '8M' },
     'squashfs-size': { type: 'string', default: '150M' },
     blksize: { type: 'string', default: '1468' },
     protocols: { type: 'string', default: 'tftp,http' },
@@ -91,9 +93,13 @@ function track(kind, child, group) {
     child.kill('SIGKILL');
     throw new Error('stopped');
   }
-  const entry = { kind, child, group, exited: new Promise((resolve) => child.once('close', resolve)) };
+  const exited = new Promise((resolve) => {
+    child.once('close', resolve);
+    child.once('error', () => resolve(-1));
+  });
+  const entry = { kind, child, group, exited };
   started.add(entry);
-  child.once('close', () => started.delete(entry));
+  exited.then(() => started.delete(entry));
   if (flags['pids-file'] !== undefined && child.pid !== undefined) appendFileSync(flags['pids-file'], `${kind} ${child.pid}\n`);
   return entry;
 }
@@ -371,7 +377,7 @@ try {
   );
   console.log(
     `tree: kernel ${mb(files.kernel.size)} MB, initrd ${mb(files.initrd.size)} MB, squashfs ${mb(files.squashfs.size)} MB; ` +
-      `each TFTP client fetches kernel + ${files.tftpInitrd === files.initrd ? 'initrd' : `an initrd of ${mb(files.tftpInitrd.size)} MB (--tftp-initrd-size; lockstep TFTP of the full initrd to hundreds of clients would not fit the time bound)`}, ` +
+      `each TFTP client fetches kernel + ${files.tftpInitrd === files.initrd ? 'initrd' : `an initrd of ${mb(files.tftpInitrd.size)} MB (--tftp-initrd-size: lockstep TFTP of the full initrd to hundreds of clients would not fit the 5-minute bound)`}, ` +
       `blksize ${options.blksize}; each HTTP client fetches the squashfs in one GET${flags.verify ? '; every download checked by sha256' : '; every download checked by size'}`,
   );
   const header = [
@@ -391,6 +397,7 @@ try {
   for (const n of options.clients) {
     for (const protocol of options.protocols) {
       const result = await storm(protocol, n, protocol === 'tftp' ? tftpBase : httpBase, files);
+      if (stopping !== undefined) break;
       results.push(result);
       console.log(
         row([
