@@ -104,14 +104,15 @@ function track(kind, child, group) {
   return entry;
 }
 
-/** True while a process other than a zombie belongs to process group `pgid`. */
-function groupAlive(pgid) {
+/** The running (not zombie) members of process group `pgid`. */
+function groupMembers(pgid) {
   try {
     process.kill(-pgid, 0);
   } catch {
-    return false;
+    return [];
   }
-  // kill(2) also succeeds for zombies (reaped later by whoever adopted them): look at the members' states.
+  // kill(2) also succeeds for zombies, which are gone for our purpose: look at the members' states.
+  const members = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     let stat;
@@ -121,31 +122,39 @@ function groupAlive(pgid) {
       continue;
     }
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z') return true;
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z') members.push(Number(name));
   }
-  return false;
+  return members;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits up to `ms` for `entries` (and their process groups) to end, then kills what is left. */
+async function settle(entries, ms) {
+  const deadline = Date.now() + ms;
+  const ended = (entry) =>
+    entry.child.exitCode !== null || entry.child.signalCode !== null ? !entry.group || groupMembers(entry.child.pid).length === 0 : false;
+  while (!entries.every(ended) && Date.now() < deadline) await sleep(20);
+  for (const entry of entries) {
+    if (ended(entry)) continue;
+    try {
+      if (entry.group) process.kill(-entry.child.pid, 'SIGKILL');
+      else entry.child.kill('SIGKILL');
+    } catch {}
+  }
+  await Promise.all(entries.map((entry) => entry.exited));
 }
 
 async function stopAll() {
   stopping ??= (async () => {
     const entries = [...started];
-    const signal = (entry, name) => {
-      try {
-        if (entry.group) process.kill(-entry.child.pid, name);
-        else entry.child.kill(name);
-      } catch {}
-    };
-    for (const entry of entries) signal(entry, 'SIGTERM');
-    const deadline = Date.now() + 5000;
-    let timer;
-    await Promise.race([Promise.all(entries.map((entry) => entry.exited)), new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
-    clearTimeout(timer);
-    for (const entry of entries) {
-      while (entry.group && groupAlive(entry.child.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      if (entry.child.exitCode === null && entry.child.signalCode === null) signal(entry, 'SIGKILL');
-      else if (entry.group && groupAlive(entry.child.pid)) signal(entry, 'SIGKILL');
-    }
-    await Promise.all(entries.map((entry) => entry.exited));
+    // Clients first, so that no new transfer starts; then the servers, each the way it stops cleanly.
+    const clients = entries.filter((entry) => !entry.group);
+    for (const entry of clients) entry.child.kill('SIGTERM');
+    await settle(clients, 2000);
+    const servers = entries.filter((entry) => entry.group);
+    for (const entry of servers) entry.stop();
+    await settle(servers, 3000);
   })();
   return stopping;
 }
@@ -227,12 +236,21 @@ async function waitReady(what, url, server) {
   throw new Error(`${what} did not answer on ${url}: ${server.log()}`);
 }
 
-function startServer(kind, command, args) {
+/**
+ * `stop` ends the server cleanly: tftpd-hpa's per-transfer children do not end on SIGTERM and are
+ * killed first, while their parent still reaps them; nginx stops its own workers on SIGTERM.
+ */
+function startServer(kind, command, args, stop) {
   // A process group of its own: tftpd-hpa forks one child per transfer, nginx its workers.
   const child = spawn(command, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (chunk) => (log += chunk));
   const entry = track(kind, child, true);
+  entry.stop = () => {
+    try {
+      stop(child.pid);
+    } catch {}
+  };
   return { ...entry, log: () => log.trim() };
 }
 
@@ -330,16 +348,15 @@ try {
   await writeFile(path.join(tree, 'ready'), 'ready\n', { mode: 0o644 });
 
   const tftpPort = await freePort('udp');
-  const tftpd = startServer('tftpd', 'in.tftpd', [
-    '--foreground',
-    '--listen',
-    '--address',
-    `127.0.0.1:${tftpPort}`,
-    '--secure',
-    '--blocksize',
-    String(options.blksize),
-    tree,
-  ]);
+  const tftpd = startServer(
+    'tftpd',
+    'in.tftpd',
+    ['--foreground', '--listen', '--address', `127.0.0.1:${tftpPort}`, '--secure', '--blocksize', String(options.blksize), tree],
+    (pid) => {
+      for (const member of groupMembers(pid)) if (member !== pid) process.kill(member, 'SIGKILL');
+      process.kill(pid, 'SIGTERM');
+    },
+  );
   const httpPort = await freePort('tcp');
   const conf = path.join(work, 'nginx.conf');
   const shipped = fileURLToPath(new URL('../deploy/servers/nginx-pxeforge.conf', import.meta.url));
@@ -363,7 +380,9 @@ try {
       '',
     ].join('\n'),
   );
-  const nginx = startServer('nginx', 'nginx', ['-c', conf, '-e', path.join(work, 'nginx-error.log')]);
+  const nginx = startServer('nginx', 'nginx', ['-c', conf, '-e', path.join(work, 'nginx-error.log')], (pid) =>
+    process.kill(pid, 'SIGTERM'),
+  );
   const tftpBase = `tftp://127.0.0.1:${tftpPort}`;
   const httpBase = `http://127.0.0.1:${httpPort}`;
   await waitReady('tftpd-hpa', `${tftpBase}/ready`, tftpd);
