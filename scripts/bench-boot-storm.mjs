@@ -264,22 +264,33 @@ function recordChildren(kind, pid) {
   for (const child of children.split(' ').filter(Boolean)) appendFileSync(flags['pids-file'], `${kind} ${child}\n`);
 }
 
-/** One client: one curl process fetching `urls` one after the other (as a node does), timed from spawn to exit. */
+/**
+ * One client: one curl process fetching `urls` one after the other (as a node does). It waits at a
+ * gate (a shell reading a line, then exec'ing curl with the arguments as they are) so that all N
+ * clients are started first and then released at once: spawning hundreds of processes from here
+ * takes seconds under load, which would otherwise spread the start of the storm.
+ */
 function client(curlOptions, downloads) {
   const args = ['--silent', '--show-error', '--max-time', String(options.timeout), ...curlOptions];
   for (const { url, to } of downloads) args.push('--write-out', '%{size_download}\\n', '--output', to, url);
-  const begin = performance.now();
-  const child = spawn('curl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('sh', ['-c', 'read -r go && exec "$@"', 'sh', 'curl', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   const entry = track('client', child, false);
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk) => (out += chunk));
   child.stderr.on('data', (chunk) => (err += chunk));
-  const killer = setTimeout(() => child.kill('SIGKILL'), (options.timeout + 10) * 1000);
-  return entry.exited.then((code) => {
-    clearTimeout(killer);
-    return { code, ms: performance.now() - begin, sizes: out.trim().split('\n').map(Number), error: err.trim() };
-  });
+  child.stdin.on('error', () => {});
+  return {
+    release() {
+      const begin = performance.now();
+      child.stdin.end('go\n');
+      const killer = setTimeout(() => child.kill('SIGKILL'), (options.timeout + 10) * 1000);
+      return entry.exited.then((code) => {
+        clearTimeout(killer);
+        return { code, ms: performance.now() - begin, sizes: out.trim().split('\n').map(Number), error: err.trim() };
+      });
+    },
+  };
 }
 
 async function storm(protocol, n, base, files) {
@@ -287,16 +298,16 @@ async function storm(protocol, n, base, files) {
   const curlOptions = protocol === 'tftp' ? ['--tftp-blksize', String(options.blksize)] : ['--fail'];
   const out = path.join(work, 'got', `${protocol}-${n}`);
   if (flags.verify) await mkdir(out, { recursive: true });
-  const begin = performance.now();
-  const runs = [];
+  const clients = [];
   for (let i = 0; i < n; i += 1)
-    runs.push(
+    clients.push(
       client(
         curlOptions,
         wanted.map((file, k) => ({ url: `${base}/${file.rel}`, to: flags.verify ? path.join(out, `${i}-${k}`) : '/dev/null' })),
       ),
     );
-  const results = await Promise.all(runs);
+  const begin = performance.now();
+  const results = await Promise.all(clients.map((one) => one.release()));
   const wallMs = performance.now() - begin;
   let failures = 0;
   let delivered = 0;
