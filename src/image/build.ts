@@ -248,7 +248,7 @@ async function pack(context: BuildContext, tools: { emit: Emit; signal: AbortSig
 }
 
 async function manifest(context: BuildContext) {
-  const { site, recipe } = context.options;
+  const { recipe } = context.options;
   await writeManifest(context);
   await copyFile(await context.flushLog(), path.join(context.staged, 'build.log'));
   await context.publish();
