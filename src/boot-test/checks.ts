@@ -44,39 +44,26 @@ export function builtinChecks(format: string, session: SshSession, otherHostKeys
       },
     },
     { builtin: true, ...getFormat(format).rootCheck },
-    managedHostKey === undefined
-      ? {
-          builtin: true,
-          name: 'built-in: this node made its own identity at boot',
-          run: identityCommand,
-          judge: (output) => {
-            const machineId = machineIdProblem(output);
-            if (machineId !== undefined) return machineId;
-            if (otherHostKeys.includes(session.hostKey))
-              return `SSH host key ${session.hostKey} was already seen in another boot of this image`;
-            return undefined;
-          },
-        }
-      : {
-          builtin: true,
-          name: 'built-in: this node presents its managed SSH host key and made its machine-id at boot',
-          run: identityCommand,
-          judge: (output) => {
-            const machineId = machineIdProblem(output);
-            if (machineId !== undefined) return machineId;
-            if (session.hostKey !== managedHostKey)
-              return `SSH host key ${session.hostKey} is not the node's managed key ${managedHostKey}`;
-            return undefined;
-          },
-        },
+    {
+      builtin: true,
+      name:
+        managedHostKey === undefined
+          ? 'built-in: this node made its own identity at boot'
+          : 'built-in: this node presents its managed SSH host key and made its machine-id at boot',
+      run: 'cat /etc/machine-id; ls /etc/ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_rsa_key',
+      judge: (output) => {
+        const [machineId] = output.trim().split('\n');
+        if (!/^[0-9a-f]{32}$/.test(machineId ?? '')) return `machine-id is \`${machineId ?? ''}\`, not one made at boot`;
+        if (managedHostKey !== undefined)
+          return session.hostKey === managedHostKey
+            ? undefined
+            : `SSH host key ${session.hostKey} is not the node's managed key ${managedHostKey}`;
+        if (otherHostKeys.includes(session.hostKey))
+          return `SSH host key ${session.hostKey} was already seen in another boot of this image`;
+        return undefined;
+      },
+    },
   ];
-}
-
-const identityCommand = 'cat /etc/machine-id; ls /etc/ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_rsa_key';
-
-function machineIdProblem(output: string): string | undefined {
-  const [machineId] = output.trim().split('\n');
-  return /^[0-9a-f]{32}$/.test(machineId ?? '') ? undefined : `machine-id is \`${machineId ?? ''}\`, not one made at boot`;
 }
 
 export async function runCheck(session: SshSession, check: CheckSpec): Promise<CheckResult> {
