@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import ssh2 from 'ssh2';
 
+import { readRegularFile } from '../source/read-regular-file.js';
 import { hostKeyFiles, hostKeysDir } from './node-file.js';
 
 export interface HostKey {
@@ -28,13 +29,9 @@ export async function writeAtomic(file: string, content: string | Buffer, mode: 
 /** A node's managed host key, if it has one (regular files only, never followed through a symlink). */
 export async function readHostKey(secretsDir: string, host: string): Promise<HostKey | undefined> {
   const files = hostKeyFiles(secretsDir, host);
-  const [privateInfo, publicInfo] = await Promise.all([
-    lstat(files.private).catch(() => undefined),
-    lstat(files.public).catch(() => undefined),
-  ]);
-  if (!privateInfo?.isFile() || !publicInfo?.isFile()) return undefined;
-  const [privateKey, publicKey] = await Promise.all([readFile(files.private), readFile(files.public, 'utf8')]);
-  return { private: privateKey, public: publicKey.trim() };
+  const [privateKey, publicKey] = await Promise.all([readRegularFile(files.private), readRegularFile(files.public)]);
+  if (!('content' in privateKey) || !('content' in publicKey)) return undefined;
+  return { private: privateKey.content, public: publicKey.content.toString('utf8').trim() };
 }
 
 /** Makes (or replaces) a node's managed ed25519 host key in the secrets directory. */
