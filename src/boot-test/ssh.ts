@@ -1,7 +1,10 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import ssh2, { type Client as SshClient } from 'ssh2';
+
+import { hostKeyFingerprint } from '../nodes/host-keys.js';
+
+export { hostKeyFingerprint, publicKeyFingerprint } from '../nodes/host-keys.js';
 
 const { Client } = ssh2;
 
@@ -50,22 +53,6 @@ function tryConnect(port: number, privateKey: string): Promise<SshSession> {
         },
       });
   });
-}
-
-/** OpenSSH's SHA256 fingerprint of a host key (its wire-format blob): `SHA256:<base64, unpadded>`. */
-export function hostKeyFingerprint(blob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
-}
-
-/** The fingerprint of an OpenSSH public key line (`ssh-ed25519 AAAA… comment`); undefined when it is not one. */
-export function publicKeyFingerprint(line: string): string | undefined {
-  const [type, blob] = line.trim().split(/\s+/);
-  if (type === undefined || blob === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) return undefined;
-  const bytes = Buffer.from(blob, 'base64');
-  // The blob starts with its own type name (length-prefixed), which must be the line's.
-  const nameLength = bytes.length >= 4 ? bytes.readUInt32BE(0) : -1;
-  if (nameLength < 0 || bytes.subarray(4, 4 + nameLength).toString('latin1') !== type) return undefined;
-  return hostKeyFingerprint(bytes);
 }
 
 function session(client: SshClient, hostKey: string): SshSession {

@@ -14,6 +14,7 @@ import { reportCommand } from './report.js';
 import { gcCommand, historyCommand, statusCommand, unlockCommand, verifyCommand } from './tree.js';
 import { commandContext, type GlobalOptions } from './context.js';
 import { doctorCommand } from './doctor.js';
+import { fleetCommand } from './fleet.js';
 import type { CliIo } from './io.js';
 import { reportError } from './report-error.js';
 import { schemaCommand } from './schema.js';
@@ -56,6 +57,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     showCommand,
     diffCommand,
     nodesCommand,
+    fleetCommand,
     reportCommand,
     cacheCommand,
     schemaCommand,

@@ -79,6 +79,9 @@ export const errorCodes = [
   'TREE_WRITE_FAILED',
   'LOCK_HELD',
   'STALE_LOCK',
+  // The fleet.
+  'NO_FLEET_KEY',
+  'NO_KNOWN_HOSTS',
   // Kubernetes.
   'NO_KUBERNETES',
   'BAD_KUBECONFIG',

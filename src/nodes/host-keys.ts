@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -57,4 +57,20 @@ export function knownHostsLine(host: string, ip: string | undefined, publicKey: 
   const [type = '', key = ''] = publicKey.split(/\s+/);
   const names = ip === undefined ? host : `${host},${ip.split('/')[0]}`;
   return `${names} ${type} ${key}`;
+}
+
+/** OpenSSH's SHA256 fingerprint of a host key (its wire-format blob): `SHA256:<base64, unpadded>`. */
+export function hostKeyFingerprint(blob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** The fingerprint of an OpenSSH public key line (`ssh-ed25519 AAAA… comment`); undefined when it is not one. */
+export function publicKeyFingerprint(line: string): string | undefined {
+  const [type, blob] = line.trim().split(/\s+/);
+  if (type === undefined || blob === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) return undefined;
+  const bytes = Buffer.from(blob, 'base64');
+  // The blob starts with its own type name (length-prefixed), which must be the line's.
+  const nameLength = bytes.length >= 4 ? bytes.readUInt32BE(0) : -1;
+  if (nameLength < 0 || bytes.subarray(4, 4 + nameLength).toString('latin1') !== type) return undefined;
+  return hostKeyFingerprint(bytes);
 }

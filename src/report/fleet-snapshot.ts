@@ -7,36 +7,65 @@ import { checkRecordText } from '../store/record.js';
 
 /**
  * The last fleet snapshot: what each node reported it booted, read over SSH from its
- * `/run/pxeforge/boot.json`. Nothing writes it yet; the coming `pxeforge fleet status` is
- * meant to save its result here so that the report can show it. Until then the report shows
- * what each member should boot and says that no snapshot was taken.
+ * `/run/pxeforge/boot.json` by `pxeforge fleet status`, which saves it here; the report shows it.
  *
  *   <store>/fleet/status.json   (beside the images, never in the PXE tree)
  *   {
  *     "schemaVersion": 1,
  *     "takenAt": "2026-11-25T12:00:00Z",
+ *     "generation": 12,                               the current generation then (optional)
+ *     "counts": { "current": 3, "pendingReboot": 1, "drift": 0, "unreachable": 0 }   (optional)
  *     "nodes": {
  *       "52:54:00:00:10:01": {                       MAC, lowercase, colon-separated
- *         "booted": { "image": "compute", "version": "20261125T1204Z-3fa9c1d2", "generation": 12 } | null,
+ *         "booted": { "image": "compute", "version": "20261125T1204Z-3fa9c1d2", "generation": 12,
+ *                     "bootedAt": "2026-11-25T07:00:00Z" } | null,
  *         "verified": true | false | null,          root digest checked before mounting
- *         "pendingReboot": false,                   booted generation is older than current
- *         "problem": "ssh: connection refused"      optional: why the node could not be read
+ *         "pendingReboot": false,                   booted before the change it lacks
+ *         "problem": "ssh: ECONNREFUSED",           optional: why the node could not be read, or what drifts
+ *         "host": "cn001" | null,  "address": "10.0.0.1" | null,  "group": "compute",  "channel": "production",
+ *         "expected": { "image": "compute", "version": "…" | null, "generation": 12 | null, "nodeFiles": "<sha256>" | null },
+ *         "state": "current" | "pending reboot" | "drift" | "unreachable"
  *       }
  *     }
  *   }
+ * The fields after `problem` are optional: snapshots written before them still read.
  */
+export const nodeStates = ['current', 'pending reboot', 'drift', 'unreachable'] as const;
+
+export const fleetNodeSchema = z.object({
+  booted: z
+    .object({
+      image: z.string().nullable(),
+      version: z.string().nullable(),
+      generation: z.number().int().nullable().optional(),
+      bootedAt: z.string().optional(),
+    })
+    .nullable(),
+  verified: z.boolean().nullable(),
+  pendingReboot: z.boolean(),
+  problem: z.string().optional(),
+  host: z.string().nullable().optional(),
+  address: z.string().nullable().optional(),
+  group: z.string().optional(),
+  channel: z.string().optional(),
+  expected: z
+    .object({
+      image: z.string(),
+      version: z.string().nullable(),
+      generation: z.number().int().nullable(),
+      nodeFiles: z.string().nullable(),
+    })
+    .optional(),
+  state: z.enum(nodeStates).optional(),
+});
+export type FleetNode = z.infer<typeof fleetNodeSchema>;
+
 export const fleetSnapshotSchema = z.object({
   schemaVersion: z.literal(1),
   takenAt: z.string(),
-  nodes: z.record(
-    z.string(),
-    z.object({
-      booted: z.object({ image: z.string(), version: z.string(), generation: z.number().int().nullable().optional() }).nullable(),
-      verified: z.boolean().nullable(),
-      pendingReboot: z.boolean(),
-      problem: z.string().optional(),
-    }),
-  ),
+  generation: z.number().int().nullable().optional(),
+  counts: z.object({ current: z.number(), pendingReboot: z.number(), drift: z.number(), unreachable: z.number() }).optional(),
+  nodes: z.record(z.string(), fleetNodeSchema),
 });
 export type FleetSnapshot = z.infer<typeof fleetSnapshotSchema>;
 

@@ -51,12 +51,14 @@ export function groupViews(groups: readonly NodeGroup[], state: TreeState | unde
 
 function memberFleet(node: FleetSnapshot['nodes'][string] | undefined, shouldBoot: string | null): NonNullable<MemberView['fleet']> {
   if (node === undefined) return { booted: null, verified: null, pendingReboot: false, drift: false, problem: 'not in the snapshot' };
-  const booted = node.booted === null ? null : `${node.booted.image}@${node.booted.version}`;
+  const booted = node.booted === null ? null : `${node.booted.image ?? '?'}@${node.booted.version ?? '?'}`;
   return {
     booted,
     verified: node.verified,
     pendingReboot: node.pendingReboot,
-    drift: booted !== null && booted !== shouldBoot,
-    problem: node.problem ?? null,
+    // `fleet status` says which state a node is in; older snapshots only what it booted.
+    drift: node.state === undefined ? booted !== null && booted !== shouldBoot : node.state === 'drift',
+    // A node that reported shows what it booted; its problem then is why it drifts, shown by the state.
+    problem: booted === null ? (node.problem ?? null) : null,
   };
 }

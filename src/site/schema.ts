@@ -143,6 +143,29 @@ const kubernetes = z
   })
   .describe('The kubernetes executor: where build and boot-test pods run.');
 
+const fleet = z
+  .strictObject({
+    ssh: z
+      .strictObject({
+        user: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_.-]*$/, { error: 'is not a user name' })
+          .optional()
+          .describe('Account pxeforge logs in as on the nodes; default root.'),
+        identityFile: z.string().min(1).optional().describe('Private key (relative to this file); required for `pxeforge fleet status`.'),
+        port: z.number().int().min(1).max(65535).optional().describe("The nodes' SSH port; default 22."),
+        knownHosts: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('known_hosts file with the host keys of members whose group is not `hostKeys: managed` (relative to this file).'),
+      })
+      .optional(),
+    parallel: z.number().int().min(1).max(4096).optional().describe('Most SSH sessions open at once; default 64.'),
+    timeoutSeconds: z.number().positive().max(3600).optional().describe('Per node (connect and read); default 10.'),
+  })
+  .describe('How `pxeforge fleet status` reads what each node booted (its /run/pxeforge/boot.json, over SSH).');
+
 const settings = {
   store: z.string().min(1).optional().describe('Image store; default var/store (relative to this file).'),
   cache: z
@@ -183,6 +206,7 @@ const settings = {
     .describe('Largest node archive (sum of file sizes + 512 bytes per entry); default 8Mi.'),
   nodeGroups: z.record(fileName, nodeGroup).optional(),
   kubernetes: kubernetes.optional(),
+  fleet: fleet.optional(),
   unknownNodes: z
     .strictObject({
       action: z.enum(['localboot', 'menu', 'group']),
@@ -218,6 +242,7 @@ const partOf: Record<keyof typeof settings, SitePart> = {
   nodeGroups: 'tree',
   unknownNodes: 'tree',
   kubernetes: 'executors',
+  fleet: 'tree',
 };
 
 /**
@@ -238,3 +263,4 @@ export function sitePartsSchema(parts: readonly SitePart[]): z.ZodType<SiteConfi
 
 export type SiteConfigFile = z.output<typeof siteConfigSchema>;
 export type KubernetesConfig = z.output<typeof kubernetes>;
+export type FleetConfig = z.output<typeof fleet>;

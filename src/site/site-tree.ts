@@ -37,6 +37,19 @@ export interface SiteTree {
   unknownNodes: { action: 'localboot' | 'menu' | 'group'; group: string | undefined };
   /** Node variables, node file sets and secrets of the node groups (absent: none). */
   nodeConfig?: SiteNodeConfig;
+  /** How `fleet status` reaches the nodes. */
+  fleet?: FleetSettings;
+}
+
+export interface FleetSettings {
+  user: string;
+  /** Absolute; undefined when not set (then `fleet status` refuses to run). */
+  identityFile: string | undefined;
+  port: number;
+  /** Absolute, when set. */
+  knownHosts: string | undefined;
+  parallel: number;
+  timeoutMs: number;
 }
 
 /**
@@ -151,6 +164,14 @@ export function resolveSiteTree(
       nodeGroups,
       unknownNodes,
       nodeConfig,
+      fleet: {
+        user: config.fleet?.ssh?.user ?? 'root',
+        identityFile: config.fleet?.ssh?.identityFile === undefined ? undefined : path.resolve(root, config.fleet.ssh.identityFile),
+        port: config.fleet?.ssh?.port ?? 22,
+        knownHosts: config.fleet?.ssh?.knownHosts === undefined ? undefined : path.resolve(root, config.fleet.ssh.knownHosts),
+        parallel: config.fleet?.parallel ?? 64,
+        timeoutMs: Math.round((config.fleet?.timeoutSeconds ?? 10) * 1000),
+      },
     },
   };
 }

@@ -36,6 +36,7 @@ describe('pxeforge (the command)', () => {
       'show',
       'diff',
       'nodes',
+      'fleet',
       'report',
       'cache',
       'schema',
