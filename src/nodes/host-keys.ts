@@ -39,11 +39,33 @@ export async function generateHostKey(secretsDir: string, host: string, parentsM
   const files = hostKeyFiles(secretsDir, host);
   if (!parentsMade) await makeHostKeysDir(secretsDir);
   await mkdir(path.dirname(files.private), { recursive: true, mode: 0o700 });
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: host });
+  const pair = newEd25519KeyPair(host);
   const publicKey = pair.public.trim();
   await writeAtomic(files.private, pair.private, 0o600);
   await writeAtomic(files.public, `${publicKey}\n`, 0o644);
   return { private: Buffer.from(pair.private), public: publicKey };
+}
+
+/**
+ * A new ed25519 key pair in OpenSSH format. ssh2 (1.17) drops a leading zero byte of the
+ * public key when it encodes one, about one key in 256, which leaves a private key neither
+ * OpenSSH nor ssh2 can load: such a pair is made again.
+ */
+export function newEd25519KeyPair(comment: string): { private: string; public: string } {
+  for (;;) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    if (
+      !(ssh2.utils.parseKey(pair.private) instanceof Error) &&
+      publicKeyFingerprint(pair.public) !== undefined &&
+      keyLength(pair.public) === 51
+    )
+      return pair;
+  }
+}
+
+/** Bytes of a public key line's blob (51 for ed25519: type name and 32-byte key, each length-prefixed). */
+function keyLength(line: string): number {
+  return Buffer.from(line.trim().split(/\s+/)[1] ?? '', 'base64').length;
 }
 
 /** The secrets directory and its `host-keys/` (0700), when missing. */

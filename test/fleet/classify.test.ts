@@ -1,11 +1,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
 
-import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
 
 import { classify, type Expected } from '../../src/fleet/classify.js';
 import type { BootRecord } from '../../src/nodes/boot-record.js';
-import { publicKeyFingerprint } from '../../src/nodes/host-keys.js';
+import { newEd25519KeyPair, publicKeyFingerprint } from '../../src/nodes/host-keys.js';
 import { parseKnownHosts } from '../../src/nodes/known-hosts.js';
 
 const expected: Expected = {
@@ -82,7 +81,7 @@ describe('classify', () => {
 });
 
 describe('known_hosts', () => {
-  const keys = [0, 1, 2, 3].map(() => ssh2.utils.generateKeyPairSync('ed25519').public);
+  const keys = [0, 1, 2, 3].map(() => newEd25519KeyPair('test').public);
   const fingerprint = (n: number) => publicKeyFingerprint(keys[n]!)!;
   const salt = randomBytes(20);
   const hashed = `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update('cn003').digest('base64')}`;

@@ -2,13 +2,12 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 
-import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type FixtureNode, type FleetServer, startFleetServer } from '../../scripts/fleet-ssh-server.mjs';
 import { main } from '../../src/cli/main.js';
 import type { BootRecord } from '../../src/nodes/boot-record.js';
-import { knownHostsLine } from '../../src/nodes/host-keys.js';
+import { knownHostsLine, newEd25519KeyPair } from '../../src/nodes/host-keys.js';
 import { hostKeyFiles } from '../../src/nodes/node-file.js';
 import type { TreeState } from '../../src/promote/tree.js';
 import { recipeRepo } from '../../src/recipe/repo.js';
@@ -37,8 +36,8 @@ const mac = (n: number, group = 0x10) => `52:54:00:00:${group.toString(16)}:${n.
 let site: TreeSite;
 let server: FleetServer;
 const nodes = new Map<string, FixtureNode>();
-const fleetKey = ssh2.utils.generateKeyPairSync('ed25519');
-const strangerKey = ssh2.utils.generateKeyPairSync('ed25519');
+const fleetKey = newEd25519KeyPair('test');
+const strangerKey = newEd25519KeyPair('test');
 let rootSha = '';
 let promotedAt = 0;
 
@@ -114,7 +113,7 @@ beforeAll(async () => {
   await rm(path.dirname(hostKeyFiles(secrets, 'cn011').private), { recursive: true });
   const state = JSON.parse(await readFile(path.join(site.tftp, 'pxeforge/current/state.json'), 'utf8')) as TreeState;
   for (const [index, host] of compute.entries()) archives.set(host, state.files[state.nodes![mac(index + 1)]!.archive]!.sha256);
-  const loginKeys = ['ln1', 'ln2', 'ln3'].map(() => ssh2.utils.generateKeyPairSync('ed25519'));
+  const loginKeys = ['ln1', 'ln2', 'ln3'].map(() => newEd25519KeyPair('test'));
   await writeFile(
     path.join(site.repo, 'known_hosts'),
     [
