@@ -141,10 +141,10 @@ async function makeSite(count) {
   return repo;
 }
 
-/** Runs the CLI; samples its VmHWM until it exits. */
-async function run(repo) {
+/** Runs the CLI (`fleet status`, or `status`: the same site loaded, no node read); samples its VmHWM until it exits. */
+async function run(repo, verb = ['fleet', 'status']) {
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [path.join(project, 'bin/pxeforge.js'), '--repo', repo, '--json', 'fleet', 'status'], {
+  const child = spawn(process.execPath, [path.join(project, 'bin/pxeforge.js'), '--repo', repo, '--json', ...verb], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -159,6 +159,7 @@ async function run(repo) {
   const code = await new Promise((resolve) => child.on('exit', resolve));
   clearInterval(timer);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (verb[0] !== 'fleet') return { seconds, peakMiB: peakKiB / 1024 };
   const snapshot = JSON.parse(await readFile(path.join(repo, 'store/fleet/status.json'), 'utf8'));
   if (code !== 0) throw new Error(`fleet status exited with ${code}: ${stderr}`);
   return { seconds, peakMiB: peakKiB / 1024, counts: snapshot.counts };
@@ -167,20 +168,24 @@ async function run(repo) {
 try {
   const rows = [];
   for (const count of sizes) {
-    const result = await run(await makeSite(count));
-    rows.push({ count, ...result });
+    const repo = await makeSite(count);
+    const result = await run(repo);
+    const base = await run(repo, ['status']);
+    rows.push({ count, ...result, baseMiB: base.peakMiB });
     console.log(
       `fleet status ${String(count).padStart(6)} nodes (parallel ${parallel}): ${result.seconds.toFixed(1).padStart(6)} s, ${Math.round(
         count / result.seconds,
       )
         .toString()
-        .padStart(5)} nodes/s, client peak RSS ${result.peakMiB.toFixed(0)} MiB; ${JSON.stringify(result.counts)}`,
+        .padStart(
+          5,
+        )} nodes/s, client peak RSS ${result.peakMiB.toFixed(0)} MiB (\`pxeforge status\` on the same site: ${base.peakMiB.toFixed(0)} MiB); ${JSON.stringify(result.counts)}`,
     );
   }
   if (rows.length > 1) {
     const [small, big] = [rows[0], rows.at(-1)];
     console.log(
-      `peak RSS ${small.count} → ${big.count} nodes: ${small.peakMiB.toFixed(0)} → ${big.peakMiB.toFixed(0)} MiB (×${(big.peakMiB / small.peakMiB).toFixed(2)} for ×${big.count / small.count} nodes)`,
+      `peak RSS ${small.count} → ${big.count} nodes: ${small.peakMiB.toFixed(0)} → ${big.peakMiB.toFixed(0)} MiB (×${(big.peakMiB / small.peakMiB).toFixed(2)} for ×${big.count / small.count} nodes); above loading the site: ${(small.peakMiB - small.baseMiB).toFixed(0)} → ${(big.peakMiB - big.baseMiB).toFixed(0)} MiB`,
     );
   }
 } finally {
