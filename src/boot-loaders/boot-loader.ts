@@ -25,6 +25,14 @@ export interface GroupToRender {
    * loaded as a second initrd. Such a member gets a config of its own; the others link to the group's.
    */
   nodeInitrds?: Readonly<Record<string, string>>;
+  /** Members with node files: MAC → the command line of their own config (the group's, and their archive's digest). */
+  nodeCmdlines?: Readonly<Record<string, string>>;
+}
+
+/** The target of a member's own config: the group's, with the member's command line when it has one. */
+export function nodeTarget(group: GroupToRender, mac: string, target: BootTarget): BootTarget {
+  const cmdline = group.nodeCmdlines?.[mac];
+  return cmdline === undefined ? target : { ...target, cmdline };
 }
 
 /** The header of a member's own config. */

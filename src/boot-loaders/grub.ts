@@ -5,7 +5,7 @@ import which from 'which';
 
 import { run } from '../exec/run.js';
 import { ToolError } from '../exec/tool-error.js';
-import { type BootLoader, type BootTarget, hyphenMac, nodeHeader, type RenderedFiles } from './boot-loader.js';
+import { type BootLoader, type BootTarget, hyphenMac, nodeHeader, nodeTarget, type RenderedFiles } from './boot-loader.js';
 
 const dispatcher = 'grub/grub.cfg';
 
@@ -61,7 +61,8 @@ export const grub: BootLoader = {
       const node = group.nodeInitrds?.[mac];
       // A member with node files has its own config (its archive a second initrd); the others share the group's.
       const config = node === undefined ? `groups/${group.name}.cfg` : `nodes/${hyphenMac(mac)}.cfg`;
-      if (node !== undefined) files.push([`grub/${config}`, { kind: 'file', content: grubBoot(nodeHeader(header, mac), target, node) }]);
+      if (node !== undefined)
+        files.push([`grub/${config}`, { kind: 'file', content: grubBoot(nodeHeader(header, mac), nodeTarget(group, mac, target), node) }]);
       files.push([entry, { kind: 'link', target: config }]);
       files.push([`grub/mac/${mac}.cfg`, { kind: 'link', target: `../${config}` }]);
       entries.push(entry);

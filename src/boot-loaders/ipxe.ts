@@ -1,4 +1,4 @@
-import { type BootLoader, type BootTarget, httpBase, hyphenMac, nodeHeader, type RenderedFiles } from './boot-loader.js';
+import { type BootLoader, type BootTarget, httpBase, hyphenMac, nodeHeader, nodeTarget, type RenderedFiles } from './boot-loader.js';
 
 const dispatcher = 'boot.ipxe';
 const commands = new Set(['echo', 'kernel', 'initrd', 'boot', 'chain', 'exit', 'goto', 'menu', 'item', 'choose']);
@@ -98,7 +98,7 @@ export const ipxe: BootLoader = {
       const own = ipxeBootScript({
         header: nodeHeader(header, mac),
         message: target.label,
-        ...overHttp(target, context.httpBaseUrl),
+        ...overHttp(nodeTarget(group, mac, target), context.httpBaseUrl),
         nodeInitrd: ipxeUrl(node, context.httpBaseUrl),
       });
       files.push([`ipxe/nodes/${hyphenMac(mac)}.ipxe`, { kind: 'file', content: own }]);

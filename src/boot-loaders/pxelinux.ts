@@ -1,4 +1,4 @@
-import { type BootLoader, type BootTarget, hyphenMac, nodeHeader, type RenderedFiles } from './boot-loader.js';
+import { type BootLoader, type BootTarget, hyphenMac, nodeHeader, nodeTarget, type RenderedFiles } from './boot-loader.js';
 
 const defaultConfig = 'pxelinux.cfg/default';
 const keywords = new Set(['DEFAULT', 'PROMPT', 'TIMEOUT', 'SAY', 'LABEL', 'MENU', 'KERNEL', 'INITRD', 'APPEND', 'LOCALBOOT']);
@@ -62,7 +62,7 @@ export const pxelinux: BootLoader = {
       if (node === undefined) files.push([entry, { kind: 'link', target: `../pxelinux/${group.name}.cfg` }]);
       else {
         const own = `pxelinux/nodes/${hyphenMac(mac)}.cfg`;
-        files.push([own, { kind: 'file', content: pxelinuxBoot(nodeHeader(header, mac), target, node) }]);
+        files.push([own, { kind: 'file', content: pxelinuxBoot(nodeHeader(header, mac), nodeTarget(group, mac, target), node) }]);
         files.push([entry, { kind: 'link', target: `../${own}` }]);
       }
       entries.push(entry);

@@ -1,6 +1,13 @@
 import { run } from '../exec/run.js';
 import { rootfsUrlPlaceholder, type OutputFormat } from './format.js';
-import { dracutModuleDir, dracutModuleSetup, dracutNodeFilesHook } from './node-programs.js';
+import {
+  dracutModuleDir,
+  dracutModuleSetup,
+  dracutNodeFilesHook,
+  dracutVerifyRootFile,
+  dracutVerifyRootScript,
+  rootMismatchLine,
+} from './node-programs.js';
 import { mksquashfsArgv } from './pack-argv.js';
 
 /** dracut settings for a squashfs root fetched over HTTP (see docs/building.md: network-legacy). */
@@ -39,6 +46,7 @@ export const squashfs: OutputFormat = {
   imagePrograms: {
     [`${dracutModuleDir}/module-setup.sh`]: dracutModuleSetup,
     [`${dracutModuleDir}/pxeforge-node-files.sh`]: dracutNodeFilesHook,
+    [`${dracutModuleDir}/${dracutVerifyRootFile}`]: dracutVerifyRootScript,
   },
   keepsCapabilities: true,
   /** The root as one squashfs, /boot left empty (the kernel and initrd travel beside it). */
@@ -54,5 +62,9 @@ export const squashfs: OutputFormat = {
     run: 'findmnt -no FSTYPE /; findmnt -no FSTYPE /run/rootfsbase',
     expect: 'overlay\nsquashfs',
   },
-  consoleFatalMarkers: [[/Failed to (fetch|download).*squashfs|curl: \(\d+\)|livenet.*fail/i, 'root image not fetched']],
+  consoleFatalMarkers: [
+    [/Failed to (fetch|download).*squashfs|curl: \(\d+\)|livenet.*fail/i, 'root image not fetched'],
+    // The node refused its root image: its digest is not the one it was promoted with.
+    [new RegExp(rootMismatchLine), 'root image digest mismatch'],
+  ],
 };

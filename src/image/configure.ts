@@ -1,7 +1,7 @@
 import { getDistro } from '../distros/registry.js';
 import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
-import { commonImagePrograms } from '../formats/node-programs.js';
+import { commonImageFiles, commonImagePrograms, commonImageUnits } from '../formats/node-programs.js';
 import { getFormat } from '../formats/registry.js';
 import type { Recipe } from '../recipe/recipe.js';
 import { chrootArgv } from './argv.js';
@@ -59,9 +59,10 @@ export async function configureImage(root: string, recipe: Recipe, tools: Config
   await removeImagePath(root, '/etc/hostname');
   await writeImageFile(root, '/etc/hosts', '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n');
   const format = getFormat(recipe.output.format);
-  for (const [file, content] of Object.entries(format.imageFiles)) await writeImageFile(root, file, content);
-  // pxeforge's own programs (node files at boot): every image gets them, whatever its overlays hold.
+  for (const [file, content] of Object.entries({ ...commonImageFiles, ...format.imageFiles })) await writeImageFile(root, file, content);
+  // pxeforge's own programs (node files and the boot record at boot): every image gets them, whatever its overlays hold.
   for (const [file, content] of Object.entries({ ...commonImagePrograms, ...format.imagePrograms }))
     await writeImageFile(root, file, content, 0o755);
+  await chroot(['systemctl', 'enable', '--', ...commonImageUnits]);
   return `${recipe.services.enable.length} units enabled, ${recipe.users.length} users`;
 }

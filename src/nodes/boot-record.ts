@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { invalidInput } from '../errors/user-error.js';
+import { bootRecordFile, bootRecordProgram, bootRecordUnit, rootVerifiedFile } from '../formats/node-programs.js';
 import { checkRecordText } from '../store/record.js';
 
 /**
@@ -8,17 +10,7 @@ import { checkRecordText } from '../store/record.js';
  * into each boot config; `pxeforge fleet status` and the boot test read it back.
  */
 
-/** Where a node keeps its boot record. */
-export const bootRecordPath = '/run/pxeforge/boot.json';
-
-/** Written by the squashfs netboot initrd when it checked the fetched root (one line: the digest). */
-export const rootVerifiedPath = '/run/pxeforge/root-verified';
-
-/** The program in every image pxeforge builds that writes the boot record (POSIX sh). */
-export const bootRecordProgram = '/usr/lib/pxeforge/boot-record';
-
-/** The systemd unit that runs it once per boot. */
-export const bootRecordUnit = 'pxeforge-boot-record.service';
+export { bootRecordFile as bootRecordPath, bootRecordProgram, bootRecordUnit, rootVerifiedFile as rootVerifiedPath };
 
 export const bootRecordSchemaVersion = 1;
 
@@ -54,4 +46,54 @@ export type BootRecord = z.infer<typeof bootRecordSchema>;
 export function parseBootRecord(text: string): { record: BootRecord } | { problem: string } {
   const checked = checkRecordText(text, bootRecordSchema);
   return 'value' in checked ? { record: checked.value } : { problem: checked.problem };
+}
+
+/** What a boot config tells a node of itself (docs/fleet.md): each `pxeforge.*` parameter only when known. */
+export interface BootParameters {
+  image?: string;
+  version?: string;
+  generation?: number;
+  group?: string;
+  channel?: string;
+  /** The sha256 of the root the node fetches (formats whose root is fetched). */
+  rootSha256?: string;
+  /** The sha256 of the node's own archive (per-node configs). */
+  nodeFiles?: string;
+}
+
+/**
+ * The `pxeforge.*` kernel parameters, in the order of the contract, after the image's command
+ * line and the group's kernelArgs. Every value is checked to carry only `[A-Za-z0-9._@+-]`
+ * (digests: 64 lowercase hex digits) before it is rendered: INVALID_INPUT otherwise.
+ */
+export function bootParameters(parameters: BootParameters): string[] {
+  const out: string[] = [];
+  const text = (name: string, value: string | undefined) => {
+    if (value === undefined) return;
+    if (!bootValuePattern.test(value))
+      throw invalidInput(
+        'INVALID_INPUT',
+        `pxeforge.${name}=${JSON.stringify(value)} has characters outside [A-Za-z0-9._@+-]`,
+        'nothing was changed; rename it',
+      );
+    out.push(`pxeforge.${name}=${value}`);
+  };
+  const digest = (name: string, value: string | undefined) => {
+    if (value === undefined) return;
+    if (!/^[0-9a-f]{64}$/.test(value))
+      throw invalidInput('INVALID_INPUT', `pxeforge.${name}: ${JSON.stringify(value)} is not a sha256 digest`, 'nothing was changed');
+    out.push(`pxeforge.${name}=${value}`);
+  };
+  text('image', parameters.image);
+  text('version', parameters.version);
+  if (parameters.generation !== undefined) {
+    if (!Number.isSafeInteger(parameters.generation) || parameters.generation < 0)
+      throw new Error(`generation ${parameters.generation} is not a generation number`);
+    out.push(`pxeforge.generation=${parameters.generation}`);
+  }
+  text('group', parameters.group);
+  text('channel', parameters.channel);
+  digest('root_sha256', parameters.rootSha256);
+  digest('nodefiles', parameters.nodeFiles);
+  return out;
 }

@@ -4,6 +4,7 @@ import { invalidInput } from '../errors/user-error.js';
 import { getFormat, type FormatName } from '../formats/registry.js';
 import { maxCmdlineBytes } from '../recipe/cmdline-size.js';
 import { rootfsUrlPlaceholder, type Artifact } from '../store/manifest.js';
+import { bootParameters } from '../nodes/boot-record.js';
 import type { Accounts } from '../nodes/node-file.js';
 import type { SiteConfig } from '../site/site-config.js';
 import { placedDir, treeDirName, type Served, type TreeState } from './tree.js';
@@ -94,7 +95,8 @@ export function renderGeneration(input: RenderInput): Rendering {
     for (const [file, content] of rendered) files.set(file, content);
   };
 
-  const target = (image: string, channel: string, kernelArgs: string): BootTarget | undefined => {
+  /** A served image's target; `group` when a node group (or the unknown-node action `group`) boots it. */
+  const target = (image: string, channel: string, kernelArgs: string, group?: string): BootTarget | undefined => {
     const served: Served | undefined = input.channels[channel]?.[image];
     if (served === undefined) return undefined;
     const info = input.versions.get(versionKey(image, served.version));
@@ -107,13 +109,18 @@ export function renderGeneration(input: RenderInput): Rendering {
       if (site.httpBaseUrl === undefined) throw new Error(`${info.format} images need httpBaseUrl`);
       cmdline = cmdline.replace(rootfsUrlPlaceholder, `${httpBase(site.httpBaseUrl)}/${dir}/${rootUrlArtifact}`);
     }
-    const full = [cmdline, kernelArgs].filter((part) => part !== '').join(' ');
+    // What the node records of its boot (docs/fleet.md), and the digest it checks its fetched root against.
+    const rootSha256 = rootUrlArtifact === undefined ? undefined : info.artifacts[rootUrlArtifact]?.sha256;
+    if (rootUrlArtifact !== undefined && rootSha256 === undefined)
+      throw new Error(`${versionKey(image, served.version)} has no ${rootUrlArtifact}`);
+    const parameters = bootParameters({ image, version: served.version, generation, group, channel, rootSha256 }).join(' ');
+    const full = [cmdline, kernelArgs, parameters].filter((part) => part !== '').join(' ');
     // validate counted the root URL as a reserve; here it is known: the whole line must fit.
     const bytes = Buffer.byteLength(`initrd=initrd.img ${full}`);
     if (bytes > maxCmdlineBytes) {
       throw invalidInput(
         'CMDLINE_TOO_LONG',
-        `${image}@${served.version} in ${channel}: the kernel command line is ${bytes} bytes with the root URL, over the ${maxCmdlineBytes} bytes boot loaders keep`,
+        `${image}@${served.version} in ${channel}: the kernel command line is ${bytes} bytes with the root URL and the pxeforge parameters, over the ${maxCmdlineBytes} bytes boot loaders keep`,
         'nothing was changed; shorten httpBaseUrl or the kernel parameters (recipe kernel.cmdline, node group kernelArgs)',
       );
     }
@@ -128,7 +135,7 @@ export function renderGeneration(input: RenderInput): Rendering {
   const groups: Rendering['groups'] = [];
   const groupTargets = new Map<string, BootTarget>();
   for (const group of site.nodeGroups) {
-    const t = target(group.image, group.channel, group.kernelArgs);
+    const t = target(group.image, group.channel, group.kernelArgs, group.name);
     groups.push({
       name: group.name,
       image: group.image,
@@ -141,15 +148,18 @@ export function renderGeneration(input: RenderInput): Rendering {
     groupTargets.set(group.name, t);
     const header = `pxeforge generation ${generation}: node group ${group.name} boots ${t.label}`;
     const nodeInitrds: Record<string, string> = {};
+    const nodeCmdlines: Record<string, string> = {};
     for (const { mac } of group.members) {
       const archive = input.nodeArchives?.get(mac);
       if (archive === undefined) continue;
       nodeInitrds[mac] = `/${archive.archive}`;
+      nodeCmdlines[mac] = [t.cmdline, ...bootParameters({ nodeFiles: archive.sha256 })].join(' ');
       referenced[archive.archive] = { sha256: archive.sha256, size: archive.size };
       nodes[mac] = { host: archive.host, archive: archive.archive };
     }
-    if (Object.keys(nodeInitrds).length > 0) {
-      const bytes = Buffer.byteLength(`initrd=initrd.img initrd=node.cpio ${t.cmdline}`);
+    const longest = Object.values(nodeCmdlines).sort((a, b) => b.length - a.length)[0];
+    if (longest !== undefined) {
+      const bytes = Buffer.byteLength(`initrd=initrd.img initrd=node.cpio ${longest}`);
       if (bytes > maxCmdlineBytes)
         throw invalidInput(
           'CMDLINE_TOO_LONG',
@@ -157,7 +167,13 @@ export function renderGeneration(input: RenderInput): Rendering {
           'nothing was changed; shorten httpBaseUrl or the kernel parameters (recipe kernel.cmdline, node group kernelArgs)',
         );
     }
-    const toRender = { name: group.name, firmware: group.firmware, macs: group.members.map((member) => member.mac), nodeInitrds };
+    const toRender = {
+      name: group.name,
+      firmware: group.firmware,
+      macs: group.members.map((member) => member.mac),
+      nodeInitrds,
+      nodeCmdlines,
+    };
     for (const loader of Object.values(bootLoaders)) {
       if (!loader.firmware.includes(group.firmware)) continue;
       const rendered = loader.renderGroup(toRender, t, header, context);

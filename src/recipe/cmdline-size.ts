@@ -17,13 +17,21 @@ export function kernelCmdline(recipe: Recipe): string {
  * as the node's kernel gets it: the recipe's `kernel.cmdline` after `extends`, what
  * pxeforge adds (root=live:<url> and the live options for squashfs, with the URL counted
  * as `rootfsUrlReserve` bytes since it is only known at promote), iPXE's
- * `initrd=initrd.img`, and a node group's `kernelArgs`.
+ * `initrd=initrd.img`, a node group's `kernelArgs`, and the `pxeforge.*` parameters every
+ * config carries (docs/fleet.md), counted as `bootParametersReserve` bytes: image, version,
+ * generation, group, channel and the digests of the root and of a node's archive.
  */
 export const maxCmdlineBytes = 2048;
 export const rootfsUrlReserve = 256;
+export const bootParametersReserve = 320;
 
 export function cmdlineBytes(recipe: Recipe, kernelArgs = ''): number {
-  const line = ['initrd=initrd.img', kernelCmdline(recipe).replace(rootfsUrlPlaceholder, 'x'.repeat(rootfsUrlReserve)), kernelArgs]
+  const line = [
+    'initrd=initrd.img',
+    kernelCmdline(recipe).replace(rootfsUrlPlaceholder, 'x'.repeat(rootfsUrlReserve)),
+    kernelArgs,
+    'x'.repeat(bootParametersReserve - 1),
+  ]
     .filter((part) => part !== '')
     .join(' ');
   return Buffer.byteLength(line);
@@ -35,7 +43,7 @@ export function cmdlineSizeProblem(recipe: Recipe, kernelArgs = ''): string | un
   if (bytes <= maxCmdlineBytes) return undefined;
   const url = getFormat(recipe.output.format).rootUrlArtifact !== undefined ? `, root=live:<url> counted as ${rootfsUrlReserve} bytes` : '';
   return (
-    `the kernel command line is ${bytes.toLocaleString('en-US')} bytes with what pxeforge adds (initrd=initrd.img${url}); ` +
+    `the kernel command line is ${bytes.toLocaleString('en-US')} bytes with what pxeforge adds (initrd=initrd.img${url}, the pxeforge.* parameters counted as ${bootParametersReserve} bytes); ` +
     `boot loaders cut it off beyond ${maxCmdlineBytes.toLocaleString('en-US')} bytes`
   );
 }

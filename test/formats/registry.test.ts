@@ -65,6 +65,7 @@ describe('squashfs', () => {
     expect(Object.keys(squashfs.imagePrograms)).toEqual([
       '/usr/lib/dracut/modules.d/90pxeforge/module-setup.sh',
       '/usr/lib/dracut/modules.d/90pxeforge/pxeforge-node-files.sh',
+      '/usr/lib/dracut/modules.d/90pxeforge/pxeforge-verify-root.sh',
     ]);
     const setup = squashfs.imagePrograms['/usr/lib/dracut/modules.d/90pxeforge/module-setup.sh']!;
     expect(setup).toMatch(/check\(\) \{\n\treturn 255\n\}/);

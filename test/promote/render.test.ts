@@ -36,7 +36,7 @@ const versions = new Map<string, VersionInfo>([
     {
       format: 'squashfs',
       cmdline: 'root=live:{rootfs_url} rd.live.image ip=dhcp',
-      artifacts: { ...artifacts('c'), 'rootfs.squashfs': { sha256: 'c3', size: 30 } },
+      artifacts: { ...artifacts('c'), 'rootfs.squashfs': { sha256: 'c3'.repeat(32), size: 30 } },
     },
   ],
   ['gpu@g1', { format: 'initramfs', cmdline: 'quiet', artifacts: artifacts('g') }],
@@ -119,7 +119,7 @@ describe('renderGeneration', () => {
       # pxeforge generation 7: node group gpu boots gpu@g1 (lab)
       set timeout=0
       menuentry 'gpu@g1 (lab)' {
-        linux /pxeforge/images/gpu/g1/vmlinuz quiet nvidia.modeset=1
+        linux /pxeforge/images/gpu/g1/vmlinuz quiet nvidia.modeset=1 pxeforge.image=gpu pxeforge.version=g1 pxeforge.generation=7 pxeforge.group=gpu pxeforge.channel=lab
         initrd /pxeforge/images/gpu/g1/initrd.img
       }
 
@@ -127,7 +127,7 @@ describe('renderGeneration', () => {
       # pxeforge generation 7: node group tiny boots tiny@t1 (production)
       set timeout=0
       menuentry 'tiny@t1 (production)' {
-        linux /pxeforge/images/tiny/t1/vmlinuz
+        linux /pxeforge/images/tiny/t1/vmlinuz pxeforge.image=tiny pxeforge.version=t1 pxeforge.generation=7 pxeforge.group=tiny pxeforge.channel=production
         initrd /pxeforge/images/tiny/t1/initrd.img
       }
 
@@ -150,7 +150,7 @@ describe('renderGeneration', () => {
       #!ipxe
       # pxeforge generation 7: node group compute boots compute@c1 (production)
       echo pxeforge: compute@c1 (production)
-      kernel http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/vmlinuz initrd=initrd.img root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200
+      kernel http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/vmlinuz initrd=initrd.img root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200 pxeforge.image=compute pxeforge.version=c1 pxeforge.generation=7 pxeforge.group=compute pxeforge.channel=production pxeforge.root_sha256=c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3
       initrd --name initrd.img http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/initrd.img
       boot
 
@@ -158,7 +158,7 @@ describe('renderGeneration', () => {
       #!ipxe
       # pxeforge generation 7: node group gpu boots gpu@g1 (lab)
       echo pxeforge: gpu@g1 (lab)
-      kernel http://10.0.0.1:8080/tftp/pxeforge/images/gpu/g1/vmlinuz initrd=initrd.img quiet nvidia.modeset=1
+      kernel http://10.0.0.1:8080/tftp/pxeforge/images/gpu/g1/vmlinuz initrd=initrd.img quiet nvidia.modeset=1 pxeforge.image=gpu pxeforge.version=g1 pxeforge.generation=7 pxeforge.group=gpu pxeforge.channel=lab
       initrd --name initrd.img http://10.0.0.1:8080/tftp/pxeforge/images/gpu/g1/initrd.img
       boot
 
@@ -166,7 +166,7 @@ describe('renderGeneration', () => {
       #!ipxe
       # pxeforge generation 7: node group tiny boots tiny@t1 (production)
       echo pxeforge: tiny@t1 (production)
-      kernel http://10.0.0.1:8080/tftp/pxeforge/images/tiny/t1/vmlinuz initrd=initrd.img
+      kernel http://10.0.0.1:8080/tftp/pxeforge/images/tiny/t1/vmlinuz initrd=initrd.img pxeforge.image=tiny pxeforge.version=t1 pxeforge.generation=7 pxeforge.group=tiny pxeforge.channel=production
       initrd --name initrd.img http://10.0.0.1:8080/tftp/pxeforge/images/tiny/t1/initrd.img
       boot
 
@@ -194,7 +194,7 @@ describe('renderGeneration', () => {
         MENU LABEL compute@c1 (production)
         KERNEL /pxeforge/images/compute/c1/vmlinuz
         INITRD /pxeforge/images/compute/c1/initrd.img
-        APPEND root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200
+        APPEND root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200 pxeforge.image=compute pxeforge.version=c1 pxeforge.generation=7 pxeforge.group=compute pxeforge.channel=production pxeforge.root_sha256=c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3
       "
     `);
   });
@@ -264,7 +264,7 @@ describe('renderGeneration', () => {
           "size": 20,
         },
         "pxeforge/images/compute/c1/rootfs.squashfs": {
-          "sha256": "c3",
+          "sha256": "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3",
           "size": 30,
         },
         "pxeforge/images/compute/c1/vmlinuz": {
@@ -300,7 +300,7 @@ describe('renderGeneration', () => {
       source /pxeforge/generations/7/grub/mac/\${net_default_mac}.cfg
       set timeout=0
       menuentry 'compute@c1 (production)' {
-        linux /pxeforge/images/compute/c1/vmlinuz root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200
+        linux /pxeforge/images/compute/c1/vmlinuz root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200 pxeforge.image=compute pxeforge.version=c1 pxeforge.generation=7 pxeforge.group=compute pxeforge.channel=production pxeforge.root_sha256=c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3
         initrd /pxeforge/images/compute/c1/initrd.img
       }
 
@@ -308,7 +308,7 @@ describe('renderGeneration', () => {
       #!ipxe
       # pxeforge generation 7: a node in no node group (unknownNodes: group)
       echo pxeforge: compute@c1 (production)
-      kernel http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/vmlinuz initrd=initrd.img root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200
+      kernel http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/vmlinuz initrd=initrd.img root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200 pxeforge.image=compute pxeforge.version=c1 pxeforge.generation=7 pxeforge.group=compute pxeforge.channel=production pxeforge.root_sha256=c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3
       initrd --name initrd.img http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/initrd.img
       boot
 
@@ -320,7 +320,7 @@ describe('renderGeneration', () => {
         MENU LABEL compute@c1 (production)
         KERNEL /pxeforge/images/compute/c1/vmlinuz
         INITRD /pxeforge/images/compute/c1/initrd.img
-        APPEND root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200
+        APPEND root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200 pxeforge.image=compute pxeforge.version=c1 pxeforge.generation=7 pxeforge.group=compute pxeforge.channel=production pxeforge.root_sha256=c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3
       "
     `);
     expect(show(render({ unknownNodes: { action: 'group', group: 'tiny' } }), unknownFiles)).toMatchInlineSnapshot(`
@@ -331,7 +331,7 @@ describe('renderGeneration', () => {
       source /pxeforge/generations/7/grub/mac/\${net_default_mac}.cfg
       set timeout=0
       menuentry 'tiny@t1 (production)' {
-        linux /pxeforge/images/tiny/t1/vmlinuz
+        linux /pxeforge/images/tiny/t1/vmlinuz pxeforge.image=tiny pxeforge.version=t1 pxeforge.generation=7 pxeforge.group=tiny pxeforge.channel=production
         initrd /pxeforge/images/tiny/t1/initrd.img
       }
 
@@ -339,7 +339,7 @@ describe('renderGeneration', () => {
       #!ipxe
       # pxeforge generation 7: a node in no node group (unknownNodes: group)
       echo pxeforge: tiny@t1 (production)
-      kernel http://10.0.0.1:8080/tftp/pxeforge/images/tiny/t1/vmlinuz initrd=initrd.img
+      kernel http://10.0.0.1:8080/tftp/pxeforge/images/tiny/t1/vmlinuz initrd=initrd.img pxeforge.image=tiny pxeforge.version=t1 pxeforge.generation=7 pxeforge.group=tiny pxeforge.channel=production
       initrd --name initrd.img http://10.0.0.1:8080/tftp/pxeforge/images/tiny/t1/initrd.img
       boot
 
@@ -351,7 +351,7 @@ describe('renderGeneration', () => {
         MENU LABEL tiny@t1 (production)
         KERNEL /pxeforge/images/tiny/t1/vmlinuz
         INITRD /pxeforge/images/tiny/t1/initrd.img
-        APPEND 
+        APPEND pxeforge.image=tiny pxeforge.version=t1 pxeforge.generation=7 pxeforge.group=tiny pxeforge.channel=production
       "
     `);
   });
@@ -400,15 +400,15 @@ describe('renderGeneration', () => {
       set timeout=30
       set default=3
       menuentry 'gpu@g1 (lab)' {
-        linux /pxeforge/images/gpu/g1/vmlinuz quiet
+        linux /pxeforge/images/gpu/g1/vmlinuz quiet pxeforge.image=gpu pxeforge.version=g1 pxeforge.generation=7 pxeforge.channel=lab
         initrd /pxeforge/images/gpu/g1/initrd.img
       }
       menuentry 'compute@c1 (production)' {
-        linux /pxeforge/images/compute/c1/vmlinuz root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp
+        linux /pxeforge/images/compute/c1/vmlinuz root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp pxeforge.image=compute pxeforge.version=c1 pxeforge.generation=7 pxeforge.channel=production pxeforge.root_sha256=c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3
         initrd /pxeforge/images/compute/c1/initrd.img
       }
       menuentry 'tiny@t1 (production)' {
-        linux /pxeforge/images/tiny/t1/vmlinuz
+        linux /pxeforge/images/tiny/t1/vmlinuz pxeforge.image=tiny pxeforge.version=t1 pxeforge.generation=7 pxeforge.channel=production
         initrd /pxeforge/images/tiny/t1/initrd.img
       }
       menuentry 'local disk' {
@@ -426,15 +426,15 @@ describe('renderGeneration', () => {
       choose --timeout 30000 selected || goto local
       goto \${selected}
       :image0
-      kernel http://10.0.0.1:8080/tftp/pxeforge/images/gpu/g1/vmlinuz initrd=initrd.img quiet
+      kernel http://10.0.0.1:8080/tftp/pxeforge/images/gpu/g1/vmlinuz initrd=initrd.img quiet pxeforge.image=gpu pxeforge.version=g1 pxeforge.generation=7 pxeforge.channel=lab
       initrd --name initrd.img http://10.0.0.1:8080/tftp/pxeforge/images/gpu/g1/initrd.img
       boot
       :image1
-      kernel http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/vmlinuz initrd=initrd.img root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp
+      kernel http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/vmlinuz initrd=initrd.img root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp pxeforge.image=compute pxeforge.version=c1 pxeforge.generation=7 pxeforge.channel=production pxeforge.root_sha256=c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3
       initrd --name initrd.img http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/initrd.img
       boot
       :image2
-      kernel http://10.0.0.1:8080/tftp/pxeforge/images/tiny/t1/vmlinuz initrd=initrd.img
+      kernel http://10.0.0.1:8080/tftp/pxeforge/images/tiny/t1/vmlinuz initrd=initrd.img pxeforge.image=tiny pxeforge.version=t1 pxeforge.generation=7 pxeforge.channel=production
       initrd --name initrd.img http://10.0.0.1:8080/tftp/pxeforge/images/tiny/t1/initrd.img
       boot
       :local
@@ -456,17 +456,17 @@ describe('renderGeneration', () => {
         MENU LABEL gpu@g1 (lab)
         KERNEL /pxeforge/images/gpu/g1/vmlinuz
         INITRD /pxeforge/images/gpu/g1/initrd.img
-        APPEND quiet
+        APPEND quiet pxeforge.image=gpu pxeforge.version=g1 pxeforge.generation=7 pxeforge.channel=lab
       LABEL image1
         MENU LABEL compute@c1 (production)
         KERNEL /pxeforge/images/compute/c1/vmlinuz
         INITRD /pxeforge/images/compute/c1/initrd.img
-        APPEND root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp
+        APPEND root=live:http://10.0.0.1:8080/tftp/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp pxeforge.image=compute pxeforge.version=c1 pxeforge.generation=7 pxeforge.channel=production pxeforge.root_sha256=c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3
       LABEL image2
         MENU LABEL tiny@t1 (production)
         KERNEL /pxeforge/images/tiny/t1/vmlinuz
         INITRD /pxeforge/images/tiny/t1/initrd.img
-        APPEND 
+        APPEND pxeforge.image=tiny pxeforge.version=t1 pxeforge.generation=7 pxeforge.channel=production
       "
     `);
   });
@@ -531,7 +531,7 @@ describe('renderGeneration', () => {
       #!ipxe
       # pxeforge generation 7: node group gpu boots gpu@g1 (lab)
       echo pxeforge: gpu@g1 (lab)
-      kernel /pxeforge/images/gpu/g1/vmlinuz initrd=initrd.img quiet nvidia.modeset=1
+      kernel /pxeforge/images/gpu/g1/vmlinuz initrd=initrd.img quiet nvidia.modeset=1 pxeforge.image=gpu pxeforge.version=g1 pxeforge.generation=7 pxeforge.group=gpu pxeforge.channel=lab
       initrd --name initrd.img /pxeforge/images/gpu/g1/initrd.img
       boot
 
@@ -544,7 +544,7 @@ describe('renderGeneration', () => {
       choose --timeout 30000 selected || goto local
       goto \${selected}
       :image0
-      kernel /pxeforge/images/gpu/g1/vmlinuz initrd=initrd.img quiet
+      kernel /pxeforge/images/gpu/g1/vmlinuz initrd=initrd.img quiet pxeforge.image=gpu pxeforge.version=g1 pxeforge.generation=7 pxeforge.channel=lab
       initrd --name initrd.img /pxeforge/images/gpu/g1/initrd.img
       boot
       :local
@@ -565,7 +565,7 @@ describe('renderGeneration', () => {
       #!ipxe
       # pxeforge generation 7: node group compute boots compute@c1 (production)
       echo pxeforge: compute@c1 (production)
-      kernel http://boot.example.org/pxeforge/images/compute/c1/vmlinuz initrd=initrd.img root=live:http://boot.example.org/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200
+      kernel http://boot.example.org/pxeforge/images/compute/c1/vmlinuz initrd=initrd.img root=live:http://boot.example.org/pxeforge/images/compute/c1/rootfs.squashfs rd.live.image ip=dhcp console=ttyS0,115200 pxeforge.image=compute pxeforge.version=c1 pxeforge.generation=7 pxeforge.group=compute pxeforge.channel=production pxeforge.root_sha256=c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3
       initrd --name initrd.img http://boot.example.org/pxeforge/images/compute/c1/initrd.img
       boot
       "
@@ -612,7 +612,8 @@ describe('renderGeneration', () => {
   });
 
   it('refuses a command line over 2,048 bytes as the node gets it, and takes one of exactly 2,048', () => {
-    // initrd=initrd.img + quiet + the group's kernelArgs: 18 + 6 + 2024 bytes.
+    // initrd=initrd.img + quiet + the group's kernelArgs + the pxeforge parameters: 18 + 6 + 2024 bytes.
+    const parameters = ' pxeforge.image=gpu pxeforge.version=g1 pxeforge.generation=7 pxeforge.group=gpu pxeforge.channel=lab';
     const withArgs = (kernelArgs: string) =>
       render(
         {
@@ -621,9 +622,9 @@ describe('renderGeneration', () => {
         },
         { channels: { lab: channels.lab } },
       );
-    const fits = `x=${'y'.repeat(2022)}`;
+    const fits = `x=${'y'.repeat(2022 - parameters.length)}`;
     expect(show(withArgs(fits), (file) => file === 'grub/groups/gpu.cfg')).toContain(
-      `linux /pxeforge/images/gpu/g1/vmlinuz quiet ${fits}\n`,
+      `linux /pxeforge/images/gpu/g1/vmlinuz quiet ${fits}${parameters}\n`,
     );
     const error = (() => {
       try {
@@ -642,7 +643,8 @@ describe('renderGeneration', () => {
     }).toStrictEqual({
       code: 'CMDLINE_TOO_LONG',
       exitCode: 2,
-      message: 'gpu@g1 in lab: the kernel command line is 2049 bytes with the root URL, over the 2048 bytes boot loaders keep',
+      message:
+        'gpu@g1 in lab: the kernel command line is 2049 bytes with the root URL and the pxeforge parameters, over the 2048 bytes boot loaders keep',
       hint: 'nothing was changed; shorten httpBaseUrl or the kernel parameters (recipe kernel.cmdline, node group kernelArgs)',
     });
   });
@@ -650,7 +652,7 @@ describe('renderGeneration', () => {
   it('counts the root URL of a squashfs image in the command line', () => {
     const longBase = `http://boot.example.org/${'p'.repeat(2000)}`;
     expect(() => render({ httpBaseUrl: longBase, unknownNodes: { action: 'localboot', group: undefined } })).toThrow(
-      /^compute@c1 in production: the kernel command line is 2138 bytes with the root URL, over the 2048 bytes boot loaders keep$/,
+      /^compute@c1 in production: the kernel command line is 2340 bytes with the root URL and the pxeforge parameters, over the 2048 bytes boot loaders keep$/,
     );
   });
 });
