@@ -15,7 +15,8 @@ import { run } from '../exec/run.js';
 import { start } from '../exec/start.js';
 import { makeTempDir } from '../exec/temp-dirs.js';
 import { runStages, type Stage } from '../progress/stages.js';
-import { rootfsUrlPlaceholder } from '../store/manifest.js';
+import { bootParameters } from '../nodes/boot-record.js';
+import { rootfsUrlPlaceholder, type Manifest } from '../store/manifest.js';
 import { manifestArch } from '../store/manifest-arch.js';
 import { readManifest, resolveVersion } from '../store/store.js';
 import { serveArtifacts } from './artifact-server.js';
@@ -148,6 +149,13 @@ async function serve(context: TestContext, { emit }: Tools) {
   return context.server.url;
 }
 
+/** A direct boot's pxeforge parameters: image, version and the root's digest when the format fetches its root; no generation, group or channel. */
+export function directBootParameters(manifest: Pick<Manifest, 'name' | 'version' | 'artifacts' | 'recipe'>): string[] {
+  const rootUrlArtifact = getFormat(manifest.recipe.output.format).rootUrlArtifact;
+  const rootSha256 = rootUrlArtifact === undefined ? undefined : manifest.artifacts[rootUrlArtifact]?.sha256;
+  return bootParameters({ image: manifest.name, version: manifest.version, rootSha256 });
+}
+
 function guestUrl(context: TestContext, name: string): string {
   return `http://${guestHostAddress}:${context.server!.port}/${name}`;
 }
@@ -161,6 +169,8 @@ async function boot(context: TestContext, tools: Tools) {
   let cmdline = tree !== undefined ? '' : manifest.kernel.cmdline;
   if (tree === undefined && rootUrlArtifact !== undefined)
     cmdline = cmdline.replace(rootfsUrlPlaceholder, guestUrl(context, rootUrlArtifact));
+  // What the node records of its boot, and the digest it checks a fetched root against (docs/fleet.md).
+  if (tree === undefined) cmdline = [cmdline, ...directBootParameters(manifest)].filter((part) => part !== '').join(' ');
   let source: BootSource = {
     kind: 'direct',
     kernel: path.join(context.dir, 'vmlinuz'),
@@ -242,7 +252,16 @@ async function checks(context: TestContext, tools: Tools) {
   const session = context.ssh!;
   const specs: CheckSpec[] = [
     ...(recipe.tests.boot.builtinChecks
-      ? builtinChecks(recipe.output.format, session, await earlierHostKeys(context.dir), context.options.tree?.managedHostKey)
+      ? builtinChecks(
+          recipe.output.format,
+          session,
+          await earlierHostKeys(context.dir),
+          context.options.tree?.managedHostKey,
+          // Images built before the boot record have no program that writes it.
+          context.manifest.bootRecord === undefined
+            ? undefined
+            : { image: context.manifest.name, version: context.manifest.version, tree: context.options.tree },
+        )
       : []),
     ...recipe.tests.checks,
   ];

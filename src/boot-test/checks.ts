@@ -1,7 +1,9 @@
 import { getFormat } from '../formats/registry.js';
+import { bootRecordPath, parseBootRecord, type BootRecord } from '../nodes/boot-record.js';
 import { checkPatternError, compileCheckPattern } from '../recipe/check-pattern.js';
 import type { RecipeCheck } from '../recipe/schema.js';
 import type { SshSession } from './ssh.js';
+import type { TreeBoot } from './test-context.js';
 
 export interface CheckResult {
   name: string;
@@ -27,7 +29,13 @@ export interface CheckSpec extends RecipeCheck {
  * whose group has pxeforge-managed host keys must present exactly `managedHostKey` (the same
  * at every boot, so earlier boots do not count); its machine-id is still made at boot.
  */
-export function builtinChecks(format: string, session: SshSession, otherHostKeys: readonly string[], managedHostKey?: string): CheckSpec[] {
+export function builtinChecks(
+  format: string,
+  session: SshSession,
+  otherHostKeys: readonly string[],
+  managedHostKey?: string,
+  booted?: BootedExpectation,
+): CheckSpec[] {
   return [
     {
       builtin: true,
@@ -63,7 +71,55 @@ export function builtinChecks(format: string, session: SshSession, otherHostKeys
         return undefined;
       },
     },
+    ...(booted === undefined ? [] : [bootRecordCheck(format, booted)]),
   ];
+}
+
+/** What the node was booted with, for the boot record check: the version tested, and the tree's generation when booted through it. */
+export interface BootedExpectation {
+  image: string;
+  version: string;
+  tree?: Pick<TreeBoot, 'generation' | 'group' | 'channel' | 'nodeArchive'>;
+}
+
+/**
+ * The node's boot record names what it booted: the image and version tested, through the
+ * tree also the generation, group, channel and node archive; a root the format fetches was
+ * verified by the initrd before it was mounted.
+ */
+export function bootRecordCheck(format: string, booted: BootedExpectation): CheckSpec {
+  const fetched = getFormat(format).rootUrlArtifact !== undefined;
+  return {
+    builtin: true,
+    name: `built-in: the boot record names what the node booted${fetched ? ', its root verified before it was mounted' : ''}`,
+    run: `cat ${bootRecordPath}`,
+    judge: (output) => {
+      const parsed = parseBootRecord(output);
+      if ('problem' in parsed) return `${bootRecordPath} is not a boot record: ${parsed.problem}`;
+      const record = parsed.record;
+      const expected: Partial<Record<keyof BootRecord, unknown>> = {
+        image: booted.image,
+        version: booted.version,
+        ...(booted.tree === undefined
+          ? {}
+          : {
+              generation: booted.tree.generation,
+              group: booted.tree.group,
+              channel: booted.tree.channel,
+              nodeFiles: booted.tree.nodeArchive === undefined ? null : { sha256: booted.tree.nodeArchive.sha256 },
+            }),
+      };
+      for (const [field, value] of Object.entries(expected)) {
+        const got = record[field as keyof BootRecord];
+        if (JSON.stringify(got) !== JSON.stringify(value)) return `${field} is ${JSON.stringify(got)}, not ${JSON.stringify(value)}`;
+      }
+      if (fetched && record.root.verified !== true)
+        return `the root was not verified before it was mounted (root.verified: ${JSON.stringify(record.root.verified)})`;
+      if (!fetched && record.root.verified !== null)
+        return `root.verified is ${JSON.stringify(record.root.verified)} for a root the node does not fetch`;
+      return undefined;
+    },
+  };
 }
 
 export async function runCheck(session: SshSession, check: CheckSpec): Promise<CheckResult> {

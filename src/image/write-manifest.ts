@@ -11,6 +11,7 @@ import { digestJson, fileSha256 } from '../integrity/digest.js';
 import { getDistro } from '../distros/registry.js';
 import { imageAccounts } from './accounts.js';
 import { applyNodeFilesProgram } from '../nodes/node-file.js';
+import { bootRecordProgram, bootRecordUnit } from '../nodes/boot-record.js';
 import { statImagePath } from '../rootfs/image-files.js';
 
 /** Writes manifest.json into the staged version directory. */
@@ -45,6 +46,10 @@ export async function writeManifest(context: BuildContext): Promise<Manifest> {
     pxeforgeVersion,
     accounts: await imageAccounts(context.root),
     ...((await statImagePath(context.root, applyNodeFilesProgram))?.isFile() ? { nodeFiles: { program: applyNodeFilesProgram } } : {}),
+    ...((await statImagePath(context.root, bootRecordProgram))?.isFile() &&
+    (await statImagePath(context.root, `/etc/systemd/system/multi-user.target.wants/${bootRecordUnit}`)) !== undefined
+      ? { bootRecord: { program: bootRecordProgram, unit: bootRecordUnit } }
+      : {}),
   };
   await writeFile(path.join(context.staged, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;

@@ -94,6 +94,11 @@ export const manifestSchema = z.object({
    * Absent in manifests of images built before node files: such images ignore a node's archive.
    */
   nodeFiles: z.object({ program: z.string() }).optional(),
+  /**
+   * The program and unit in the image that write /run/pxeforge/boot.json at boot (docs/fleet.md).
+   * Absent in manifests of images built before boot records.
+   */
+  bootRecord: z.object({ program: z.string(), unit: z.string() }).optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 

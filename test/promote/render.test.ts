@@ -656,3 +656,51 @@ describe('renderGeneration', () => {
     );
   });
 });
+
+describe('the pxeforge parameters of each config (docs/fleet.md)', () => {
+  const cmdlineOf = (rendering: Rendering, file: string) => {
+    const rendered = rendering.files.get(file);
+    if (rendered?.kind !== 'file') throw new Error(`${file} is not a rendered file`);
+    return /^\s*(?:APPEND|linux \S+|kernel \S+ initrd=initrd\.img(?: initrd=node\.cpio)?) (.*)$/m.exec(rendered.content)?.[1] ?? '';
+  };
+  const parameters = (cmdline: string) => cmdline.split(' ').filter((word) => word.startsWith('pxeforge.'));
+
+  it("a member with node files gets its archive's digest after its group's parameters, in every boot loader", () => {
+    const sha256 = 'f0'.repeat(32);
+    const rendering = render(
+      { unknownNodes: { action: 'localboot', group: undefined } },
+      {
+        nodeArchives: new Map([['52:54:00:00:00:01', { host: 'compute1', archive: `pxeforge/nodes/${sha256}.cpio`, sha256, size: 5 }]]),
+      },
+    );
+    const group = [
+      'pxeforge.image=compute',
+      'pxeforge.version=c1',
+      'pxeforge.generation=7',
+      'pxeforge.group=compute',
+      'pxeforge.channel=production',
+      `pxeforge.root_sha256=${'c3'.repeat(32)}`,
+    ];
+    for (const file of ['ipxe/nodes/52-54-00-00-00-01.ipxe', 'pxelinux/nodes/52-54-00-00-00-01.cfg'])
+      expect(parameters(cmdlineOf(rendering, file))).toEqual([...group, `pxeforge.nodefiles=${sha256}`]);
+    // The other member shares the group's config, without one.
+    expect(parameters(cmdlineOf(rendering, 'pxelinux/compute.cfg'))).toEqual(group);
+  });
+
+  it('a menu entry for unknown nodes names image, version, generation and channel, and no group', () => {
+    const rendering = render({ unknownNodes: { action: 'menu', group: undefined } });
+    const menu = rendering.files.get('ipxe/unknown.ipxe');
+    expect(menu?.kind === 'file' && menu.content).toContain(
+      'initrd=initrd.img quiet pxeforge.image=gpu pxeforge.version=g1 pxeforge.generation=7 pxeforge.channel=lab\n',
+    );
+  });
+
+  it('refuses a name with characters a parameter cannot carry before anything is rendered', () => {
+    expect(() =>
+      render({
+        nodeGroups: [group('bad group', 'tiny', 'production', 'bios', '', ['52:54:00:00:09:01'])],
+        unknownNodes: { action: 'localboot', group: undefined },
+      }),
+    ).toThrow(/pxeforge\.group="bad group" has characters outside/);
+  });
+});
