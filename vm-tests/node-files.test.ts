@@ -1,4 +1,4 @@
-import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import type { TestReport } from '../src/boot-test/report.js';
 import { publicKeyFingerprint } from '../src/boot-test/ssh.js';
 import { hostKeyFiles } from '../src/nodes/node-file.js';
 import type { Manifest } from '../src/store/manifest.js';
-import { tempRecipeRepo, type TempRepo } from './helpers/recipe-repo.js';
+import { tempRecipeRepo, waitForOutput, type TempRepo } from './helpers/recipe-repo.js';
 
 /**
  * Each node its own, on real images booted from the tree: one node group of two named nodes
@@ -54,6 +54,8 @@ let repo: TempRepo;
 let tftp: string;
 let secrets: string;
 let site: string;
+/** The squashfs version the group follows once the second case has promoted it. */
+let squashVersion: string | undefined;
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -182,6 +184,7 @@ describe('two nodes of one group boot from the tree, each with its own files', (
 
   it('squashfs: the same nodes, now following the squashfs image, keep their keys and get their files', async () => {
     const version = await build('node-squash');
+    squashVersion = version;
     await repo.write('pxeforge.yaml', siteYaml('node-squash'));
     await promote(`node-squash@${version}`);
     const cn001 = await bootAs(`node-squash@${version}`, 'cn001', 'boot.ipxe');
@@ -190,5 +193,59 @@ describe('two nodes of one group boot from the tree, each with its own files', (
     const cn002 = await bootAs(`node-squash@${version}`, 'cn002', 'pxelinux.0');
     expectOwnFiles(cn002, 'cn002');
     expect(cn002.hostKey).toBe(await managedKey('cn002'));
+    // Each node recorded what it booted, its root checked by the initrd before it was mounted.
+    const manifest = JSON.parse(await readFile(path.join(repo.store, 'images/node-squash', version, 'manifest.json'), 'utf8')) as Manifest;
+    expect(manifest.bootRecord).toEqual({ program: '/usr/lib/pxeforge/boot-record', unit: 'pxeforge-boot-record.service' });
+    for (const report of [cn001, cn002]) {
+      const record = report.checks.find((check) => check.name.startsWith('built-in: the boot record'));
+      expect(record).toMatchObject({ passed: true, name: expect.stringContaining('its root verified before it was mounted') });
+      expect(JSON.parse(record!.output)).toMatchObject({
+        image: 'node-squash',
+        version,
+        group: 'compute',
+        channel: 'staging',
+        root: { sha256: manifest.artifacts['rootfs.squashfs']!.sha256, verified: true },
+        nodeFiles: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      });
+    }
+  });
+
+  it('a squashfs changed in the tree after promotion: the node itself refuses to mount it', async () => {
+    const version = squashVersion!;
+    const manifest = JSON.parse(await readFile(path.join(repo.store, 'images/node-squash', version, 'manifest.json'), 'utf8')) as Manifest;
+    const placed = path.join(tftp, 'pxeforge/images/node-squash', version, 'rootfs.squashfs');
+    const original = `${placed}.original`;
+    // The boot test checks the tree's files on the host first: the root is changed once the VM starts,
+    // as a server or a disk could change it under the nodes. A new file: the store's copy stays as it was.
+    const child = repo.pxeforge(['test', `node-squash@${version}`, '--via', 'pxe', '--channel', 'staging', '--node', 'cn001'], {
+      tmp: true,
+    });
+    await waitForOutput(child, '[boot] Boot in QEMU');
+    const bytes = await readFile(placed);
+    bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0xff;
+    await writeFile(`${placed}.tampered`, bytes, { mode: 0o644 });
+    await rename(placed, original);
+    await rename(`${placed}.tampered`, placed);
+    try {
+      const result = await child;
+      expect(result.exitCode, result.stdout + result.stderr).not.toBe(0);
+      expect(result.stdout + result.stderr).toContain('root image digest mismatch');
+      const report = JSON.parse(
+        await readFile(path.join(repo.store, 'images/node-squash', version, 'test-report.json'), 'utf8'),
+      ) as TestReport;
+      expect(report.passed).toBe(false);
+      expect(report.failure?.reason).toMatch(/root image digest mismatch/);
+      const tail = report.failure!.consoleTail;
+      const line = tail.find((text) => text.startsWith('pxeforge: root image digest mismatch:'));
+      expect(line, tail.join('\n')).toMatch(
+        new RegExp(
+          `^pxeforge: root image digest mismatch: http://\\S+/rootfs\\.squashfs: expected sha256 ${manifest.artifacts['rootfs.squashfs']!.sha256}, got [0-9a-f]{64} \\(fetched 4 times\\); not booting it$`,
+        ),
+      );
+      // Nothing was mounted: the boot never reached the real root.
+      expect(report.failure!.phase).toBe('root mounted');
+    } finally {
+      await rename(original, placed);
+    }
   });
 });
