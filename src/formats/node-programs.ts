@@ -173,6 +173,18 @@ console=\${PXEFORGE_CONSOLE:-/dev/console}
 refetches=\${PXEFORGE_ROOT_REFETCHES:-${rootRefetches}}
 pause=\${SLEEP:-5}
 
+# Seconds between two readings of /proc/uptime (two decimals; no leading zero reaches $((…)), which would read octal).
+centiseconds() {
+	whole=\${1%.*}
+	part=\${1#*.}
+	part=\${part#0}
+	echo $((whole * 100 + part))
+}
+hundredths() {
+	elapsed=$(($(centiseconds "$2") - $(centiseconds "$1")))
+	printf '%d.%02d' $((elapsed / 100)) $((elapsed % 100))
+}
+
 image=$1
 expected=$(getarg pxeforge.root_sha256=)
 if [ -n "$expected" ]; then
@@ -183,6 +195,7 @@ if [ -n "$expected" ]; then
 	esac
 	[ "\${#expected}" -eq 64 ] || die "pxeforge: pxeforge.root_sha256 is not a sha256 digest; refusing the root image"
 	attempt=0
+	read -r started _ </proc/uptime
 	while :; do
 		actual=$(sha256sum <"$image" 2>/dev/null)
 		actual=\${actual%% *}
@@ -199,7 +212,8 @@ if [ -n "$expected" ]; then
 		fetch_url "$url" "$image" || warn "pxeforge: fetching $url again failed"
 	done
 	mkdir -p -- "$run_dir" && echo "$expected" >"$run_dir/root-verified.new" && mv -f -- "$run_dir/root-verified.new" "$run_dir/root-verified"
-	info "pxeforge: root image $url verified (sha256 $expected)"
+	read -r ended _ </proc/uptime
+	info "pxeforge: root image $url verified (sha256 $expected, in $(hundredths "$started" "$ended") s)"
 fi
 exec "$live_root" "$@"
 `;
