@@ -3,7 +3,6 @@ import { bootRecordPath, parseBootRecord, type BootRecord } from '../nodes/boot-
 import { checkPatternError, compileCheckPattern } from '../recipe/check-pattern.js';
 import type { RecipeCheck } from '../recipe/schema.js';
 import type { SshSession } from './ssh.js';
-import type { TreeBoot } from './test-context.js';
 
 export interface CheckResult {
   name: string;
@@ -79,7 +78,7 @@ export function builtinChecks(
 export interface BootedExpectation {
   image: string;
   version: string;
-  tree?: Pick<TreeBoot, 'generation' | 'group' | 'channel' | 'nodeArchive'>;
+  tree?: { generation: number; group: string; channel: string; nodeArchive: { sha256: string } | undefined };
 }
 
 /**
