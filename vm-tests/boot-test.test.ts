@@ -63,7 +63,7 @@ afterAll(async () => {
 describe('boot-testing recipes/tiny.yaml', () => {
   it('boots direct, passes every check, and the report binds to the artifact digests', async () => {
     const result = await repo.pxeforge(['test', 'tiny'], { tmp: true });
-    expect(result.stdout).toMatch(new RegExp(`^tiny@${versions.tiny} via direct: PASSED in \\d+ s \\(5/5 checks\\)$`, 'm'));
+    expect(result.stdout).toMatch(new RegExp(`^tiny@${versions.tiny} via direct: PASSED in \\d+ s \\(6/6 checks\\)$`, 'm'));
     expect(result.exitCode).toBe(0);
     const tested = await report('tiny');
     const manifest = JSON.parse(await readFile(path.join(versionDir('tiny'), 'manifest.json'), 'utf8')) as Manifest;
@@ -71,11 +71,21 @@ describe('boot-testing recipes/tiny.yaml', () => {
     expect(tested.artifacts).toEqual(manifest.artifacts);
     expect(tested.artifacts['initrd.img']!.sha256).toBe(await fileSha256(path.join(versionDir('tiny'), 'initrd.img')));
     expect(Object.keys(tested.phases).sort()).toEqual(['initramfs', 'kernel', 'multi-user', 'root mounted', 'ssh up']);
-    expect(tested.checks.filter((c) => c.builtin).map((c) => c.name)).toHaveLength(3);
+    expect(tested.checks.filter((c) => c.builtin).map((c) => c.name)).toHaveLength(4);
+    // The node recorded what it booted: this version, its root in the initrd the kernel was given (nothing fetched).
+    const record = tested.checks.find((c) => c.name === 'built-in: the boot record names what the node booted')!;
+    expect(JSON.parse(record.output)).toMatchObject({
+      image: 'tiny',
+      version: versions.tiny,
+      generation: null,
+      group: null,
+      root: { sha256: null, verified: null },
+      kernel: manifest.kernel.version,
+    });
     expect(tested.hostKey).toMatch(/^SHA256:/);
     expect(await readFile(path.join(versionDir('tiny'), 'junit.xml'), 'utf8')).toContain('failures="0"');
     expect(await readFile(path.join(versionDir('tiny'), 'console.log'), 'utf8')).toContain('Linux version');
-    expect((await repo.pxeforge(['show', 'tiny'])).stdout).toMatch(/^boot test: passed via direct at \S+ \(5\/5 checks, (tcg|kvm)\)$/m);
+    expect((await repo.pxeforge(['show', 'tiny'])).stdout).toMatch(/^boot test: passed via direct at \S+ \(6\/6 checks, (tcg|kvm)\)$/m);
     await expectNothingLeft();
   });
 
