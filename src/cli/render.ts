@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { ExitCode, invalidInput } from '../errors/user-error.js';
 import { argoWorkflowTemplate } from '../executors/kubernetes/argo.js';
 import { loadRecipe } from '../recipe/load.js';
+import { dnsmasqHostLines } from '../site/dnsmasq-hosts.js';
 import type { CommandContext } from './context.js';
 import { requireSite } from './load-site.js';
 
@@ -31,6 +32,14 @@ export function renderCommand(context: CommandContext, setExit: (code: number) =
       context.io.stdout.write(
         `# Rendered by pxeforge render argo ${path.relative(repo.root, absolute)}\n${stringify(template, { lineWidth: 0 })}`,
       );
+      setExit(ExitCode.ok);
+    });
+  render
+    .command('dnsmasq')
+    .summary("dnsmasq's dhcp-host lines for the nodes of pxeforge.yaml: fixed address and host name per MAC")
+    .action(async () => {
+      const site = await requireSite(await context.repo(), ['tree']);
+      context.io.stdout.write(dnsmasqHostLines(site.nodeConfig?.nodes ?? [], 'Rendered by pxeforge render dnsmasq'));
       setExit(ExitCode.ok);
     });
   return render;
