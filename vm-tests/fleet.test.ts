@@ -6,8 +6,9 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type BootRecord, bootRecordPath, parseBootRecord } from '../src/nodes/boot-record.js';
+import { type FleetNode as FleetNodeRow, fleetSnapshotSchema } from '../src/report/fleet-snapshot.js';
 import { type FleetNetwork, type FleetNode, namespaceExists, placeIpxeLoaders, startFleetNetwork } from './helpers/fleet-network.js';
-import { type TempRepo, tempRecipeRepo } from './helpers/recipe-repo.js';
+import { projectRoot, type TempRepo, tempRecipeRepo } from './helpers/recipe-repo.js';
 
 /**
  * A fleet on a real PXE network (docs/fleet.md): a network namespace with a bridge, dnsmasq as
@@ -34,6 +35,7 @@ const macs: Record<string, string> = {
 };
 const addresses: Record<string, string> = { sq1: '10.77.0.11', sq2: '10.77.0.12', ram1: '10.77.0.21', ram2: '10.77.0.22' };
 const strangerMac = '52:54:00:77:09:01';
+const pxeforgeBin = path.join(projectRoot, 'bin/pxeforge.js');
 
 const recipes: Record<string, string> = {
   // tiny with its root as a squashfs fetched over HTTP: tiny's cached layers below, the netboot packages above.
@@ -108,6 +110,16 @@ async function waitForBoot(host: string, timeoutMs: number, previousBootId?: str
       throw new Error(`${host} did not come up in ${timeoutMs / 1000} s:\n${(await nodes.get(host)!.console()).slice(-3000)}`);
     await sleep(3000);
   }
+}
+
+/** `pxeforge fleet status --json`, run inside the namespace as a site's admin host runs it: each member by state, by host name. */
+async function fleetStatus(expectedExit: number): Promise<Record<string, FleetNodeRow>> {
+  const result = await network!.exec([process.execPath, pxeforgeBin, '--repo', repo.root, '--json', 'fleet', 'status'], {
+    timeout: 120_000,
+  });
+  expect(result.exitCode, String(result.all)).toBe(expectedExit);
+  const snapshot = fleetSnapshotSchema.parse(JSON.parse(String(result.stdout)));
+  return Object.fromEntries(Object.values(snapshot.nodes).map((node) => [node.host ?? '?', node]));
 }
 
 /** What the tree serves now (the current generation's state). */
@@ -187,6 +199,10 @@ ${Object.entries(groups)
   )
   .join('')}unknownNodes:
   action: localboot
+fleet:
+  ssh: { user: root, identityFile: var/fleet_ed25519 }
+  parallel: 4
+  timeoutSeconds: 10
 `,
     );
     // The site's admin key, authorized on every node by its node files.
@@ -257,6 +273,18 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
       new RegExp(`^10\\.77\\.0\\.11 .*"GET /pxeforge/images/fleet-squash/${versions.squash[0]}/rootfs\\.squashfs HTTP/1\\.1" 200 `, 'm'),
     );
     expect(http).toMatch(new RegExp(`^10\\.77\\.0\\.21 .*"GET /pxeforge/images/tiny/${versions.tiny}/initrd\\.img HTTP/1\\.1" 200 `, 'm'));
+
+    // What the admin sees: every node current, squashfs roots verified, the initramfs ones not fetched (null).
+    const fleet = await phase('fleet status', () => fleetStatus(0));
+    expect(Object.keys(fleet).sort()).toEqual(Object.keys(macs).sort());
+    for (const host of Object.keys(macs)) {
+      const squash = host.startsWith('sq');
+      expect(fleet[host], host).toMatchObject({
+        state: 'current',
+        verified: squash ? true : null,
+        booted: { image: squash ? 'fleet-squash' : 'tiny', version: squash ? now.squash : now.tiny, generation: now.generation },
+      });
+    }
   }, 600_000);
 
   it('promote a new version → its nodes reboot into it; rollback → reboot → the old one', async () => {
@@ -268,20 +296,32 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
     });
     const promoted = await served();
     expect(promoted.squash).toBe(versions.squash[1]);
-    // Still running the first until they reboot.
+    // Still running the first until they reboot: pending reboot, not drift (exit 0); the others untouched.
     expect((await bootRecord('sq1'))?.version).toBe(versions.squash[0]);
+    const pending = await fleetStatus(0);
+    for (const host of groups.squashfs.hosts)
+      expect(pending[host], host).toMatchObject({ state: 'pending reboot', booted: { version: versions.squash[0] } });
+    for (const host of groups.initramfs.hosts) expect(pending[host]?.state, host).toBe('current');
     const rebooted = await phase('reboot the squashfs nodes into the new version', () => rebootAll(groups.squashfs.hosts));
     for (const host of groups.squashfs.hosts)
       expectBooted(rebooted[host]!, host, { image: 'fleet-squash', version: versions.squash[1]!, generation: promoted.generation });
     // The initramfs nodes were not touched: still current on their generation.
     expect((await bootRecord('ram1'))?.version).toBe(versions.tiny);
+    const landed = await fleetStatus(0);
+    for (const host of Object.keys(macs)) expect(landed[host]?.state, host).toBe('current');
+    for (const host of groups.squashfs.hosts) expect(landed[host]?.booted?.version, host).toBe(versions.squash[1]);
 
     await pxeforge(['rollback', 'fleet-squash', '--channel', groups.squashfs.channel, '--reason', 'fleet test']);
     const rolledBack = await served();
     expect(rolledBack.squash).toBe(versions.squash[0]);
+    const rolling = await fleetStatus(0);
+    for (const host of groups.squashfs.hosts) expect(rolling[host]?.state, host).toBe('pending reboot');
     const back = await phase('reboot the squashfs nodes after the rollback', () => rebootAll(groups.squashfs.hosts));
     for (const host of groups.squashfs.hosts)
       expectBooted(back[host]!, host, { image: 'fleet-squash', version: versions.squash[0]!, generation: rolledBack.generation });
+    const after = await fleetStatus(0);
+    for (const host of Object.keys(macs)) expect(after[host]?.state, host).toBe('current');
+    for (const host of groups.squashfs.hosts) expect(after[host]?.booted?.version, host).toBe(versions.squash[0]);
   }, 900_000);
 
   it('a squashfs changed in the tree is refused by the node that fetches it; a MAC in no group gets the unknown-node action', async () => {
@@ -313,6 +353,11 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
       expect(await bootRecord('sq2')).toBeUndefined();
       // sq1 booted the intact root before: still current.
       expect((await bootRecord('sq1'))?.root.verified).toBe(true);
+      // fleet status names the node that did not come up; the others are current (no drift: exit 0).
+      const fleet = await fleetStatus(0);
+      expect(fleet.sq2).toMatchObject({ state: 'unreachable', booted: null });
+      expect(fleet.sq2?.problem).toBeTruthy();
+      for (const host of ['sq1', 'ram1', 'ram2']) expect(fleet[host]?.state, host).toBe('current');
 
       // The stranger: an address from the range, boot.ipxe, no config of its MAC, the unknown-node config.
       const deadline = Date.now() + 180_000;
