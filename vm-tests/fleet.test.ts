@@ -397,5 +397,5 @@ describe('the network is gone after the test', () => {
       }
     });
     expect(alive).toEqual([]);
-  });
+  }, 60_000);
 });
