@@ -1,5 +1,6 @@
 import { run } from '../exec/run.js';
 import { rootfsUrlPlaceholder, type OutputFormat } from './format.js';
+import { netbootDracutConfig } from './netboot-initrd.js';
 import {
   dracutModuleDir,
   dracutModuleSetup,
@@ -9,19 +10,6 @@ import {
   rootMismatchLine,
 } from './node-programs.js';
 import { mksquashfsArgv } from './pack-argv.js';
-
-/** dracut settings for a squashfs root fetched over HTTP (see docs/building.md: network-legacy). */
-export const netbootDracutConfig = [
-  '# pxeforge: initramfs that fetches the squashfs root over HTTP (root=live:<url>)',
-  'hostonly="no"',
-  'add_dracutmodules+=" livenet dmsquash-live network-legacy "',
-  "# pxeforge: puts the node's own files into the new root before it switches (docs/node-files.md)",
-  'add_dracutmodules+=" pxeforge "',
-  'omit_dracutmodules+=" network-manager systemd-networkd "',
-  'add_drivers+=" virtio_net virtio_pci virtio_blk e1000 e1000e igb ixgbe squashfs loop overlay "',
-  'compress="zstd"',
-  '',
-].join('\n');
 
 /**
  * The root as one squashfs image that the node fetches over HTTP and mounts under an overlay

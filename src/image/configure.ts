@@ -3,6 +3,7 @@ import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
 import { commonImageFiles, commonImagePrograms, commonImageUnits } from '../formats/node-programs.js';
 import { getFormat } from '../formats/registry.js';
+import { netbootRecipeDriversConfig, netbootRecipeDriversFile } from '../formats/netboot-initrd.js';
 import type { Recipe } from '../recipe/recipe.js';
 import { chrootArgv } from './argv.js';
 import { removeImagePath, writeImageFile } from '../rootfs/image-files.js';
@@ -60,6 +61,8 @@ export async function configureImage(root: string, recipe: Recipe, tools: Config
   await writeImageFile(root, '/etc/hosts', '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n');
   const format = getFormat(recipe.output.format);
   for (const [file, content] of Object.entries({ ...commonImageFiles, ...format.imageFiles })) await writeImageFile(root, file, content);
+  if (format.netbootInitrd && recipe.kernel.netbootDrivers.length > 0)
+    await writeImageFile(root, netbootRecipeDriversFile, netbootRecipeDriversConfig(recipe.kernel.netbootDrivers));
   // pxeforge's own programs (node files and the boot record at boot): every image gets them, whatever its overlays hold.
   for (const [file, content] of Object.entries({ ...commonImagePrograms, ...format.imagePrograms }))
     await writeImageFile(root, file, content, 0o755);

@@ -18,7 +18,7 @@ export function mergeRecipeFiles(parent: RecipeFile, child: RecipeFile): RecipeF
     services: undefined,
     users: mergeByName(parent.users, child.users),
     groups: mergeByName(parent.groups, child.groups),
-    kernel: mergeObject(parent.kernel, child.kernel),
+    kernel: mergeKernel(parent.kernel, child.kernel),
     output: {
       ...parent.output,
       ...child.output,
@@ -34,6 +34,13 @@ export function mergeRecipeFiles(parent: RecipeFile, child: RecipeFile): RecipeF
 }
 
 /** Key by key, the child winning; absent only when both are. */
+/** The child's package and cmdline win; the netboot drivers of both add up. */
+function mergeKernel(parent: RecipeFile['kernel'], child: RecipeFile['kernel']): RecipeFile['kernel'] {
+  const merged = mergeObject(parent, child);
+  if (parent?.netbootDrivers === undefined && child?.netbootDrivers === undefined) return merged;
+  return { ...merged, netbootDrivers: concatUnique(parent?.netbootDrivers, child?.netbootDrivers) };
+}
+
 function mergeObject<T extends object>(parent: T | undefined, child: T | undefined): T | undefined {
   return parent === undefined && child === undefined ? undefined : ({ ...parent, ...child } as T);
 }

@@ -99,7 +99,7 @@ export function normalizeRecipe(
     groups: merged.groups ?? [],
     locale: merged.locale,
     timezone: merged.timezone,
-    kernel: { package: kernelPackage, cmdline: merged.kernel?.cmdline ?? '' },
+    kernel: { package: kernelPackage, cmdline: merged.kernel?.cmdline ?? '', netbootDrivers: merged.kernel?.netbootDrivers ?? [] },
     output: {
       format: merged.output!.format!,
       compression: { algorithm, level: level ?? defaults.compression[algorithm] },

@@ -45,6 +45,12 @@ export const timezoneName = z
   .max(64)
   .regex(/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/, { error: 'is not a timezone name (Area/Location, e.g. Europe/Berlin)' });
 
+/** A kernel module name as modprobe and dracut take it (e.g. `ib_ipoib`, `mlx5_ib`). */
+export const kernelModuleName = z
+  .string()
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, { error: 'is not a kernel module name (letters, digits, _ and -)' });
+
 /** One kernel command-line parameter. */
 const cmdlineToken = /^[A-Za-z0-9_.,:/=+@%~-]+$/;
 

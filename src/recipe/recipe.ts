@@ -29,7 +29,8 @@ export interface Recipe {
   groups: RecipeGroup[];
   locale: string | undefined;
   timezone: string | undefined;
-  kernel: { package: string; cmdline: string };
+  /** netbootDrivers: extra modules for the netboot initrd (squashfs), added to dracut's add_drivers. */
+  kernel: { package: string; cmdline: string; netbootDrivers: string[] };
   output: {
     format: FormatName;
     compression: { algorithm: CompressionAlgorithm; level: number | undefined };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { archNames } from '../arches/registry.js';
 import { distroNames, distros } from '../distros/registry.js';
 import { formatNames } from '../formats/registry.js';
-import { fileName, imageName, kernelCmdline, packageSpec, repoPath, timezoneName, unitName } from './patterns.js';
+import { fileName, imageName, kernelCmdline, kernelModuleName, packageSpec, repoPath, timezoneName, unitName } from './patterns.js';
 
 /**
  * The recipe file as written (before `extends` is resolved). Every object is strict: an
@@ -80,6 +80,12 @@ const group = z.strictObject({
 const kernel = z.strictObject({
   package: packageSpec.optional().describe('Kernel package, e.g. linux-image-amd64.'),
   cmdline: kernelCmdline.optional().describe('Extra kernel parameters for every boot of this image.'),
+  netbootDrivers: z
+    .array(kernelModuleName)
+    .optional()
+    .describe(
+      "Kernel modules the netboot initrd of a squashfs image carries besides pxeforge's list (e.g. ib_ipoib, mlx5_ib to boot over InfiniBand); with extends, the lists add up.",
+    ),
 });
 
 const compression = z.strictObject({

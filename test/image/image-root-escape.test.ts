@@ -119,7 +119,7 @@ const recipe = (timezone: string | undefined): Recipe => ({
   groups: [],
   locale: 'en_US.UTF-8',
   timezone,
-  kernel: { package: 'linux-image-amd64', cmdline: '' },
+  kernel: { package: 'linux-image-amd64', cmdline: '', netbootDrivers: [] },
   output: { format: 'squashfs', compression: { algorithm: 'zstd', level: 3 }, acceptCapabilityLoss: false },
   hooks: ['hook.sh'],
   hygiene: { allowPrivateKeys: [] },

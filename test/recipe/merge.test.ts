@@ -125,3 +125,20 @@ describe('concatUnique', () => {
     expect(concatUnique(undefined)).toEqual([]);
   });
 });
+
+describe('kernel.netbootDrivers', () => {
+  const withDrivers = (drivers: string[] | undefined): RecipeFile => ({ ...child, kernel: { cmdline: 'x', netbootDrivers: drivers } });
+  it('adds up along extends, parent first, without duplicates', () => {
+    const merged = mergeRecipeFiles(
+      { ...parent, kernel: { package: 'k', netbootDrivers: ['ib_ipoib', 'mlx5_ib'] } },
+      withDrivers(['mlx5_ib', 'bnxt_re']),
+    );
+    expect(merged.kernel).toStrictEqual({ package: 'k', cmdline: 'x', netbootDrivers: ['ib_ipoib', 'mlx5_ib', 'bnxt_re'] });
+  });
+  it("one side's list is kept as it is", () => {
+    expect(
+      mergeRecipeFiles({ ...parent, kernel: { netbootDrivers: ['ib_ipoib'] } }, withDrivers(undefined)).kernel?.netbootDrivers,
+    ).toEqual(['ib_ipoib']);
+    expect(mergeRecipeFiles(parent, withDrivers(['igc'])).kernel?.netbootDrivers).toEqual(['igc']);
+  });
+});

@@ -6,6 +6,7 @@ import {
   fileName,
   imageName,
   kernelCmdline,
+  kernelModuleName,
   packageSpec,
   repoPath,
   timezoneName,
@@ -262,6 +263,30 @@ describe('bootScriptUrl', () => {
       'tftp://server/',
       'file:///srv/tftp',
       'server/pxe',
+    ]);
+  });
+});
+
+describe('kernelModuleName', () => {
+  it('takes module names as modprobe writes them, up to 64', () => {
+    accepts(kernelModuleName, ['ib_ipoib', 'mlx5_ib', 'bnxt_en', 'hid-generic', 'e1000e', 'I', `m${'o'.repeat(63)}`]);
+  });
+
+  it('refuses anything else, wherever it is', () => {
+    refuses(kernelModuleName, [
+      '',
+      ' igb',
+      'igb ',
+      'i gb',
+      '"igb',
+      'igb"',
+      'ig"b',
+      '$x',
+      'x;y',
+      'a/b',
+      'a.ko',
+      '\nigb',
+      `m${'o'.repeat(64)}`,
     ]);
   });
 });

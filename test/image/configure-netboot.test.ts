@@ -1,0 +1,58 @@
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { configureImage } from '../../src/image/configure.js';
+import type { Recipe } from '../../src/recipe/recipe.js';
+
+/** What the configure stage writes for the netboot initrd into a real directory tree (no chroot is needed: no accounts, units, locale). */
+let root: string;
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'pxeforge-configure-'));
+  await mkdir(path.join(root, 'etc'));
+});
+afterEach(() => rm(root, { recursive: true, force: true }));
+
+const recipe = (format: 'squashfs' | 'initramfs', netbootDrivers: string[]): Recipe => ({
+  name: 'netboot',
+  description: undefined,
+  chain: [],
+  sources: [],
+  base: { distro: 'debian', release: 'bookworm', arch: 'amd64', variant: 'minbase', mirror: undefined },
+  packages: { sets: [], install: [] },
+  overlays: [],
+  services: { enable: [], disable: [], mask: [] },
+  users: [],
+  groups: [],
+  locale: undefined,
+  timezone: undefined,
+  kernel: { package: 'linux-image-amd64', cmdline: '', netbootDrivers },
+  output: { format, compression: { algorithm: 'zstd', level: 3 }, acceptCapabilityLoss: false },
+  hooks: [],
+  hygiene: { allowPrivateKeys: [] },
+  tests: { boot: { memory: 2048, cpus: 2, timeout: 300, builtinChecks: true }, checks: [] },
+});
+const tools = { emit: () => {}, signal: new AbortController().signal };
+const confs = () => readdir(path.join(root, 'etc/dracut.conf.d')).catch(() => []);
+
+describe("configure: the recipe's kernel.netbootDrivers", () => {
+  it("squashfs: written after pxeforge's settings, as add_drivers", async () => {
+    await configureImage(root, recipe('squashfs', ['ib_ipoib', 'mlx5_ib']), tools);
+    expect(await confs()).toEqual(['90-pxeforge-netboot.conf', '91-pxeforge-recipe-drivers.conf']);
+    expect(await readFile(path.join(root, 'etc/dracut.conf.d/91-pxeforge-recipe-drivers.conf'), 'utf8')).toContain(
+      'add_drivers+=" ib_ipoib mlx5_ib "',
+    );
+  });
+
+  it("squashfs without extra drivers: only pxeforge's settings", async () => {
+    await configureImage(root, recipe('squashfs', []), tools);
+    expect(await confs()).toEqual(['90-pxeforge-netboot.conf']);
+  });
+
+  it('initramfs (no netboot initrd): no dracut settings at all', async () => {
+    await configureImage(root, recipe('initramfs', ['ib_ipoib']), tools);
+    expect(await confs()).toEqual([]);
+  });
+});
