@@ -1,8 +1,10 @@
-import { chmod, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { TestReport } from '../src/boot-test/report.js';
@@ -75,6 +77,28 @@ function siteYaml(image: string): string {
     nodeFiles: [base]
     secrets: [{ name: munge.key, path: /etc/munge/munge.key, owner: munge, group: munge, mode: "0400" }]
 `;
+}
+
+/**
+ * The netboot initrd, unpacked with the host's zstd and cpio: dracut's shell init (no systemd),
+ * pxeforge's pre-pivot hook, the NIC, squashfs, loop and overlay drivers, no disk drivers, and
+ * smaller than a bound (compute's, with linux-image-amd64 and every wired NIC driver, is 28 MiB).
+ */
+async function expectSlimNetbootInitrd(file: string): Promise<void> {
+  expect((await stat(file)).size).toBeLessThan(36 * 1024 * 1024);
+  const dir = await mkdtemp(path.join(tmpdir(), 'pxeforge-initrd-'));
+  try {
+    await execa('sh', ['-c', 'zstd -dc "$1" | cpio -idm --quiet --no-absolute-filenames', 'unpack', file], { cwd: dir });
+    const listing = (await execa('find', ['.', '-mindepth', '1'], { cwd: dir })).stdout.split('\n');
+    const modules = new Set(listing.flatMap((entry) => /\/([^/]+)\.ko(\.[a-z]+)?$/.exec(entry)?.[1] ?? []));
+    expect([...['virtio_net', 'squashfs', 'loop', 'overlay'].filter((name) => !modules.has(name))]).toEqual([]);
+    expect([...['ahci', 'nvme', 'sd_mod', 'ext4', 'xfs', 'btrfs'].filter((name) => modules.has(name))]).toEqual([]);
+    expect(listing.filter((entry) => entry.endsWith('/hooks/pre-pivot/90-pxeforge-node-files.sh'))).toHaveLength(1);
+    expect(listing.filter((entry) => /\/systemd\/systemd$/.test(entry))).toEqual([]);
+    expect(await readFile(path.join(dir, 'init'), 'utf8')).toMatch(/^#!\/bin\/(ba)?sh/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function build(name: string): Promise<string> {
@@ -185,6 +209,7 @@ describe('two nodes of one group boot from the tree, each with its own files', (
   it('squashfs: the same nodes, now following the squashfs image, keep their keys and get their files', async () => {
     const version = await build('node-squash');
     squashVersion = version;
+    await expectSlimNetbootInitrd(path.join(repo.store, 'images/node-squash', version, 'initrd.img'));
     await repo.write('pxeforge.yaml', siteYaml('node-squash'));
     await promote(`node-squash@${version}`);
     const cn001 = await bootAs(`node-squash@${version}`, 'cn001', 'boot.ipxe');
