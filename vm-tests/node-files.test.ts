@@ -95,6 +95,7 @@ async function expectSlimNetbootInitrd(file: string): Promise<void> {
     expect([...['ahci', 'nvme', 'sd_mod', 'ext4', 'xfs', 'btrfs'].filter((name) => modules.has(name))]).toEqual([]);
     expect(listing.filter((entry) => entry.endsWith('/hooks/pre-pivot/90-pxeforge-node-files.sh'))).toHaveLength(1);
     expect(listing.filter((entry) => /\/systemd\/systemd$/.test(entry))).toEqual([]);
+    expect(listing.filter((entry) => entry.endsWith('/systemd/network/99-default.link'))).toHaveLength(1);
     expect(await readFile(path.join(dir, 'init'), 'utf8')).toMatch(/^#!\/bin\/(ba)?sh/);
   } finally {
     await rm(dir, { recursive: true, force: true });

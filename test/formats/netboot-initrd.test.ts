@@ -66,6 +66,13 @@ describe('the netboot initrd (dracut settings in squashfs images)', () => {
     for (const driver of netbootDrivers) expect(driver).not.toMatch(/^(ahci|nvme|sd_mod|ext4|xfs|btrfs|amdgpu|nouveau|i915)$/);
   });
 
+  it("names NICs as the root does: systemd's default .link files, which no module brings without systemd", () => {
+    expect(words('install_optional_items')).toEqual([
+      '/usr/lib/systemd/network/99-default.link',
+      '/usr/lib/systemd/network/73-usb-net-by-mac.link',
+    ]);
+  });
+
   it('compresses with zstd, with its options (dracut would otherwise pick level 15)', () => {
     expect(lines).toContain('compress="zstd -q -T0 -9"');
   });
