@@ -19,7 +19,12 @@ export const amd64 = {
     package: 'qemu-system-x86',
     machine: 'q35',
     machineVersions: 'pc-q35-',
-    cpu: { kvm: 'host', tcg: 'max' },
+    // Under TCG without the virtualisation extensions: a guest kernel that sees SVM or VMX loads
+    // kvm_amd or kvm_intel, which takes tens of seconds under emulation (soft lockups), and no
+    // boot test runs nested guests. Without SVM QEMU lowers the highest extended CPUID leaf
+    // below the cache and address-size leaves, and the guest's userspace then fails: xlevel
+    // keeps them.
+    cpu: { kvm: 'host', tcg: 'max,-svm,-vmx,xlevel=0x80000008' },
   },
   serialConsole: 'ttyS0',
   bios: true,

@@ -32,13 +32,13 @@ describe('architecture registry', () => {
     expect(group('i386')).toBe(false);
   });
 
-  it('amd64 gives what the boot test ran before: qemu-system-x86_64, q35, host under KVM and max under TCG', () => {
+  it('amd64 gives what the boot test ran before: qemu-system-x86_64, q35, host under KVM and max without SVM or VMX under TCG', () => {
     const { amd64 } = arches;
     expect([amd64.kernelName, amd64.qemu.binary, amd64.qemu.machine, amd64.qemu.cpu, amd64.bios]).toEqual([
       'x86_64',
       'qemu-system-x86_64',
       'q35',
-      { kvm: 'host', tcg: 'max' },
+      { kvm: 'host', tcg: 'max,-svm,-vmx,xlevel=0x80000008' },
       true,
     ]);
   });

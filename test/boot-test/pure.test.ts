@@ -35,7 +35,7 @@ describe('qemuArgv', () => {
         "-accel",
         "tcg",
         "-cpu",
-        "max",
+        "max,-svm,-vmx,xlevel=0x80000008",
         "-smp",
         "2",
         "-m",
