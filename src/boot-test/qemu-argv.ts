@@ -92,6 +92,10 @@ export function qemuArgv(options: QemuOptions): string[] {
     `type=11,value=io.systemd.credential.binary:ssh.authorized_keys.root=${credential}`,
     '-display',
     'none',
+    // Headless: no VGA, so the guest spends no time on a frame buffer console nobody sees
+    // (bochs-drm and fbcon take seconds under TCG). Firmware and kernel talk on the serial console.
+    '-vga',
+    'none',
     '-serial',
     `file:${options.consoleLog}`,
     '-monitor',

@@ -52,6 +52,8 @@ describe('qemuArgv', () => {
         "type=11,value=io.systemd.credential.binary:ssh.authorized_keys.root=c3NoLWVkMjU1MTkgQUFBQSB0ZXN0Cg==",
         "-display",
         "none",
+        "-vga",
+        "none",
         "-serial",
         "file:/run/console.log",
         "-monitor",
