@@ -5,13 +5,22 @@
  */
 
 /**
- * The dracut modules of the netboot initrd, and nothing else: dracut's shell init (no systemd
- * in the initrd), udev, every wired NIC driver (kernel-network-modules), DHCP with dhclient
- * (network-legacy), curl (url-lib), the squashfs root under an overlay in RAM (livenet,
- * dmsquash-live, overlayfs) and pxeforge's module (added below).
+ * The dracut modules of the netboot initrd, and nothing else: systemd as the initrd's init
+ * (systemd, systemd-initrd, dracut-systemd, with udevd, journald and tmpfiles), udev, every wired
+ * NIC driver (kernel-network-modules), DHCP with dhclient (network-legacy, which with systemd also
+ * brings systemd's default .link file, so the NIC has the name it has in the root), curl
+ * (url-lib), the squashfs root under an overlay in RAM (livenet, dmsquash-live, overlayfs) and
+ * pxeforge's module (added below). dracut's shell init without systemd booted, but the root's
+ * systemd then did not always reach multi-user (see docs/building.md).
  */
 export const netbootDracutModules = [
   'bash',
+  'systemd',
+  'systemd-initrd',
+  'dracut-systemd',
+  'systemd-udevd',
+  'systemd-journald',
+  'systemd-tmpfiles',
   'base',
   'udev-rules',
   'kernel-modules',
@@ -69,9 +78,6 @@ export const netbootDracutConfig = [
   "# pxeforge: puts the node's own files into the new root before it switches (docs/node-files.md)",
   'add_dracutmodules+=" pxeforge "',
   `drivers=" ${netbootDrivers.join(' ')} "`,
-  '# udev names the NIC in the initrd as the root does (enp0s2, not eth0): without systemd in the initrd',
-  '# nothing else brings these, and an interface that is up cannot be renamed after the switch',
-  'install_optional_items+=" /usr/lib/systemd/network/99-default.link /usr/lib/systemd/network/73-usb-net-by-mac.link "',
   '# zstd, which the image has (squashfs-netboot): fast to unpack, also for the kernel under emulation',
   'compress="zstd -q -T0 -9"',
   '',

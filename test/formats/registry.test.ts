@@ -56,7 +56,7 @@ describe('squashfs', () => {
     expect(squashfs.keepsCapabilities).toBe(true);
     expect(Object.keys(squashfs.imageFiles)).toEqual(['/etc/dracut.conf.d/90-pxeforge-netboot.conf']);
     expect(squashfs.imageFiles['/etc/dracut.conf.d/90-pxeforge-netboot.conf']).toContain(
-      'dracutmodules=" bash base udev-rules kernel-modules kernel-network-modules network network-legacy url-lib img-lib dm fs-lib rootfs-block overlayfs dmsquash-live livenet "',
+      'dracutmodules=" bash systemd systemd-initrd dracut-systemd systemd-udevd systemd-journald systemd-tmpfiles base udev-rules kernel-modules kernel-network-modules network network-legacy url-lib img-lib dm fs-lib rootfs-block overlayfs dmsquash-live livenet "',
     );
   });
 
