@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -7,13 +7,26 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configureImage } from '../../src/image/configure.js';
 import type { Recipe } from '../../src/recipe/recipe.js';
 
-/** What the configure stage writes for the netboot initrd into a real directory tree (no chroot is needed: no accounts, units, locale). */
+/**
+ * What the configure stage writes for the netboot initrd into a real directory tree. The only
+ * command it runs in the image (systemctl enable of pxeforge's units) goes to a fake chroot.
+ */
+let base: string;
 let root: string;
+const savedPath = process.env.PATH ?? '';
 beforeEach(async () => {
-  root = await mkdtemp(path.join(tmpdir(), 'pxeforge-configure-'));
-  await mkdir(path.join(root, 'etc'));
+  base = await mkdtemp(path.join(tmpdir(), 'pxeforge-configure-'));
+  root = path.join(base, 'root');
+  await mkdir(path.join(root, 'etc'), { recursive: true });
+  await mkdir(path.join(base, 'bin'));
+  await writeFile(path.join(base, 'bin/chroot'), '#!/bin/sh\nexit 0\n');
+  await chmod(path.join(base, 'bin/chroot'), 0o755);
+  process.env.PATH = `${path.join(base, 'bin')}:${savedPath}`;
 });
-afterEach(() => rm(root, { recursive: true, force: true }));
+afterEach(async () => {
+  process.env.PATH = savedPath;
+  await rm(base, { recursive: true, force: true });
+});
 
 const recipe = (format: 'squashfs' | 'initramfs', netbootDrivers: string[]): Recipe => ({
   name: 'netboot',
