@@ -1,4 +1,5 @@
 import type { TestReport } from '../../src/boot-test/report.js';
+import type { Recipe } from '../../src/recipe/recipe.js';
 import type { Manifest } from '../../src/store/manifest.js';
 
 /** A manifest.json as a build writes it, with `fields` over its defaults (for stores made by hand). */
@@ -48,6 +49,29 @@ export function testReportRecord(fields: Partial<TestReport> & Pick<TestReport, 
     hostKey: undefined,
     fetched: [],
     consoleLog: 'console.log',
+    ...fields,
+  };
+}
+
+/** A normalized recipe as `normalize` returns it for a minimal recipe, with `fields` over its defaults. */
+export function recipeRecord(fields: Partial<Recipe> & Pick<Recipe, 'name'>): Recipe {
+  return {
+    description: undefined,
+    chain: [],
+    sources: [],
+    base: { distro: 'debian', release: 'bookworm', arch: 'amd64', variant: 'minbase', mirror: undefined },
+    packages: { sets: [], install: [] },
+    overlays: [],
+    services: { enable: [], disable: [], mask: [] },
+    users: [],
+    groups: [],
+    locale: undefined,
+    timezone: undefined,
+    kernel: { package: 'linux-image-amd64', cmdline: '', netbootDrivers: [] },
+    output: { format: 'squashfs', compression: { algorithm: 'zstd', level: 3 }, acceptCapabilityLoss: false },
+    hooks: [],
+    hygiene: { allowPrivateKeys: [] },
+    tests: { boot: { memory: 2048, cpus: 2, timeout: 300, builtinChecks: true }, checks: [] },
     ...fields,
   };
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { configureImage } from '../../src/image/configure.js';
-import type { Recipe } from '../../src/recipe/recipe.js';
+import { recipeRecord } from '../helpers/records.js';
 
 /**
  * What the configure stage writes for the netboot initrd into a real directory tree. The only
@@ -28,25 +28,12 @@ afterEach(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-const recipe = (format: 'squashfs' | 'initramfs', netbootDrivers: string[]): Recipe => ({
-  name: 'netboot',
-  description: undefined,
-  chain: [],
-  sources: [],
-  base: { distro: 'debian', release: 'bookworm', arch: 'amd64', variant: 'minbase', mirror: undefined },
-  packages: { sets: [], install: [] },
-  overlays: [],
-  services: { enable: [], disable: [], mask: [] },
-  users: [],
-  groups: [],
-  locale: undefined,
-  timezone: undefined,
-  kernel: { package: 'linux-image-amd64', cmdline: '', netbootDrivers },
-  output: { format, compression: { algorithm: 'zstd', level: 3 }, acceptCapabilityLoss: false },
-  hooks: [],
-  hygiene: { allowPrivateKeys: [] },
-  tests: { boot: { memory: 2048, cpus: 2, timeout: 300, builtinChecks: true }, checks: [] },
-});
+const recipe = (format: 'squashfs' | 'initramfs', netbootDrivers: string[]) =>
+  recipeRecord({
+    name: 'netboot',
+    kernel: { package: 'linux-image-amd64', cmdline: '', netbootDrivers },
+    output: { format, compression: { algorithm: 'zstd', level: 3 }, acceptCapabilityLoss: false },
+  });
 const tools = { emit: () => {}, signal: new AbortController().signal };
 const confs = () => readdir(path.join(root, 'etc/dracut.conf.d')).catch(() => []);
 

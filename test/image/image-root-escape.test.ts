@@ -12,7 +12,7 @@ import { cleanImage } from '../../src/image/hygiene.js';
 import { runHooks } from '../../src/image/hooks.js';
 import { copyKernel, initrdCacheKey, installedKernel } from '../../src/image/kernel.js';
 import { applyOverlay } from '../../src/image/overlay.js';
-import type { Recipe } from '../../src/recipe/recipe.js';
+import { recipeRecord } from '../helpers/records.js';
 
 /**
  * A fabricated image whose paths are absolute symlinks to a "victim" directory outside
@@ -106,25 +106,7 @@ async function link(paths: readonly string[]): Promise<void> {
   }
 }
 
-const recipe = (timezone: string | undefined): Recipe => ({
-  name: 'escape',
-  description: undefined,
-  chain: [],
-  sources: [],
-  base: { distro: 'debian', release: 'bookworm', arch: 'amd64', variant: 'minbase', mirror: undefined },
-  packages: { sets: [], install: [] },
-  overlays: [],
-  services: { enable: [], disable: [], mask: [] },
-  users: [],
-  groups: [],
-  locale: 'en_US.UTF-8',
-  timezone,
-  kernel: { package: 'linux-image-amd64', cmdline: '', netbootDrivers: [] },
-  output: { format: 'squashfs', compression: { algorithm: 'zstd', level: 3 }, acceptCapabilityLoss: false },
-  hooks: ['hook.sh'],
-  hygiene: { allowPrivateKeys: [] },
-  tests: { boot: { memory: 2048, cpus: 2, timeout: 300, builtinChecks: true }, checks: [] },
-});
+const recipe = (timezone: string | undefined) => recipeRecord({ name: 'escape', locale: 'en_US.UTF-8', timezone, hooks: ['hook.sh'] });
 const tools = { emit: () => {}, signal: new AbortController().signal };
 
 /** Every stage that touches the image root, in build order, as far as each gets in this image. */
