@@ -79,55 +79,13 @@ export async function fleetStatus(site: SiteTree, options: FleetStatusOptions): 
   let done = 0;
   await eachLimited([...members.keys()], settings.parallel, async (index) => {
     const member = members[index]!;
-    const expected = await expectations.of(member.group, member.mac);
-    const base = {
-      mac: member.mac,
-      host: member.host ?? null,
-      address: member.address ?? null,
-      group: member.group.name,
-      channel: member.group.channel,
-      expected: { image: expected.image, version: expected.version, generation: expected.generation, nodeFiles: expected.nodeFiles },
-    };
-    const unreachable = (problem: string): FleetMember => ({
-      ...base,
-      booted: null,
-      verified: null,
-      pendingReboot: false,
-      state: 'unreachable',
-      problem,
+    results[index] = await memberStatus(member, await expectations.of(member.group, member.mac), {
+      site,
+      settings,
+      privateKey,
+      knownHosts,
+      signal: options.signal,
     });
-    if (member.address === undefined) {
-      results[index] = unreachable('no address in pxeforge.yaml');
-    } else {
-      const keys = await acceptedKeys(site, member, settings, knownHosts);
-      if ('problem' in keys) results[index] = unreachable(keys.problem);
-      else {
-        const reading = await readNode({
-          address: member.address,
-          port: settings.port,
-          user: settings.user,
-          privateKey,
-          hostKeys: keys.accepted,
-          timeoutMs: settings.timeoutMs,
-          signal: options.signal,
-        });
-        if (reading.kind === 'unreachable') results[index] = unreachable(reading.problem);
-        else if (reading.kind === 'bad record')
-          results[index] = { ...base, booted: null, verified: null, pendingReboot: false, state: 'drift', problem: reading.problem };
-        else {
-          const record = reading.record;
-          const { state, problem } = classify(expected, record);
-          results[index] = {
-            ...base,
-            booted: { image: record.image, version: record.version, generation: record.generation, bootedAt: record.bootedAt },
-            verified: record.root.verified,
-            pendingReboot: state === 'pending reboot',
-            state,
-            ...(problem === undefined ? {} : { problem }),
-          };
-        }
-      }
-    }
     done += 1;
     options.progress?.(done, members.length);
   });
@@ -151,6 +109,55 @@ export async function fleetStatus(site: SiteTree, options: FleetStatusOptions): 
       nodes,
     },
     members: results,
+  };
+}
+
+/** One member read and classified: unreachable, a bad record (drift), or its record against what it should boot. */
+async function memberStatus(
+  member: Member,
+  expected: Expected,
+  context: { site: SiteTree; settings: FleetSettings; privateKey: Buffer; knownHosts: KnownHosts | undefined; signal: AbortSignal },
+): Promise<FleetMember> {
+  const { settings } = context;
+  const base = {
+    mac: member.mac,
+    host: member.host ?? null,
+    address: member.address ?? null,
+    group: member.group.name,
+    channel: member.group.channel,
+    expected: { image: expected.image, version: expected.version, generation: expected.generation, nodeFiles: expected.nodeFiles },
+  };
+  const unread = (state: 'unreachable' | 'drift', problem: string): FleetMember => ({
+    ...base,
+    booted: null,
+    verified: null,
+    pendingReboot: false,
+    state,
+    problem,
+  });
+  if (member.address === undefined) return unread('unreachable', 'no address in pxeforge.yaml');
+  const keys = await acceptedKeys(context.site, member, settings, context.knownHosts);
+  if ('problem' in keys) return unread('unreachable', keys.problem);
+  const reading = await readNode({
+    address: member.address,
+    port: settings.port,
+    user: settings.user,
+    privateKey: context.privateKey,
+    hostKeys: keys.accepted,
+    timeoutMs: settings.timeoutMs,
+    signal: context.signal,
+  });
+  if (reading.kind === 'unreachable') return unread('unreachable', reading.problem);
+  if (reading.kind === 'bad record') return unread('drift', reading.problem);
+  const record = reading.record;
+  const { state, problem } = classify(expected, record);
+  return {
+    ...base,
+    booted: { image: record.image, version: record.version, generation: record.generation, bootedAt: record.bootedAt },
+    verified: record.root.verified,
+    pendingReboot: state === 'pending reboot',
+    state,
+    ...(problem === undefined ? {} : { problem }),
   };
 }
 
