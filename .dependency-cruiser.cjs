@@ -5,7 +5,7 @@
  */
 const layers = [
   { name: 'cli', folders: ['cli'] },
-  { name: 'workflow', folders: ['workflow', 'report', 'doctor', 'fleet'] },
+  { name: 'workflow', folders: ['workflow', 'report', 'doctor', 'fleet', 'rollout'] },
   { name: 'executors, promote, boot test', folders: ['executors', 'promote', 'boot-test'] },
   { name: 'image and store', folders: ['image', 'store', 'integrity', 'nodes'] },
   { name: 'recipe and site', folders: ['recipe', 'site'] },

@@ -82,6 +82,14 @@ export const errorCodes = [
   // The fleet.
   'NO_FLEET_KEY',
   'NO_KNOWN_HOSTS',
+  // Rollouts.
+  'ROLLOUT_ACTIVE',
+  'NO_ROLLOUT',
+  'BAD_WAVES',
+  'NO_REBOOT_COMMAND',
+  'ROLLOUT_CHANGED',
+  'ROLLOUT_FAILED',
+  'NO_ROLLOUT_TARGETS',
   // Kubernetes.
   'NO_KUBERNETES',
   'BAD_KUBECONFIG',

@@ -230,7 +230,14 @@ class Expectations {
   ) {}
 
   async of(group: NodeGroup, mac: string): Promise<Expected> {
-    const served = this.current?.state.channels[group.channel]?.[group.image];
+    const channelServed = this.current?.state.channels[group.channel]?.[group.image];
+    // A member a rollout moved boots the rollout's version, since the wave that moved it.
+    const rollout = this.current?.state.rollouts?.[group.channel]?.[group.image];
+    const movedSince = rollout?.nodes[mac];
+    const served =
+      channelServed === undefined || rollout === undefined || movedSince === undefined
+        ? channelServed
+        : { version: rollout.version, since: movedSince };
     const archive = this.current?.state.nodes?.[mac]?.archive;
     const nodeFiles = archive === undefined ? null : (this.current?.state.files[archive]?.sha256 ?? null);
     const root = served === undefined ? { fetchesRoot: false, rootSha256: null } : await this.version(group.image, served.version);

@@ -39,6 +39,8 @@ export interface TreeTools {
 export interface ChangeDecision {
   /** The new channels state; undefined: nothing to do (with `nothing` saying why). */
   channels?: TreeState['channels'];
+  /** The rollouts in progress of the new state; undefined: those of the current state, unchanged. */
+  rollouts?: TreeState['rollouts'];
   change?: Omit<HistoryEntry, 'generation' | 'at' | 'user' | 'host'>;
   nothing?: string;
   /** A version to place in the tree (from the store) once the change is known to be possible. */
@@ -113,7 +115,8 @@ export async function applyChange(
     }
     const existing = await listGenerations(paths);
     const generation = Math.max(0, current?.generation ?? 0, ...existing) + 1;
-    const versions = await readVersionInfos(paths, decision.channels, decision.place?.manifest);
+    const rollouts = withoutEmpty(decision.rollouts ?? current?.state.rollouts);
+    const versions = await readVersionInfos(paths, decision.channels, decision.place?.manifest, rollouts);
     // Node files first: a problem with them stops the change before anything is written.
     const nodePlan = await planNodeArchives(tools.site, paths, decision.channels, versions, {
       signal: tools.signal,
@@ -126,6 +129,7 @@ export async function applyChange(
       versions,
       site: tools.site,
       nodeArchives: nodePlan.refs,
+      rollouts,
     });
     lap('render');
     await assertEntryDirs(paths, entryDirsOf(rendering.entries.keys()));
@@ -158,6 +162,7 @@ export async function applyChange(
       files: rendering.referenced,
       entries: Object.fromEntries(rendering.entries),
       ...(Object.keys(rendering.nodes).length > 0 ? { nodes: rendering.nodes } : {}),
+      ...(rollouts === undefined ? {} : { rollouts }),
     };
     await writeGeneration(paths, generation, rendering, state);
     lap('write generation');
@@ -204,36 +209,44 @@ async function undoFailedChange(paths: TreePaths, fresh: boolean, createdEntryDi
   }
 }
 
-/** Versions the new state serves → what rendering needs from their placed manifests. */
+/** Rollouts without the images that have no moved node left, and channels without images; undefined when none is left. */
+function withoutEmpty(rollouts: TreeState['rollouts']): TreeState['rollouts'] {
+  const kept = Object.entries(rollouts ?? {})
+    .map(
+      ([channel, images]) =>
+        [channel, Object.fromEntries(Object.entries(images).filter(([, r]) => Object.keys(r.nodes).length > 0))] as const,
+    )
+    .filter(([, images]) => Object.keys(images).length > 0);
+  return kept.length === 0 ? undefined : Object.fromEntries(kept);
+}
+
+/** Versions the new state serves (to whole channels and to the moved nodes of rollouts) → what rendering needs from their placed manifests. */
 export async function readVersionInfos(
   paths: TreePaths,
   channels: TreeState['channels'],
   placing: Manifest | undefined,
+  rollouts?: TreeState['rollouts'],
 ): Promise<Map<string, VersionInfo>> {
   const versions = new Map<string, VersionInfo>();
-  if (placing !== undefined)
-    versions.set(versionKey(placing.name, placing.version), {
-      format: placing.format,
-      cmdline: placing.kernel.cmdline,
-      artifacts: placing.artifacts,
-      accounts: placing.accounts,
-      appliesNodeFiles: placing.nodeFiles !== undefined,
-    });
-  for (const images of Object.values(channels)) {
-    for (const [image, served] of Object.entries(images)) {
-      const key = versionKey(image, served.version);
-      if (versions.has(key)) continue;
-      const manifest = await readPlacedManifest(paths, image, served.version);
-      versions.set(key, {
-        format: manifest.format,
-        cmdline: manifest.kernel.cmdline,
-        artifacts: manifest.artifacts,
-        accounts: manifest.accounts,
-        appliesNodeFiles: manifest.nodeFiles !== undefined,
-      });
-    }
+  if (placing !== undefined) versions.set(versionKey(placing.name, placing.version), versionInfo(placing));
+  const served = [...Object.values(channels), ...Object.values(rollouts ?? {})].flatMap((images) =>
+    Object.entries(images).map(([image, { version }]) => ({ image, version })),
+  );
+  for (const { image, version } of served) {
+    const key = versionKey(image, version);
+    if (!versions.has(key)) versions.set(key, versionInfo(await readPlacedManifest(paths, image, version)));
   }
   return versions;
+}
+
+function versionInfo(manifest: Manifest): VersionInfo {
+  return {
+    format: manifest.format,
+    cmdline: manifest.kernel.cmdline,
+    artifacts: manifest.artifacts,
+    accounts: manifest.accounts,
+    appliesNodeFiles: manifest.nodeFiles !== undefined,
+  };
 }
 
 export async function readPlacedManifest(paths: TreePaths, image: string, version: string): Promise<Manifest> {

@@ -54,6 +54,9 @@ export async function collectGarbage(
           for (const version of served.previous.slice(-options.keep)) referenced.add(`${image}@${version}`);
         }
       }
+      // A rollout's version is served to its moved nodes.
+      for (const images of Object.values(state.rollouts ?? {}))
+        for (const [image, rollout] of Object.entries(images)) referenced.add(`${image}@${rollout.version}`);
     }
     const keptVersions: string[] = [];
     const removedVersions: string[] = [];

@@ -70,11 +70,23 @@ async function testVerdict(
   return { ok: true, why: 'passed', digest, passed: true };
 }
 
+/** A version the store holds, checked to go into a channel: its artifacts, its architecture, and a protected channel's attestation. */
+export interface Promotable {
+  name: string;
+  version: string;
+  dir: string;
+  manifest: Manifest;
+  verdict: { ok: boolean; why: string; digest: string | null; passed: boolean | null };
+}
+
 /**
- * `pxeforge promote name@version --channel c`: the version's artifacts are checked against
- * its manifest, placed in the tree, and the channel switches to it in a new generation.
+ * What `promote` and `rollout start` check before the tree is touched: the channel exists,
+ * the version's artifacts match its manifest, every node group that follows the image there
+ * has its architecture, a squashfs has an HTTP URL to be fetched from, and a protected
+ * channel gets only a version whose boot test passed for exactly these artifacts (or one
+ * forced with a reason) and that was built from committed recipes (or allowed dirty).
  */
-export async function promote(tools: TreeTools, options: PromoteOptions): Promise<ChangeResult & { placed?: string }> {
+export async function checkPromotable(tools: Pick<TreeTools, 'site' | 'emit'>, options: PromoteOptions): Promise<Promotable> {
   const { site, emit } = tools;
   const channel = requireChannel(site, options.channel);
   if (options.force && !options.reason)
@@ -82,7 +94,6 @@ export async function promote(tools: TreeTools, options: PromoteOptions): Promis
   const { name, version, dir } = await resolveVersion(site.store, options.image);
   const manifest = await readManifest(dir);
   requireGroupArch(site, options.channel, name, version, manifestArch(manifest));
-
   if (getFormat(manifest.format).needsHttp && site.httpBaseUrl === undefined) {
     throw invalidInput(
       'NO_HTTP_BASE_URL',
@@ -124,21 +135,37 @@ export async function promote(tools: TreeTools, options: PromoteOptions): Promis
   if (channel.protected && !verdict.ok)
     emit({ type: 'warning', message: `forced into protected channel ${options.channel}: ${verdict.why}` });
 
+  return { name, version, dir, manifest, verdict };
+}
+
+/** What a channel serves once it switches to a checked version (`forced`: --force was given), with the version it served before as the last to roll back to. */
+export function nextServed(served: Served | undefined, to: Pick<Promotable, 'version' | 'manifest' | 'verdict'>, forced: boolean): Served {
+  return {
+    version: to.version,
+    since: new Date().toISOString(),
+    by: currentUser(),
+    previous: served === undefined ? [] : [...served.previous.filter((v) => v !== to.version), served.version],
+    forced: forced && !to.verdict.ok,
+    testReport: to.verdict.digest,
+    testPassed: to.verdict.passed,
+    commit: to.manifest.git.commit,
+    dirty: to.manifest.git.dirty,
+  };
+}
+
+/**
+ * `pxeforge promote name@version --channel c`: the version's artifacts are checked against
+ * its manifest, placed in the tree, and the channel switches to it in a new generation.
+ */
+export async function promote(tools: TreeTools, options: PromoteOptions): Promise<ChangeResult & { placed?: string }> {
+  const { name, version, dir, manifest, verdict } = await checkPromotable(tools, options);
+
   let placed: string | undefined;
   const result = await applyChange(tools, `promote ${name}@${version} --channel ${options.channel}`, async (current) => {
+    refuseDuringRollout(current, options.channel, name, 'promote');
     const served = current?.channels[options.channel]?.[name];
     if (served?.version === version) return { nothing: `channel ${options.channel} already serves ${name}@${version}` };
-    const next: Served = {
-      version,
-      since: new Date().toISOString(),
-      by: currentUser(),
-      previous: served === undefined ? [] : [...served.previous.filter((v) => v !== version), served.version],
-      forced: options.force === true && !verdict.ok,
-      testReport: verdict.digest,
-      testPassed: verdict.passed,
-      commit: manifest.git.commit,
-      dirty: manifest.git.dirty,
-    };
+    const next = nextServed(served, { version, manifest, verdict }, options.force === true);
     return {
       place: {
         manifest,
@@ -182,6 +209,7 @@ export async function rollback(tools: TreeTools, options: RollbackOptions): Prom
     throw invalidInput('BAD_ARGUMENT', `rollback takes an image name, not \`${options.image}\``, 'pick the version with --to <version>');
   const name = options.image;
   return applyChange(tools, `rollback ${name} --channel ${options.channel}`, async (current) => {
+    refuseDuringRollout(current, options.channel, name, 'rollback');
     const served = current?.channels[options.channel]?.[name];
     if (served === undefined) {
       throw invalidInput(
@@ -286,6 +314,17 @@ async function lastGenerationServing(
   return undefined;
 }
 
+/** A channel with a rollout of the image in progress changes only through the rollout (its nodes would be left on two versions). */
+function refuseDuringRollout(current: TreeState | undefined, channel: string, image: string, verb: string): void {
+  const rollout = current?.rollouts?.[channel]?.[image];
+  if (rollout === undefined) return;
+  throw invalidInput(
+    'ROLLOUT_ACTIVE',
+    `a rollout of ${image}@${rollout.version} in channel \`${channel}\` is in progress (${Object.keys(rollout.nodes).length} node(s) moved): ${verb} would leave its nodes on two versions`,
+    'nothing was changed. `pxeforge rollout status` shows it; `pxeforge rollout resume` finishes it, `pxeforge rollout abort` moves its nodes back',
+  );
+}
+
 function servingChannels(current: TreeState | undefined, name: string): string {
   const channels = Object.entries(current?.channels ?? {})
     .filter(([, images]) => images[name] !== undefined)
@@ -293,6 +332,6 @@ function servingChannels(current: TreeState | undefined, name: string): string {
   return channels.length === 0 ? 'none' : channels.join(', ');
 }
 
-function withServed(channels: TreeState['channels'], channel: string, image: string, served: Served): TreeState['channels'] {
+export function withServed(channels: TreeState['channels'], channel: string, image: string, served: Served): TreeState['channels'] {
   return { ...channels, [channel]: { ...channels[channel], [image]: served } };
 }

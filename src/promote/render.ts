@@ -6,7 +6,7 @@ import { maxCmdlineBytes } from '../recipe/cmdline-size.js';
 import { rootfsUrlPlaceholder, type Artifact } from '../store/manifest.js';
 import { bootParameters } from '../nodes/boot-record.js';
 import type { Accounts } from '../nodes/node-file.js';
-import type { SiteConfig } from '../site/site-config.js';
+import type { NodeGroup, SiteConfig } from '../site/site-config.js';
 import { placedDir, treeDirName, type Served, type TreeState } from './tree.js';
 
 /**
@@ -61,6 +61,8 @@ export interface RenderInput {
   site: Pick<SiteConfig, 'nodeGroups' | 'unknownNodes' | 'httpBaseUrl'>;
   /** Members with node files, by MAC (members of a group that serves nothing get none). */
   nodeArchives?: ReadonlyMap<string, NodeArchiveRef>;
+  /** Rollouts in progress (the state's `rollouts`): their moved members boot the rollout's version. */
+  rollouts?: TreeState['rollouts'];
 }
 
 export interface Rendering {
@@ -96,9 +98,10 @@ export function renderGeneration(input: RenderInput): Rendering {
   };
 
   /** A served image's target; `group` when a node group (or the unknown-node action `group`) boots it. */
-  const target = (image: string, channel: string, kernelArgs: string, group?: string): BootTarget | undefined => {
-    const served: Served | undefined = input.channels[channel]?.[image];
-    if (served === undefined) return undefined;
+  const target = (image: string, channel: string, kernelArgs: string, group?: string, rolloutVersion?: string): BootTarget | undefined => {
+    const channelServed: Served | undefined = input.channels[channel]?.[image];
+    if (channelServed === undefined) return undefined;
+    const served = { version: rolloutVersion ?? channelServed.version };
     const info = input.versions.get(versionKey(image, served.version));
     if (info === undefined) throw new Error(`no manifest for ${versionKey(image, served.version)}`);
     const dir = placedDir(image, served.version);
@@ -136,6 +139,9 @@ export function renderGeneration(input: RenderInput): Rendering {
   const groupTargets = new Map<string, BootTarget>();
   for (const group of site.nodeGroups) {
     const t = target(group.image, group.channel, group.kernelArgs, group.name);
+    // A rollout in progress: its moved members boot the rollout's version, through configs of their own.
+    const rollout = input.rollouts?.[group.channel]?.[group.image];
+    const moved = rollout === undefined ? [] : group.members.filter(({ mac }) => Object.hasOwn(rollout.nodes, mac));
     groups.push({
       name: group.name,
       image: group.image,
@@ -143,13 +149,25 @@ export function renderGeneration(input: RenderInput): Rendering {
       version: input.channels[group.channel]?.[group.image]?.version ?? null,
       members: group.members.length,
       firmware: group.firmware,
+      ...(rollout === undefined || t === undefined ? {} : { rollout: { version: rollout.version, moved: moved.length } }),
     });
     if (t === undefined) continue;
     groupTargets.set(group.name, t);
+    const subsets = [{ name: group.name, members: group.members.filter((member) => !moved.includes(member)), target: t }];
+    if (rollout !== undefined && moved.length > 0) {
+      // `@` is in no group name: the moved members' files can never meet a real group's.
+      const next = target(group.image, group.channel, group.kernelArgs, group.name, rollout.version)!;
+      subsets.push({ name: `${group.name}@${rollout.version}`, members: moved, target: next });
+    }
+    for (const subset of subsets) renderMembers(group, subset.name, subset.members, subset.target);
+  }
+
+  /** The configs of a group's members that boot one target (all of them, or the moved or unmoved part of a rollout). */
+  function renderMembers(group: NodeGroup, name: string, members: NodeGroup['members'], t: BootTarget): void {
     const header = `pxeforge generation ${generation}: node group ${group.name} boots ${t.label}`;
     const nodeInitrds: Record<string, string> = {};
     const nodeCmdlines: Record<string, string> = {};
-    for (const { mac } of group.members) {
+    for (const { mac } of members) {
       const archive = input.nodeArchives?.get(mac);
       if (archive === undefined) continue;
       nodeInitrds[mac] = `/${archive.archive}`;
@@ -168,9 +186,9 @@ export function renderGeneration(input: RenderInput): Rendering {
         );
     }
     const toRender = {
-      name: group.name,
+      name,
       firmware: group.firmware,
-      macs: group.members.map((member) => member.mac),
+      macs: members.map((member) => member.mac),
       nodeInitrds,
       nodeCmdlines,
     };

@@ -32,8 +32,12 @@ export const historyEntrySchema = z.object({
   /** What SUDO_USER said when pxeforge ran under sudo: a claim made by sudo's caller, recorded as such. */
   sudoUser: z.string().nullable().optional(),
   host: z.string(),
-  /** refresh: node groups re-rendered from pxeforge.yaml, no channel changed (channel, image, to are null). */
-  action: z.enum(['promote', 'rollback', 'refresh']),
+  /**
+   * refresh: node groups re-rendered from pxeforge.yaml, no channel changed (channel, image, to are null).
+   * rollout: a wave moved `nodes` of the channel to `to`; rollout-rollback: `nodes` moved back to
+   * `to` (a failed wave, or an aborted rollout); rollout-complete: the channel serves `to` to all.
+   */
+  action: z.enum(['promote', 'rollback', 'refresh', 'rollout', 'rollout-rollback', 'rollout-complete']),
   channel: z.string().nullable(),
   image: z.string().nullable(),
   from: z.string().nullable(),
@@ -46,8 +50,18 @@ export const historyEntrySchema = z.object({
   testReport: z.string().nullable(),
   /** Set when this change took over the lock of a holder that had died (see lock.ts). */
   recovered: z.string().optional(),
+  /** Rollout entries: the wave (null for an abort or the completion) and the nodes it moved (host names, or MACs). */
+  wave: z.int().positive().nullable().optional(),
+  nodes: z.array(z.string()).optional(),
 });
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+
+/** A rollout in progress of one image in one channel: the members moved to `version` so far, by MAC, with when each was moved. */
+export const rolloutServedSchema = z.object({
+  version: z.string(),
+  nodes: z.record(z.string(), z.string()),
+});
+export type RolloutServed = z.infer<typeof rolloutServedSchema>;
 
 /** `generations/<n>/state.json`: what the generation serves, and the change that made it. */
 export const treeStateSchema = z.object({
@@ -66,6 +80,8 @@ export const treeStateSchema = z.object({
       version: z.string().nullable(),
       members: z.int().nonnegative(),
       firmware: z.enum(firmwares),
+      /** A rollout in progress: its version, and how many members boot it so far. */
+      rollout: z.object({ version: z.string(), moved: z.int().nonnegative() }).optional(),
     }),
   ),
   /** Every file the generation's configs reference, tree-relative, with its sha256. */
@@ -77,5 +93,10 @@ export const treeStateSchema = z.object({
    * `pxeforge/nodes/<sha256>.cpio`; its digest is in `files`). Absent in states written before node files.
    */
   nodes: z.record(z.string(), z.object({ host: z.string(), archive: z.string() })).optional(),
+  /**
+   * Rollouts in progress: channel → image → the members that boot the rollout's version instead of
+   * the channel's (see src/rollout). Absent when there is none.
+   */
+  rollouts: z.record(z.string(), z.record(z.string(), rolloutServedSchema)).optional(),
 });
 export type TreeState = z.infer<typeof treeStateSchema>;

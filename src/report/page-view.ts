@@ -70,7 +70,17 @@ const kindBadge: Record<TimelineEntry['kind'], Badge> = {
   promote: { text: 'promote', tone: 'plain' },
   rollback: { text: '↶ rollback', tone: 'warn' },
   refresh: { text: 'refresh', tone: 'plain' },
+  rollout: { text: 'rollout wave', tone: 'plain' },
+  'rollout-rollback': { text: '↶ rollout undone', tone: 'warn' },
+  'rollout-complete': { text: 'rollout complete', tone: 'plain' },
 };
+
+/** Which nodes a rollout's change moved: the wave and up to 8 host names. */
+function rolloutNodes(e: TimelineEntry): string {
+  if (e.nodes.length === 0) return '';
+  const shown = e.nodes.slice(0, 8).join(', ') + (e.nodes.length > 8 ? ` and ${e.nodes.length - 8} more` : '');
+  return ` (${e.wave === null ? '' : `wave ${e.wave}: `}${shown})`;
+}
 
 export function timelineView(data: ReportData) {
   return data.timeline.map((e) => ({
@@ -87,7 +97,7 @@ export function timelineView(data: ReportData) {
     what:
       e.kind === 'refresh'
         ? 'node groups re-rendered from pxeforge.yaml'
-        : `${e.channel ?? '?'}: ${e.image ?? '?'} ${e.from ?? '(none)'} → ${e.to ?? '?'}`,
+        : `${e.channel ?? '?'}: ${e.image ?? '?'} ${e.from ?? '(none)'} → ${e.to ?? '?'}${rolloutNodes(e)}`,
     who: `${e.user}${e.sudoUser === null ? '' : ` (sudo by ${e.sudoUser})`} on ${e.host}`,
     reason: e.reason,
     recovered: e.recovered,

@@ -62,7 +62,7 @@ export interface GroupView {
   counts: { members: number; reported: number; drift: number; pendingReboot: number; unverified: number };
 }
 
-export type TimelineKind = 'promote' | 'rollback' | 'refresh';
+export type TimelineKind = 'promote' | 'rollback' | 'refresh' | 'rollout' | 'rollout-rollback' | 'rollout-complete';
 
 export interface TimelineEntry {
   generation: number;
@@ -80,6 +80,9 @@ export interface TimelineEntry {
   allowDirty: boolean;
   /** How the lock of a dead holder was taken over, when it was. */
   recovered: string | null;
+  /** A rollout's wave (null: not a wave) and the nodes the change moved. */
+  wave: number | null;
+  nodes: string[];
 }
 
 export interface VersionView {

@@ -2,9 +2,8 @@ import type { HistoryEntry } from '../promote/tree.js';
 import type { TimelineEntry } from './report-data.js';
 
 /**
- * The history as a timeline, newest first: promotions, rollbacks and refreshes, with forced
- * promotions, dirty builds allowed and recovered lock takeovers marked. (Rollouts and their
- * waves join here once the tree records them.)
+ * The history as a timeline, newest first: promotions, rollbacks, refreshes and the waves of
+ * rollouts, with forced promotions, dirty builds allowed and recovered lock takeovers marked.
  */
 export function timeline(entries: readonly HistoryEntry[]): TimelineEntry[] {
   return entries
@@ -24,6 +23,8 @@ export function timeline(entries: readonly HistoryEntry[]): TimelineEntry[] {
         forced: e.forced === true,
         allowDirty: e.allowDirty === true,
         recovered: typeof e.recovered === 'string' && e.recovered !== '' ? e.recovered : null,
+        wave: e.wave ?? null,
+        nodes: e.nodes ?? [],
       }),
     )
     .reverse();
