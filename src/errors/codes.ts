@@ -90,6 +90,7 @@ export const errorCodes = [
   'ROLLOUT_CHANGED',
   'ROLLOUT_FAILED',
   'NO_ROLLOUT_TARGETS',
+  'REBOOT_TEMPLATE',
   // Kubernetes.
   'NO_KUBERNETES',
   'BAD_KUBECONFIG',

@@ -99,7 +99,8 @@ const output = z.strictObject({
   acceptCapabilityLoss: z.boolean().optional().describe('initramfs only: cpio keeps no xattrs; accept that file capabilities are dropped.'),
 });
 
-const check = z.strictObject({
+/** A health check run over SSH in a booted node (recipe `tests.checks`, site `rollout.checks`). */
+export const recipeCheck = z.strictObject({
   name: z.string().min(1),
   run: z.string().min(1).describe('Shell command run over SSH inside the booted node.'),
   expect: z.string().optional().describe('Expected output (trimmed, exact).'),
@@ -117,7 +118,7 @@ const tests = z.strictObject({
       builtinChecks: z.boolean().optional().describe('Run the built-in checks; default true.'),
     })
     .optional(),
-  checks: z.array(check).optional(),
+  checks: z.array(recipeCheck).optional(),
 });
 
 const hygiene = z.strictObject({
@@ -152,7 +153,7 @@ export const recipeFileSchema = z
   .describe('A pxeforge recipe: how to build, boot-test and name one node image.');
 
 export type RecipeFile = z.output<typeof recipeFileSchema>;
-export type RecipeCheck = z.output<typeof check>;
+export type RecipeCheck = z.output<typeof recipeCheck>;
 export type RecipeUser = z.output<typeof user>;
 export type RecipeGroup = z.output<typeof group>;
 

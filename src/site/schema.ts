@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { archNames } from '../arches/registry.js';
 import { firmwares } from '../boot-loaders/boot-loader.js';
 import { bootScriptUrl, fileName, imageName, kernelCmdline } from '../recipe/patterns.js';
-import { fileMode, ownerOrGroup } from '../recipe/schema.js';
+import { fileMode, ownerOrGroup, recipeCheck } from '../recipe/schema.js';
 
 /** The site config, `pxeforge.yaml` at the root of the recipe repository. */
 
@@ -166,6 +166,26 @@ const fleet = z
   })
   .describe('How `pxeforge fleet status` reads what each node booted (its /run/pxeforge/boot.json, over SSH).');
 
+const rollout = z
+  .strictObject({
+    reboot: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe(
+        'Reboot command: argv, no shell (each element one argument). Placeholders {host}, {address}, {mac}, {bmc} run it once per node; {hosts} once per wave (the host names joined with commas, one argument).',
+      ),
+    checks: z.array(recipeCheck).optional().describe('Site-wide health checks every node of a wave must pass (as recipe `tests.checks`).'),
+    healthTimeoutSeconds: z
+      .int()
+      .min(1)
+      .max(86400)
+      .optional()
+      .describe('Default of `--health-timeout`: from the reboot until the node booted the new version and passed its checks; default 900.'),
+    rebootTimeoutSeconds: z.int().min(1).max(3600).optional().describe('How long one reboot command may run; default 120.'),
+  })
+  .describe('How `pxeforge rollout` reboots nodes and judges their health.');
+
 const settings = {
   store: z.string().min(1).optional().describe('Image store; default var/store (relative to this file).'),
   cache: z
@@ -207,6 +227,7 @@ const settings = {
   nodeGroups: z.record(fileName, nodeGroup).optional(),
   kubernetes: kubernetes.optional(),
   fleet: fleet.optional(),
+  rollout: rollout.optional(),
   unknownNodes: z
     .strictObject({
       action: z.enum(['localboot', 'menu', 'group']),
@@ -243,6 +264,7 @@ const partOf: Record<keyof typeof settings, SitePart> = {
   unknownNodes: 'tree',
   kubernetes: 'executors',
   fleet: 'tree',
+  rollout: 'tree',
 };
 
 /**

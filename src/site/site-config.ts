@@ -14,7 +14,7 @@ import { resolveSiteTree, type SiteTree } from './site-tree.js';
 export type { BuildSettings } from './build-settings.js';
 export type { SiteExecutors } from './executors.js';
 export type { SitePart } from './schema.js';
-export type { FleetSettings, NodeGroup, SiteTree } from './site-tree.js';
+export type { FleetSettings, NodeGroup, RolloutSettings, SiteTree } from './site-tree.js';
 export type { GroupNodeConfig, NodeSecretSetting, SettingLocation, SiteNode, SiteNodeConfig, VarValue } from './node-config.js';
 
 export const siteConfigName = 'pxeforge.yaml';

@@ -10,7 +10,10 @@ import type { YamlDocument } from '../source/yaml-document.js';
 import { expandHostlist } from './hostlist.js';
 import { resolveNodeConfig, type SiteNodeConfig } from './node-config.js';
 import { resolveNodeTable } from './node-table.js';
+import { type RolloutSettings, resolveRolloutSettings } from './rollout-settings.js';
 import type { SiteConfigFile } from './schema.js';
+
+export type { RolloutSettings } from './rollout-settings.js';
 
 export interface NodeGroup {
   name: string;
@@ -39,6 +42,8 @@ export interface SiteTree {
   nodeConfig?: SiteNodeConfig;
   /** How `fleet status` reaches the nodes. */
   fleet?: FleetSettings;
+  /** How `rollout` reboots nodes and judges their health. */
+  rollout?: RolloutSettings;
 }
 
 export interface FleetSettings {
@@ -152,6 +157,7 @@ export function resolveSiteTree(
     ...document.locate(fieldPath),
     path: formatPath(fieldPath),
   }));
+  const rollout = resolveRolloutSettings(config, report);
   if (problems.length > 0) return { problems };
   return {
     problems,
@@ -172,6 +178,7 @@ export function resolveSiteTree(
         parallel: config.fleet?.parallel ?? 64,
         timeoutMs: Math.round((config.fleet?.timeoutSeconds ?? 10) * 1000),
       },
+      rollout,
     },
   };
 }
