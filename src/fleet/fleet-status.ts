@@ -13,7 +13,7 @@ import { eachLimited } from '../progress/each-limited.js';
 import { readRegularFile } from '../source/read-regular-file.js';
 import { readManifest } from '../store/store.js';
 import { classify, type Expected } from './classify.js';
-import { readNode } from './read-node.js';
+import { type NodeTarget, readNode } from './read-node.js';
 
 export interface FleetStatusOptions {
   /** Only the members of this node group. */
@@ -49,8 +49,7 @@ interface Member {
  * known_hosts file; a node with no known key is not connected to at all.
  */
 export async function fleetStatus(site: SiteTree, options: FleetStatusOptions): Promise<FleetStatus> {
-  const settings = site.fleet ?? defaultFleetSettings;
-  const privateKey = await readIdentity(settings);
+  const access = await fleetAccess(site, { signal: options.signal });
   const paths = treePaths(site.tftpRoot);
   const current = await readCurrent(paths);
   let groups = site.nodeGroups;
@@ -63,29 +62,16 @@ export async function fleetStatus(site: SiteTree, options: FleetStatusOptions): 
         `node groups: ${site.nodeGroups.map((g) => g.name).join(', ') || 'none'}`,
       );
   }
-  const knownHosts = await readKnownHosts(settings);
   const expectations = new Expectations(paths, current);
-  const addresses = new Map((site.nodeConfig?.nodes ?? []).map((node) => [node.host, node.ip?.split('/')[0]]));
   const members: Member[] = groups.flatMap((group) =>
-    group.members.map((member) => ({
-      group,
-      mac: member.mac,
-      host: member.host,
-      address: member.host === undefined ? undefined : (addresses.get(member.host) ?? member.host),
-    })),
+    group.members.map((member) => ({ group, mac: member.mac, host: member.host, address: access.address(member) })),
   );
 
   const results: FleetMember[] = new Array(members.length);
   let done = 0;
-  await eachLimited([...members.keys()], settings.parallel, async (index) => {
+  await eachLimited([...members.keys()], access.settings.parallel, async (index) => {
     const member = members[index]!;
-    results[index] = await memberStatus(member, await expectations.of(member.group, member.mac), {
-      site,
-      settings,
-      privateKey,
-      knownHosts,
-      signal: options.signal,
-    });
+    results[index] = await memberStatus(member, await expectations.of(member.group, member.mac), access);
     done += 1;
     options.progress?.(done, members.length);
   });
@@ -113,12 +99,7 @@ export async function fleetStatus(site: SiteTree, options: FleetStatusOptions): 
 }
 
 /** One member read and classified: unreachable, a bad record (drift), or its record against what it should boot. */
-async function memberStatus(
-  member: Member,
-  expected: Expected,
-  context: { site: SiteTree; settings: FleetSettings; privateKey: Buffer; knownHosts: KnownHosts | undefined; signal: AbortSignal },
-): Promise<FleetMember> {
-  const { settings } = context;
+async function memberStatus(member: Member, expected: Expected, access: FleetAccess): Promise<FleetMember> {
   const base = {
     mac: member.mac,
     host: member.host ?? null,
@@ -135,18 +116,9 @@ async function memberStatus(
     state,
     problem,
   });
-  if (member.address === undefined) return unread('unreachable', 'no address in pxeforge.yaml');
-  const keys = await acceptedKeys(context.site, member, settings, context.knownHosts);
-  if ('problem' in keys) return unread('unreachable', keys.problem);
-  const reading = await readNode({
-    address: member.address,
-    port: settings.port,
-    user: settings.user,
-    privateKey: context.privateKey,
-    hostKeys: keys.accepted,
-    timeoutMs: settings.timeoutMs,
-    signal: context.signal,
-  });
+  const target = await access.target(member);
+  if ('problem' in target) return unread('unreachable', target.problem);
+  const reading = await readNode(target);
   if (reading.kind === 'unreachable') return unread('unreachable', reading.problem);
   if (reading.kind === 'bad record') return unread('drift', reading.problem);
   const record = reading.record;
@@ -158,6 +130,49 @@ async function memberStatus(
     pendingReboot: state === 'pending reboot',
     state,
     ...(problem === undefined ? {} : { problem }),
+  };
+}
+
+/** How pxeforge reaches the members of node groups over SSH: the fleet key, and per member its address and accepted host keys. */
+export interface FleetAccess {
+  settings: FleetSettings;
+  /** Where a member is reached: its `ip` in the `nodes` table, else its host name; undefined for a member by MAC only. */
+  address(member: { host?: string | undefined }): string | undefined;
+  /** What to connect to for a member, or why it is not connected to at all. */
+  target(member: { group: NodeGroup; mac: string; host?: string | undefined }): Promise<NodeTarget | { problem: string }>;
+}
+
+/**
+ * Reads the fleet key and the known hosts file of `fleet:` in pxeforge.yaml (refusing when
+ * either cannot be read). Host keys are checked: a managed group's member must present its
+ * managed key, any other one a key of the site's known_hosts file; a node with no known key
+ * is not connected to at all. Targets carry `signal` and the fleet's per-node timeout.
+ */
+export async function fleetAccess(site: SiteTree, options: { signal: AbortSignal }): Promise<FleetAccess> {
+  const settings = site.fleet ?? defaultFleetSettings;
+  const privateKey = await readIdentity(settings);
+  const knownHosts = await readKnownHosts(settings);
+  const addresses = new Map((site.nodeConfig?.nodes ?? []).map((node) => [node.host, node.ip?.split('/')[0]]));
+  const address = (member: { host?: string | undefined }) =>
+    member.host === undefined ? undefined : (addresses.get(member.host) ?? member.host);
+  return {
+    settings,
+    address,
+    async target(member) {
+      const at = address(member);
+      if (at === undefined) return { problem: 'no address in pxeforge.yaml' };
+      const keys = await acceptedKeys(site, { group: member.group, host: member.host, address: at }, settings, knownHosts);
+      if ('problem' in keys) return keys;
+      return {
+        address: at,
+        port: settings.port,
+        user: settings.user,
+        privateKey,
+        hostKeys: keys.accepted,
+        timeoutMs: settings.timeoutMs,
+        signal: options.signal,
+      };
+    },
   };
 }
 
@@ -197,7 +212,7 @@ async function readKnownHosts(settings: FleetSettings): Promise<KnownHosts | und
 /** The host keys a member may present, or why it has none (then it is not connected to). */
 async function acceptedKeys(
   site: SiteTree,
-  member: Member,
+  member: { group: NodeGroup; host: string | undefined; address: string },
   settings: FleetSettings,
   knownHosts: KnownHosts | undefined,
 ): Promise<{ accepted: string[] } | { problem: string }> {
