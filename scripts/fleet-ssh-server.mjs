@@ -20,14 +20,16 @@ const { Server, utils } = ssh2;
  * @typedef {{ text: string } | 'missing' | 'hang' | 'hang-handshake' | 'close'} Answer
  *   text: the file's content; missing: `cat` fails; hang: the command never answers;
  *   hang-handshake: no SSH banner ever; close: the connection is closed at once.
- * @typedef {{ hostKey: string | Buffer, answer: Answer }} FixtureNode
+ * @typedef {{ stdout?: string, stderr?: string, exit: number } | 'hang'} CommandAnswer
+ *   what any other command answers (health checks); `run` returning undefined: the default answer.
+ * @typedef {{ hostKey: string | Buffer, answer: Answer, run?: (command: string) => CommandAnswer | undefined }} FixtureNode
  * @param {{ authorizedKey: string, nodes: Map<string, FixtureNode> | ((address: string) => FixtureNode | undefined), port?: number }} options
  */
 export async function startFleetServer(options) {
   const authorized = utils.parseKey(options.authorizedKey);
   if (authorized instanceof Error) throw authorized;
   const lookup = typeof options.nodes === 'function' ? options.nodes : (address) => options.nodes.get(address);
-  const stats = { open: 0, maxOpen: 0, connections: 0, commands: [], seen: new Set() };
+  const stats = { open: 0, maxOpen: 0, connections: 0, commands: [], seen: new Set(), authentications: [] };
   const sockets = new Set();
   const net = createServer((socket) => {
     sockets.add(socket);
@@ -53,6 +55,7 @@ export async function startFleetServer(options) {
     const server = new Server({ hostKeys: [node.hostKey] }, (client) => {
       client.on('error', () => {});
       client.on('authentication', (context) => {
+        stats.authentications.push(address);
         const ok =
           context.method === 'publickey' &&
           context.key.algo === authorized.type &&
@@ -68,6 +71,15 @@ export async function startFleetServer(options) {
             const channel = acceptExec();
             stats.commands.push(`${address} ${info.command}`);
             if (node.answer === 'hang') return;
+            const ran = info.command === 'cat /run/pxeforge/boot.json' ? undefined : node.run?.(info.command);
+            if (ran === 'hang') return;
+            if (ran !== undefined) {
+              if (ran.stdout !== undefined) channel.write(ran.stdout);
+              if (ran.stderr !== undefined) channel.stderr.write(ran.stderr);
+              release();
+              channel.exit(ran.exit);
+              return channel.close();
+            }
             if (info.command !== 'cat /run/pxeforge/boot.json' || node.answer === 'missing') {
               channel.stderr.write('cat: /run/pxeforge/boot.json: No such file or directory\n');
               release();
