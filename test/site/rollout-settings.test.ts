@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { recipeRepo } from '../../src/recipe/repo.js';
 import { loadSiteTree } from '../../src/site/site-config.js';
-import { copyFixtureRepo } from '../helpers/cli.js';
+import { copyFixtureRepo, validateSiteText } from '../helpers/cli.js';
 
 /** `rollout:` of pxeforge.yaml: the reboot template, site checks and timeouts, every problem located. */
 let repo: { root: string; remove(): Promise<void> };
@@ -103,5 +103,12 @@ describe('rollout settings', () => {
       '5:15: rollout.checks[1].name: two checks are named `a`',
       '5:7: rollout.checks[1]: a check takes `expect` (exact output) or `match` (regular expression), not both',
     ]);
+  });
+
+  it('`pxeforge validate` reports a template problem at its line and column', async () => {
+    const result = await validateSiteText(repo.root, 'rollout:\n  reboot: [ipmitool, -H, "{bcm}", chassis, power, cycle]\n');
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('pxeforge.yaml:2:26');
+    expect(result.stderr).toContain('unknown placeholder `{bcm}`');
   });
 });
