@@ -1,3 +1,6 @@
+import { shortText } from '../errors/quote-text.js';
+import { closestName } from '../source/suggest.js';
+
 /**
  * The reboot command template of `rollout.reboot` in pxeforge.yaml: an argv (no shell) whose
  * elements may hold placeholders. `{host}`, `{address}`, `{mac}` and `{bmc}` make one command
@@ -41,7 +44,14 @@ export function rebootTemplateProblems(template: readonly string[]): { index: nu
     for (const part of templateParts(element)) {
       if (!('placeholder' in part)) continue;
       if (isKnown(part.placeholder)) used.push({ name: part.placeholder, index });
-      else problems.push({ index, message: `unknown placeholder \`{${part.placeholder}}\``, hint: `placeholders: ${known}` });
+      else {
+        const likely = closestName(part.placeholder, [...perNodePlaceholders, 'hosts']);
+        problems.push({
+          index,
+          message: `unknown placeholder \`{${shortText(part.placeholder)}}\``,
+          hint: likely === undefined ? `placeholders: ${known}` : `did you mean \`{${likely}}\`?`,
+        });
+      }
     }
   }
   const wave = used.find((use) => use.name === 'hosts');

@@ -105,10 +105,10 @@ describe('rollout settings', () => {
     ]);
   });
 
-  it('`pxeforge validate` reports a template problem at its line and column', async () => {
-    const result = await validateSiteText(repo.root, 'rollout:\n  reboot: [ipmitool, -H, "{bcm}", chassis, power, cycle]\n');
+  it('`pxeforge validate` reports a template problem at its line and column, with the likely placeholder', async () => {
+    const result = await validateSiteText(repo.root, 'rollout:\n  reboot: [scontrol, reboot, "{hots}"]\n');
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain('pxeforge.yaml:2:26');
-    expect(result.stderr).toContain('unknown placeholder `{bcm}`');
+    expect(result.stderr).toContain('pxeforge.yaml:2:30: rollout.reboot[2]: unknown placeholder `{hots}`');
+    expect(result.stderr).toContain('did you mean `{hosts}`?');
   });
 });
