@@ -146,9 +146,10 @@ export interface FleetAccess {
  * Reads the fleet key and the known hosts file of `fleet:` in pxeforge.yaml (refusing when
  * either cannot be read). Host keys are checked: a managed group's member must present its
  * managed key, any other one a key of the site's known_hosts file; a node with no known key
- * is not connected to at all. Targets carry `signal` and the fleet's per-node timeout.
+ * is not connected to at all. Targets carry `signal` (default: never aborts) and the fleet's
+ * per-node timeout; a caller may give a target another signal or timeout.
  */
-export async function fleetAccess(site: SiteTree, options: { signal: AbortSignal }): Promise<FleetAccess> {
+export async function fleetAccess(site: SiteTree, options: { signal?: AbortSignal } = {}): Promise<FleetAccess> {
   const settings = site.fleet ?? defaultFleetSettings;
   const privateKey = await readIdentity(settings);
   const knownHosts = await readKnownHosts(settings);
@@ -170,7 +171,7 @@ export async function fleetAccess(site: SiteTree, options: { signal: AbortSignal
         privateKey,
         hostKeys: keys.accepted,
         timeoutMs: settings.timeoutMs,
-        signal: options.signal,
+        signal: options.signal ?? new AbortController().signal,
       };
     },
   };

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type FixtureNode, type FleetServer, startFleetServer } from '../../scripts/fleet-ssh-server.mjs';
 import { main } from '../../src/cli/main.js';
+import { fleetAccess } from '../../src/fleet/fleet-status.js';
 import type { BootRecord } from '../../src/nodes/boot-record.js';
 import { knownHostsLine, newEd25519KeyPair } from '../../src/nodes/host-keys.js';
 import { hostKeyFiles } from '../../src/nodes/node-file.js';
@@ -14,6 +15,7 @@ import { recipeRepo } from '../../src/recipe/repo.js';
 import { gatherReport } from '../../src/report/gather.js';
 import { fleetSnapshotFile, readFleetSnapshot } from '../../src/report/fleet-snapshot.js';
 import { renderReport } from '../../src/report/render.js';
+import { checkNode } from '../../src/rollout/health.js';
 import { loadSiteConfig } from '../../src/site/site-config.js';
 import { runCli } from '../helpers/cli.js';
 import { makeTreeSite, makeVersion, type TreeSite } from '../helpers/tree-site.js';
@@ -256,6 +258,31 @@ describe('pxeforge fleet status', () => {
     expect(group.members[3]!.fleet).toMatchObject({ drift: true, verified: false });
     expect(group.counts).toMatchObject({ drift: 6, pendingReboot: 1 });
     expect(renderReport(data, '')).toContain(`compute@${c2}`);
+  });
+
+  it('gives a rollout the same access to each member: its address and accepted keys, a session over them', async () => {
+    const loaded = (await loadSiteConfig(recipeRepo(site.repo), ['compute', 'tiny'])).site!;
+    const access = await fleetAccess(loaded);
+    const group = (name: string) => loaded.nodeGroups.find((g) => g.name === name)!;
+    const member = (name: string, index: number) => ({ group: group(name), ...group(name).members[index]! });
+    const cn001 = await access.target(member('compute', 0));
+    if ('problem' in cn001) throw new Error(cn001.problem);
+    expect(cn001).toMatchObject({ address: address('cn001'), port: server.port, user: 'admin', timeoutMs: 1000 });
+    expect(cn001.hostKeys).toEqual([expect.stringMatching(/^SHA256:/)]);
+    // The fixture answers any other command `No such file`, exit status 1: the session was open.
+    expect(await checkNode(cn001, [{ name: 'the node answers', run: 'true' }], new AbortController().signal)).toMatchObject({
+      ok: false,
+      check: 'the node answers',
+      reason: 'exit status 1, expected 0',
+    });
+    const cn008 = await access.target(member('compute', 7));
+    if ('problem' in cn008) throw new Error(cn008.problem);
+    expect(await checkNode(cn008, [{ name: 'the node answers', run: 'true' }], new AbortController().signal)).toMatchObject({
+      ok: false,
+      reason: 'host key mismatch',
+    });
+    expect(await access.target(member('compute', 10))).toEqual({ problem: 'no managed host key in the secrets directory' });
+    expect(await access.target(member('canary', 0))).toEqual({ problem: 'no address in pxeforge.yaml' });
   });
 });
 
