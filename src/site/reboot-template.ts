@@ -12,7 +12,8 @@ export const perNodePlaceholders = ['host', 'address', 'mac', 'bmc'] as const;
 export type PerNodePlaceholder = (typeof perNodePlaceholders)[number];
 export type RebootPlaceholder = PerNodePlaceholder | 'hosts';
 
-const placeholder = /\{([^{}\s]*)\}/g;
+/** `{name}`: a name in braces. Other braces (`{}`, a JSON body) are text. */
+const placeholder = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /** An element of a template: literal text and placeholders, in order. */
 export type TemplatePart = { text: string } | { placeholder: string };

@@ -37,6 +37,27 @@ describe('renderReboot', () => {
     ]);
   });
 
+  it('braces that hold no name are text: a JSON body stays as written', () => {
+    const template = [
+      'curl',
+      '-sf',
+      '-X',
+      'POST',
+      '-d',
+      '{"ResetType": "ForceRestart"}',
+      'https://{bmc}/redfish/v1/Systems/1/Actions/ComputerSystem.Reset',
+    ];
+    expect(renderReboot(template, [node(1)])[0]!.argv).toEqual([
+      'curl',
+      '-sf',
+      '-X',
+      'POST',
+      '-d',
+      '{"ResetType": "ForceRestart"}',
+      'https://10.2.0.1/redfish/v1/Systems/1/Actions/ComputerSystem.Reset',
+    ]);
+  });
+
   it('{hosts} makes one command for the wave: the host names joined with commas, as one argument', () => {
     const template = ['scontrol', 'reboot', 'ASAP', 'nextstate=resume', 'reason=pxeforge rollout', '{hosts}'];
     expect(renderReboot(template, [node(1), node(2), node(3)])).toEqual([

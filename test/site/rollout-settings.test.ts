@@ -58,6 +58,7 @@ describe('rollout settings', () => {
       '[ssh, "root@{host}", systemctl, reboot]',
       '[ipmitool, -I, lanplus, -H, "{bmc}", -U, admin, -f, /etc/pxeforge/ipmi-pass, chassis, power, cycle]',
       '[/usr/local/sbin/reboot-node, "--mac={mac}", "--address={address}"]',
+      '[curl, -sf, -d, \'{"ResetType":"ForceRestart"}\', "https://{bmc}/redfish/v1/Systems/1/Actions/ComputerSystem.Reset"]',
     ]) {
       await write(`rollout:\n  reboot: ${reboot}\n`);
       expect((await load()).problems).toEqual([]);
