@@ -15,6 +15,7 @@ import { gcCommand, historyCommand, statusCommand, unlockCommand, verifyCommand 
 import { commandContext, type GlobalOptions } from './context.js';
 import { doctorCommand } from './doctor.js';
 import { fleetCommand } from './fleet.js';
+import { rolloutCommand } from './rollout.js';
 import type { CliIo } from './io.js';
 import { reportError } from './report-error.js';
 import { schemaCommand } from './schema.js';
@@ -58,6 +59,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     diffCommand,
     nodesCommand,
     fleetCommand,
+    rolloutCommand,
     reportCommand,
     cacheCommand,
     schemaCommand,

@@ -6,6 +6,9 @@ import { breakTreeLock, describeOwner, readLock } from '../promote/lock.js';
 import { printable } from '../errors/quote-text.js';
 import { readCurrent, readHistoryFile, treePaths, type HistoryEntry } from '../promote/tree.js';
 import { verifyTree } from '../promote/verify.js';
+import { isActive } from '../rollout/record.js';
+import { rolloutStatus } from '../rollout/rollout.js';
+import { rolloutSummary } from './rollout.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
 import { requireSite } from './load-site.js';
@@ -21,8 +24,9 @@ export function statusCommand(context: CommandContext, setExit: (code: number) =
       const lock = await readLock(paths.lock);
       const state = current?.state;
       if (context.globals().json) {
+        const { rollout } = await rolloutStatus({ paths });
         context.io.stdout.write(
-          `${JSON.stringify({ tftpRoot: site.tftpRoot, generation: current?.generation ?? null, channels: state?.channels ?? {}, groups: state?.groups ?? [], lock: lock ?? null })}\n`,
+          `${JSON.stringify({ tftpRoot: site.tftpRoot, generation: current?.generation ?? null, channels: state?.channels ?? {}, groups: state?.groups ?? [], rollouts: state?.rollouts ?? {}, rollout: rollout !== undefined && isActive(rollout) ? rollout : null, lock: lock ?? null })}\n`,
         );
         setExit(ExitCode.ok);
         return;
@@ -74,6 +78,9 @@ export function statusCommand(context: CommandContext, setExit: (code: number) =
         lines.push(
           `lock: held by ${describeOwner(lock)}${lock.state === 'dead' ? ' — which is no longer running (the next change takes it over)' : ''}`,
         );
+      const rollout = await rolloutStatus({ paths });
+      if (rollout.rollout !== undefined && isActive(rollout.rollout))
+        lines.push(...rolloutSummary(rollout.rollout, rollout.controller, state));
       writeLines(context.io.stdout, lines);
       setExit(ExitCode.ok);
     });
