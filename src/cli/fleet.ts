@@ -10,6 +10,10 @@ import { writeAtomic } from '../nodes/host-keys.js';
 import { fleetSnapshotFile } from '../report/fleet-snapshot.js';
 import type { CommandContext } from './context.js';
 import { writeLines } from './io.js';
+import { readCurrent, treePaths } from '../promote/tree.js';
+import { isActive } from '../rollout/record.js';
+import { rolloutStatus } from '../rollout/rollout.js';
+import { rolloutSummary } from './rollout.js';
 import { requireSite } from './load-site.js';
 
 export function fleetCommand(context: CommandContext, setExit: (code: number) => void): Command {
@@ -33,7 +37,12 @@ export function fleetCommand(context: CommandContext, setExit: (code: number) =>
       await mkdir(path.dirname(file), { recursive: true });
       await writeAtomic(file, `${JSON.stringify(status.snapshot, null, 1)}\n`, 0o644);
       if (json) context.io.stdout.write(`${JSON.stringify(status.snapshot)}\n`);
-      else writeLines(context.io.stdout, table(status.members, status.snapshot));
+      else {
+        writeLines(context.io.stdout, table(status.members, status.snapshot));
+        const { rollout, controller } = await rolloutStatus({ paths: treePaths(site.tftpRoot) });
+        if (rollout !== undefined && isActive(rollout))
+          writeLines(context.io.stdout, rolloutSummary(rollout, controller, (await readCurrent(treePaths(site.tftpRoot)))?.state));
+      }
       setExit(status.snapshot.counts.drift > 0 ? ExitCode.failure : ExitCode.ok);
     });
   return command;

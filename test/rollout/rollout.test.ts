@@ -302,3 +302,35 @@ describe('pause, resume, abort', () => {
     expect(reboots()).toEqual([2, 0, 0, 0]);
   });
 });
+
+describe('pxeforge rollout', () => {
+  it('refuses to start without the site’s reboot command or fleet key, before anything changes', async () => {
+    const before = await state();
+    let result = await runCli(['rollout', 'start', `compute@${v2}`, '--channel', 'production', '--waves', '1,100%', '--json'], site.repo);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('NO_REBOOT_COMMAND');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(path.join(site.repo, 'pxeforge.yaml'), `${siteYaml}rollout:\n  reboot: [ssh, "root@{host}", systemctl, reboot]\n`);
+    result = await runCli(['rollout', 'start', `compute@${v2}`, '--channel', 'production', '--waves', '1,100%', '--json'], site.repo);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('NO_FLEET_KEY');
+    result = await runCli(['rollout', 'start', 'compute', '--channel', 'production', '--waves', '1,100%'], site.repo);
+    expect(result.exitCode).toBe(2);
+    expect(await state()).toEqual(before);
+    expect(await readRollout(rolloutPaths(treePaths(site.tftp)))).toBeUndefined();
+  });
+
+  it('status: none yet, then an interrupted rollout with how to go on, as text and as the record', async () => {
+    expect((await runCli(['rollout', 'status', '--json'], site.repo)).stdout.trim()).toBe('null');
+    expect((await runCli(['rollout', 'status'], site.repo)).stdout).toContain('no rollout has been started');
+    crashAt = 'wave 1 rebooted';
+    await expect(start(v2, '1,100%')).rejects.toThrow(Crash);
+    const text = (await runCli(['rollout', 'status'], site.repo)).stdout;
+    expect(text).toContain(`compute ${v1} -> ${v2} in production, waves 1,100%, max failures 0: running`);
+    expect(text).toContain('no controller works on it (it was interrupted): `pxeforge rollout resume` continues');
+    expect(text).toContain('wave 1 (1 node(s), may fail 0): checking: cn001');
+    const record = JSON.parse((await runCli(['rollout', 'status', '--json'], site.repo)).stdout) as { waves: { state: string }[] };
+    expect(record.waves.map((w) => w.state)).toEqual(['checking', 'pending']);
+    expect((await runCli(['status'], site.repo)).stdout).toContain('1 of 4 node(s) moved; running, wave 1 of 2 checking (no controller');
+  });
+});
