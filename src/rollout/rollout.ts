@@ -184,14 +184,7 @@ export async function startRollout(tools: RolloutTools, options: StartOptions): 
         number: index + 1,
         budget: waveBudget(budget, nodes.length),
         nodes,
-        state: 'pending',
-        generation: null,
-        rollbackGeneration: null,
-        results: [],
-        startedAt: null,
-        rebootedAt: null,
-        decidedAt: null,
-        endedAt: null,
+        ...unstarted(),
       })),
       log: [],
       updatedAt: now,
@@ -366,7 +359,12 @@ async function run(tools: RolloutTools, rp: RolloutPaths, rollout: Rollout, prom
 
 function resetWave(rollout: Rollout, wave: Wave): void {
   note(rollout, `wave ${wave.number} again`);
-  Object.assign(wave, {
+  Object.assign(wave, unstarted());
+}
+
+/** A wave's progress before it starts. */
+function unstarted(): Omit<Wave, 'number' | 'budget' | 'nodes'> {
+  return {
     state: 'pending',
     generation: null,
     rollbackGeneration: null,
@@ -375,7 +373,7 @@ function resetWave(rollout: Rollout, wave: Wave): void {
     rebootedAt: null,
     decidedAt: null,
     endedAt: null,
-  } satisfies Partial<Wave>);
+  };
 }
 
 /** Moves every moved node back in one switch, reboots them and waits for them on the old version. */

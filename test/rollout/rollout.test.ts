@@ -222,21 +222,6 @@ describe('crash points: killed after any step, `rollout resume` ends where an un
     'wave 2 rebooted',
     'wave 2 passed',
   ];
-  it.each(good)('good image, killed at %s', async (point) => {
-    crashAt = point;
-    await expect(start(v2, '1,100%')).rejects.toThrow(Crash);
-    const status = await rolloutStatus({ paths: treePaths(site.tftp) });
-    expect(status.rollout!.state).toBe('running');
-    expect(status.controller).toBeUndefined();
-    const outcome = await resumeRollout(await tools());
-    expect(outcome.exitCode).toBe(0);
-    expect(outcome.rollout.state).toBe('completed');
-    expect(versions()).toEqual([v2, v2, v2, v2]);
-    expect(reboots()).toEqual([1, 1, 1, 1]);
-    expect(await actions()).toEqual(['promote', 'promote', 'rollout 1', 'rollout 2', 'rollout-complete']);
-    expect((await state()).rollouts).toBeUndefined();
-  });
-
   const undo = [
     'wave 1 rebooted',
     'wave 1 failed',
@@ -244,16 +229,41 @@ describe('crash points: killed after any step, `rollout resume` ends where an un
     'rollout-rollback 1 switched, not yet recorded',
     'wave 1 switched back',
   ];
-  it.each(undo)('bad image, killed at %s', async (point) => {
-    crashAt = point;
-    await expect(start(bad, '1,100%')).rejects.toThrow(Crash);
-    const outcome = await resumeRollout(await tools());
-    expect(outcome.exitCode).toBe(1);
-    expect(outcome.rollout.state).toBe('stopped');
-    expect(versions()).toEqual([v1, v1, v1, v1]);
-    expect(reboots()).toEqual([2, 0, 0, 0]);
-    expect(await actions()).toEqual(['promote', 'promote', 'rollout 1', 'rollout-rollback 1']);
-  });
+  const endings = {
+    good: {
+      version: v2,
+      exitCode: 0,
+      state: 'completed',
+      versions: [v2, v2, v2, v2],
+      reboots: [1, 1, 1, 1],
+      actions: ['rollout 1', 'rollout 2', 'rollout-complete'],
+    },
+    bad: {
+      version: bad,
+      exitCode: 1,
+      state: 'stopped',
+      versions: [v1, v1, v1, v1],
+      reboots: [2, 0, 0, 0],
+      actions: ['rollout 1', 'rollout-rollback 1'],
+    },
+  } as const;
+  it.each([...good.map((point) => ['good', point] as const), ...undo.map((point) => ['bad', point] as const)])(
+    '%s image, killed at %s',
+    async (kind, point) => {
+      const end = endings[kind];
+      crashAt = point;
+      await expect(start(end.version, '1,100%')).rejects.toThrow(Crash);
+      const status = await rolloutStatus({ paths: treePaths(site.tftp) });
+      expect(status.rollout!.state).toBe('running');
+      expect(status.controller).toBeUndefined();
+      const outcome = await resumeRollout(await tools());
+      expect({ exitCode: outcome.exitCode, state: outcome.rollout.state }).toEqual({ exitCode: end.exitCode, state: end.state });
+      expect(versions()).toEqual(end.versions);
+      expect(reboots()).toEqual(end.reboots);
+      expect(await actions()).toEqual(['promote', 'promote', ...end.actions]);
+      expect((await state()).rollouts).toBeUndefined();
+    },
+  );
 
   it('every step above is one the controller really takes', async () => {
     await start(v2, '1,100%');
