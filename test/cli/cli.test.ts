@@ -37,6 +37,7 @@ describe('pxeforge (the command)', () => {
       'diff',
       'nodes',
       'fleet',
+      'rollout',
       'report',
       'cache',
       'schema',
