@@ -194,6 +194,8 @@ export async function startRollout(tools: RolloutTools, options: StartOptions): 
       `planned ${rollout.waves.length} wave(s) of ${rollout.waves.map((w) => w.nodes.length).join(', ')} node(s) from ${served.version} to ${version}`,
     );
     for (const node of skipped) note(rollout, `skipped ${nodeName(node)}: ${node.why}`);
+    // Requests left for an earlier rollout are not this one's.
+    await Promise.all([rm(rp.pause, { force: true }), rm(rp.abort, { force: true })]);
     await writeRollout(rp, rollout);
     await tools.step?.('planned');
     return run(tools, rp, rollout, promotable);
@@ -206,6 +208,7 @@ export async function resumeRollout(tools: RolloutTools): Promise<RolloutOutcome
   return withController(tools, rp, 'rollout resume', async () => {
     const rollout = await requireActive(rp);
     await checkUnchanged(tools, rollout);
+    await rm(rp.pause, { force: true }); // resuming answers a pause; an abort asked for still stands
     if (rollout.state !== 'running') note(rollout, `resumed (was ${rollout.state})`);
     else note(rollout, 'resumed after its controller stopped');
     rollout.state = 'running';
@@ -347,9 +350,15 @@ async function run(tools: RolloutTools, rp: RolloutPaths, rollout: Rollout, prom
           return { rollout, exitCode: ExitCode.ok };
         }
       }
-      if ((await context.runWave(wave)) === 'failed') return { rollout, exitCode: ExitCode.failure };
+      if ((await context.runWave(wave)) === 'failed') {
+        // An abort asked for while the wave was being moved back is done now, not left for a later resume.
+        if (await exists(rp.abort)) throw new AbortRequested();
+        await rm(rp.pause, { force: true });
+        return { rollout, exitCode: ExitCode.failure };
+      }
     }
     await context.complete();
+    await Promise.all([rm(rp.pause, { force: true }), rm(rp.abort, { force: true })]);
     return { rollout, exitCode: ExitCode.ok };
   } catch (error) {
     if (!(error instanceof AbortRequested)) throw error;

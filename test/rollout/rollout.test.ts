@@ -303,6 +303,17 @@ describe('pause, resume, abort', () => {
     await expect(resumeRollout(await tools())).rejects.toMatchObject({ code: 'NO_ROLLOUT' });
   });
 
+  it('an abort asked for while a failed wave is moved back is done before the controller ends', async () => {
+    onStep = async (name) => {
+      if (name === 'wave 1 rolling back') expect(await abortRollout(await tools(), undefined)).toMatchObject({ requested: true });
+    };
+    const outcome = await start(bad);
+    expect(outcome.rollout.state).toBe('aborted');
+    expect(versions()).toEqual([v1, v1, v1, v1]);
+    expect(reboots()).toEqual([2, 0, 0, 0]);
+    await expect(resumeRollout(await tools())).rejects.toMatchObject({ code: 'NO_ROLLOUT' });
+  });
+
   it('abort of a rollout whose controller was killed does the work itself', async () => {
     crashAt = 'wave 1 rebooted';
     await expect(start(v2)).rejects.toThrow(Crash);
