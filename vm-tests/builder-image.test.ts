@@ -58,6 +58,7 @@ describe('builder image', () => {
       kind: 'build',
       image: 'tiny',
       runId: 'kube-play',
+      arch: 'amd64',
       command: ['pxeforge', 'k8s', 'run-build'],
       config: { namespace: 'pxeforge', image, storage: { hostPath: shared, mountPath: '/srv/pxeforge' } },
     });

@@ -61,6 +61,7 @@ describe('the kubelet runs pods as containers', () => {
       kind,
       image: 'probe',
       runId: 'probe',
+      arch: 'amd64',
       command,
       config: {
         namespace: 'pxeforge',

@@ -29,4 +29,6 @@ export const amd64 = {
   serialConsole: 'ttyS0',
   bios: true,
   uefiPackage: 'ovmf',
+  grub: { platform: 'x86_64-efi', package: 'grub-efi-amd64-bin' },
+  foreignBuild: { binfmtHandler: 'qemu-x86_64', package: 'qemu-user-static' },
 } as const satisfies Architecture;

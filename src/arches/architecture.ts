@@ -28,4 +28,16 @@ export interface Architecture {
   bios: boolean;
   /** UEFI firmware for the boot test: found through QEMU's firmware descriptors (firmware.ts); this package installs it. */
   uefiPackage: string;
+  /**
+   * How a root of this architecture is built on a host of another one: its programs run
+   * through the kernel's binfmt_misc and Debian's qemu-user-static, whose binfmt handler
+   * (registered by binfmt-support) has this name.
+   */
+  foreignBuild: { binfmtHandler: string; package: string };
+  /**
+   * GRUB's EFI platform (its module directory, `/usr/lib/grub/<platform>`): a site's GRUB net
+   * image for these nodes is `grub/<platform>/core.efi` in the TFTP root (grub-mknetdir), from
+   * this Debian package of GRUB's modules.
+   */
+  grub: { platform: string; package: string };
 }

@@ -3,7 +3,16 @@ import type { Architecture } from './architecture.js';
 /** 64-bit Arm: QEMU's virt machine, UEFI only (AAVMF); the PL011 UART is the serial console. */
 export const arm64 = {
   name: 'arm64',
-  hostTools: [],
+  hostTools: [
+    {
+      name: 'AAVMF (UEFI for the virt machine)',
+      // The boot test finds it through QEMU's firmware descriptors (firmware.ts); this is where Debian installs it.
+      check: { file: '/usr/share/AAVMF/AAVMF_CODE.fd' },
+      package: 'qemu-efi-aarch64',
+      neededFor: 'boot test',
+      purpose: 'boot arm64 nodes with UEFI in QEMU',
+    },
+  ],
   kernelName: 'aarch64',
   qemu: {
     binary: 'qemu-system-aarch64',
@@ -15,4 +24,6 @@ export const arm64 = {
   serialConsole: 'ttyAMA0',
   bios: false,
   uefiPackage: 'qemu-efi-aarch64',
+  grub: { platform: 'arm64-efi', package: 'grub-efi-arm64-bin' },
+  foreignBuild: { binfmtHandler: 'qemu-aarch64', package: 'qemu-user-static' },
 } as const satisfies Architecture;

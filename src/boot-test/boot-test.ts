@@ -1,4 +1,5 @@
 import { access, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { machine } from 'node:os';
 import path from 'node:path';
 
 import ssh2 from 'ssh2';
@@ -68,12 +69,15 @@ export async function testImage(options: BootTestOptions): Promise<TestReport> {
       run: runDir.path,
       consoleFile: path.join(runDir.path, 'console.log'),
       key: ssh2.utils.generateKeyPairSync('ed25519', { comment: 'pxeforge boot test' }),
-      accel: (await access('/dev/kvm').then(
-        () => true,
-        () => false,
-      ))
-        ? 'kvm'
-        : 'tcg',
+      // KVM runs guests of this host's own architecture only; others are emulated (TCG).
+      accel:
+        getArch(manifestArch(manifest)).kernelName === machine() &&
+        (await access('/dev/kvm').then(
+          () => true,
+          () => false,
+        ))
+          ? 'kvm'
+          : 'tcg',
       argv: [],
       console: { phases: {}, fatal: undefined },
       checks: [],
@@ -176,6 +180,8 @@ async function boot(context: TestContext, tools: Tools) {
     kernel: path.join(context.dir, 'vmlinuz'),
     initrd: path.join(context.dir, 'initrd.img'),
     cmdline,
+    // Nodes without BIOS (arm64) boot their kernel from UEFI, and so does the test.
+    ...(arch.bios ? {} : { uefi: await uefiFirmware(arch, context.run) }),
   };
   if (tree !== undefined) {
     source = {
@@ -185,6 +191,12 @@ async function boot(context: TestContext, tools: Tools) {
       ...(tree.uefi ? { uefi: await uefiFirmware(arch, context.run) } : {}),
     };
   } else if (context.options.via === 'pxe') {
+    if (!arch.bios) {
+      // The test's own script needs iPXE in the NIC's ROM, which QEMU has for x86 only.
+      throw new UserError('BAD_OPTION', `--via pxe without --channel boots through QEMU's iPXE ROM, which ${arch.name} machines lack`, {
+        hint: `boot it from the tree as a node of an ${arch.name} group does: promote it, then \`pxeforge test ${manifest.name}@${manifest.version} --via pxe --channel <channel> --entry grub/${arch.grub.platform}/core.efi\``,
+      });
+    }
     const tftpDir = path.join(context.run, 'tftp');
     await mkdir(tftpDir);
     await writeFile(

@@ -15,7 +15,12 @@ export const guestHostAddress = '10.0.2.2';
 const gatewayAddress = '10.0.2.1';
 
 export type BootSource =
-  | { kind: 'direct'; kernel: string; initrd: string; cmdline: string }
+  /**
+   * The kernel and initrd handed to QEMU. With `uefi` (architectures without BIOS: arm64), the
+   * firmware boots them as a node's firmware boots a kernel (EFI stub, ACPI and SMBIOS tables;
+   * systemd reads the SSH key credential from SMBIOS).
+   */
+  | { kind: 'direct'; kernel: string; initrd: string; cmdline: string; uefi?: UefiDrives }
   /**
    * Network boot as a node does it: the firmware's PXE client (iPXE in the NIC ROM under
    * BIOS; OVMF's under UEFI, with `uefi` naming its code image and a writable copy of its
@@ -72,20 +77,17 @@ export function qemuArgv(options: QemuOptions): string[] {
     String(options.cpus),
     '-m',
     String(options.memoryMiB),
+    ...(options.boot.uefi === undefined
+      ? []
+      : [
+          '-drive',
+          `if=pflash,format=${options.boot.uefi.format ?? 'raw'},readonly=on,file=${options.boot.uefi.code}`,
+          '-drive',
+          `if=pflash,format=${options.boot.uefi.format ?? 'raw'},file=${options.boot.uefi.vars}`,
+        ]),
     ...(options.boot.kind === 'direct'
       ? ['-kernel', options.boot.kernel, '-initrd', options.boot.initrd, '-append', options.boot.cmdline]
-      : [
-          ...(options.boot.uefi === undefined
-            ? []
-            : [
-                '-drive',
-                `if=pflash,format=${options.boot.uefi.format ?? 'raw'},readonly=on,file=${options.boot.uefi.code}`,
-                '-drive',
-                `if=pflash,format=${options.boot.uefi.format ?? 'raw'},file=${options.boot.uefi.vars}`,
-              ]),
-          '-boot',
-          'n',
-        ]),
+      : ['-boot', 'n']),
     '-nic',
     nic,
     '-smbios',

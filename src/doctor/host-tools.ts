@@ -2,11 +2,12 @@ import { access } from 'node:fs/promises';
 
 import which from 'which';
 
-import { type Architecture, arches, defaultArch } from '../arches/registry.js';
+import { type Architecture, type ArchName, archNames, arches, defaultArch } from '../arches/registry.js';
 import { bootLoaders } from '../boot-loaders/registry.js';
 import { distros } from '../distros/registry.js';
 import type { HostTool } from '../exec/host-tool.js';
 import { formats } from '../formats/registry.js';
+import { type BinfmtStatus, binfmtStatus, type ForeignBuildHost } from '../image/foreign-arch.js';
 
 export type { HostTool } from '../exec/host-tool.js';
 
@@ -87,4 +88,26 @@ async function firstExisting(files: readonly string[]): Promise<string | undefin
 export function installCommand(statuses: readonly ToolStatus[]): string | undefined {
   const packages = [...new Set(statuses.filter((status) => status.found === undefined).map((status) => status.tool.package))].sort();
   return packages.length === 0 ? undefined : `apt-get install -y ${packages.join(' ')}`;
+}
+
+/**
+ * What images of another architecture than the default need on this host, reported by doctor
+ * beside the tools every site needs (a site without such images needs none of it): QEMU for
+ * their boot tests, and, when the host is of another architecture, binfmt for their builds.
+ */
+export interface ArchSupport {
+  arch: ArchName;
+  tools: ToolStatus[];
+  /** Undefined when this host is of that architecture (builds run natively). */
+  binfmt: BinfmtStatus | undefined;
+}
+
+export async function checkOtherArches(host?: ForeignBuildHost, envPath?: string): Promise<ArchSupport[]> {
+  const others = archNames.filter((name) => name !== defaultArch);
+  return Promise.all(
+    others.map(async (name) => {
+      const arch = arches[name];
+      return { arch: name, tools: await checkHostTools(qemuTools(arch), envPath), binfmt: await binfmtStatus(arch, host) };
+    }),
+  );
 }

@@ -31,6 +31,7 @@ export const errorCodes = [
   'NEEDS_ROOT',
   'TOOL_MISSING',
   'BAD_FIRMWARE_DESCRIPTOR',
+  'NO_BINFMT_HANDLER',
   'COMMAND_FAILED',
   'DISK_FULL',
   'INTERRUPTED',

@@ -41,6 +41,10 @@ export const netbootDracutModules = [
  * Drivers besides those the modules install. Setting `drivers` keeps dracut from adding every
  * storage, file-system, crypto and input driver of the kernel; the NIC drivers come with
  * kernel-network-modules. Keyboards and USB host controllers stay, for a console on real hardware.
+ * One list for every architecture: dracut installs the `drivers` a kernel has and passes over
+ * the others (no check, unlike `add_drivers`), so amd64 kernels skip the arm64 SoC NICs and the
+ * other way round. arm64: QEMU's virt machine puts its virtio devices on PCI (virtio_pci) or
+ * MMIO (virtio_mmio); its PL011 serial console (ttyAMA0) is built into Debian's kernels.
  */
 export const netbootDrivers = [
   'squashfs',
@@ -61,9 +65,15 @@ export const netbootDrivers = [
   'mlx4_en',
   'mlx5_core',
   'r8169',
+  'hns3',
+  'nicvf',
+  'thunder_bgx',
+  'mvpp2',
+  'virtio_mmio',
   'af_packet',
   'xhci_pci',
   'ehci_pci',
+  'xhci_plat_hcd',
   'usbhid',
   'hid_generic',
   'atkbd',

@@ -1,6 +1,7 @@
 import { appendFile, copyFile, lstat, mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { getArch } from '../arches/registry.js';
 import { getDistro } from '../distros/registry.js';
 import type { Emit } from '../events/events.js';
 import { run } from '../exec/run.js';
@@ -23,6 +24,7 @@ import { makeBuildPlan } from './plan.js';
 import { producingSettings } from '../site/build-settings.js';
 import { gitProvenance } from './provenance.js';
 import { runHooks } from './hooks.js';
+import { prepareForeignBuild } from './foreign-arch.js';
 import type { BuildContext, BuildOptions, BuildResult } from './build-context.js';
 
 export type { BuildContext, BuildOptions, BuildResult } from './build-context.js';
@@ -94,6 +96,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   };
   let published: string | undefined;
   try {
+    // A root of another architecture runs its programs through binfmt and qemu-user-static.
+    await prepareForeignBuild(getArch(recipe.base.arch), emit);
     await runStages(buildStages, context, { emit, signal: options.signal });
     published = versionDir(site.store, recipe.name, version);
   } finally {

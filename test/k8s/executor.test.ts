@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { Pod } from 'kubernetes-models/v1';
@@ -342,9 +342,9 @@ describe('boot tests in pods', () => {
       ],
       end: { kind: 'succeeded' },
     });
-    // What the pod leaves in the shared store.
+    // The version in the shared store (an arm64 one: the pod goes to an arm64 node), and what the pod leaves there.
+    await makeVersion(site.store, 'base', '20261125T120000Z-3fa9c1d2', { arch: 'arm64' });
     const dir = path.join(site.store, 'images/base/20261125T120000Z-3fa9c1d2');
-    await mkdir(dir, { recursive: true });
     await writeFile(
       path.join(dir, 'test-report.json'),
       JSON.stringify(testReportRecord({ name: 'base', version: '20261125T120000Z-3fa9c1d2', passed: true, checks: [] })),
@@ -365,6 +365,7 @@ describe('boot tests in pods', () => {
     expect(pod.spec!.containers[0]!.securityContext).toEqual({ privileged: false, allowPrivilegeEscalation: false });
     expect(pod.spec!.containers[0]!.resources!.limits).toEqual({ 'devices.kubevirt.io/kvm': '1' });
     expect(pod.metadata!.labels!['pxeforge.io/version']).toBe('20261125T120000Z-3fa9c1d2');
+    expect(pod.spec!.nodeSelector?.['kubernetes.io/arch']).toBe('arm64');
     expect(events.some((e) => e.type === 'stage-start')).toBe(true);
     expect(fake.deleted).toHaveLength(1);
   });

@@ -148,6 +148,32 @@ describe('pxeforge render argo', () => {
     );
   });
 
+  it('an arm64 recipe builds and boot-tests on arm64 nodes: kubernetes.io/arch, beside the site nodeSelector', async () => {
+    const config = {
+      namespace: 'pxeforge',
+      image: 'pxeforge-builder:0.1.0',
+      storage: { pvc: 'pxeforge-shared', mountPath: '/srv/pxeforge' },
+      nodeSelector: { 'pxeforge.io/builder': 'true', 'kubernetes.io/arch': 'amd64' },
+    };
+    for (const kind of ['build', 'test'] as const) {
+      const arm = podManifest({ kind, image: 'tiny-arm64', runId: 'r', arch: 'arm64', command: ['pxeforge'], config });
+      validate(arm as never);
+      // The image's architecture wins over the site's: its programs run natively there, and KVM needs it.
+      expect(arm.spec!.nodeSelector).toEqual({ 'pxeforge.io/builder': 'true', 'kubernetes.io/arch': 'arm64' });
+      const { nodeSelector: _, ...plain } = config;
+      const amd = podManifest({ kind, image: 'tiny', runId: 'r', arch: 'amd64', command: ['pxeforge'], config: plain });
+      expect(amd.spec!.nodeSelector).toEqual({ 'kubernetes.io/arch': 'amd64' });
+    }
+    // And the Argo template of an arm64 recipe puts each step on arm64 nodes.
+    const result = await runCli(['render', 'argo', 'recipes/tiny-arm64.yaml']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const steps = (parse(result.stdout) as { spec: { templates: { name: string; nodeSelector?: Record<string, string> }[] } }).spec
+      .templates;
+    expect(steps.filter((step) => step.nodeSelector !== undefined).map((step) => [step.name, step.nodeSelector])).toEqual(
+      ['build', 'boot-test', 'promote'].map((name) => [name, { 'kubernetes.io/arch': 'arm64' }]),
+    );
+  });
+
   it('build pods mount node-local storage for the cache and work trees: an emptyDir (size-limited) or a hostPath', () => {
     const config = {
       namespace: 'pxeforge',
@@ -155,7 +181,7 @@ describe('pxeforge render argo', () => {
       storage: { pvc: 'pxeforge-shared', mountPath: '/srv/pxeforge' },
     };
     const pod = (local?: { emptyDir: { sizeLimit?: string } } | { hostPath: string }) =>
-      podManifest({ kind: 'build', image: 'tiny', runId: 'r', command: ['pxeforge'], config: { ...config, local } });
+      podManifest({ kind: 'build', image: 'tiny', runId: 'r', arch: 'amd64', command: ['pxeforge'], config: { ...config, local } });
     const shared = { name: 'shared', persistentVolumeClaim: { claimName: 'pxeforge-shared' } };
     for (const [local, volume] of [
       [undefined, { name: 'local', emptyDir: {} }],
@@ -171,7 +197,7 @@ describe('pxeforge render argo', () => {
       ]);
     }
     // A boot test reads the store only: no node-local volume.
-    const test = podManifest({ kind: 'test', image: 'tiny', runId: 'r', command: ['pxeforge'], config });
+    const test = podManifest({ kind: 'test', image: 'tiny', runId: 'r', arch: 'amd64', command: ['pxeforge'], config });
     expect(test.spec!.volumes).toEqual([shared]);
     expect(test.spec!.containers[0]!.volumeMounts).toEqual([{ name: 'shared', mountPath: '/srv/pxeforge' }]);
   });
@@ -187,13 +213,21 @@ describe('pxeforge render argo', () => {
       image: 'tiny',
       version: '20261125T120000Z-3fa9c1d2',
       runId: 'r',
+      arch: 'amd64',
       command: ['pxeforge'],
       config,
     });
     validate(pod as never);
     expect(pod.spec!.containers[0]!.resources).toBeUndefined();
     expect(pod.spec!.volumes).toEqual([{ name: 'shared', hostPath: { path: '/srv/pxeforge', type: 'Directory' } }]);
-    const kvm = podManifest({ kind: 'test', image: 'tiny', runId: 'r', command: ['pxeforge'], config: { ...config, kvm: true } });
+    const kvm = podManifest({
+      kind: 'test',
+      image: 'tiny',
+      runId: 'r',
+      arch: 'amd64',
+      command: ['pxeforge'],
+      config: { ...config, kvm: true },
+    });
     expect(kvm.spec!.containers[0]!.resources!.limits).toEqual({ 'devices.kubevirt.io/kvm': '1' });
   });
 });

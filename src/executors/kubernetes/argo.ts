@@ -13,7 +13,8 @@ import { podLocalDirs, podManifest } from './pod-manifest.js';
  */
 export function argoWorkflowTemplate(recipe: Recipe, site: SiteExecutors, recipeFile: string): Record<string, unknown> {
   const config = site.kubernetes!;
-  const podFor = (kind: 'build' | 'test') => podManifest({ kind, image: recipe.name, runId: '{{workflow.uid}}', command: [], config });
+  const podFor = (kind: 'build' | 'test') =>
+    podManifest({ kind, image: recipe.name, runId: '{{workflow.uid}}', arch: recipe.base.arch, command: [], config });
   const build = podFor('build');
   const test = podFor('test');
   const clone =

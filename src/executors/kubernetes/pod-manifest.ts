@@ -22,9 +22,14 @@ export interface PodRequest {
   version?: string;
   /** One id per pxeforge run, to find and clean up what it started. */
   runId: string;
+  /** Debian architecture of the image (`base.arch`): the pod runs on a node of it (`kubernetes.io/arch`, which uses the same names). */
+  arch: string;
   command: string[];
   config: KubernetesConfig;
 }
+
+/** The well-known node label of a node's CPU architecture (Go's GOARCH names: amd64, arm64, as Debian's). */
+export const archLabel = 'kubernetes.io/arch';
 
 /** The node-local directories of a build pod: the step cache and the work trees. */
 export const podLocalDirs = { cache: path.join(podLocalPath, 'cache'), work: path.join(podLocalPath, 'work') } as const;
@@ -48,7 +53,8 @@ export const containerName = (kind: PodRequest['kind']) => (kind === 'build' ? '
  * Kubernetes schemas in the tests). Only the build container is privileged (it mounts and
  * chroots); no service-account token is mounted; the pod never restarts and has a deadline.
  * Every pod mounts the shared storage (store and inputs); a build pod also mounts its
- * node-local volume for the step cache and work trees.
+ * node-local volume for the step cache and work trees. Every pod runs on a node of the image's
+ * architecture.
  */
 export function podManifest(request: PodRequest): V1Pod {
   const { config, kind } = request;
@@ -80,7 +86,8 @@ export function podManifest(request: PodRequest): V1Pod {
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       terminationGracePeriodSeconds: 30,
-      ...(config.nodeSelector === undefined ? {} : { nodeSelector: config.nodeSelector }),
+      // A build runs the image's programs natively, and a boot test uses KVM only on a node of the image's architecture.
+      nodeSelector: { ...config.nodeSelector, [archLabel]: request.arch },
       ...(config.tolerations === undefined ? {} : { tolerations: config.tolerations }),
       containers: [
         {

@@ -13,7 +13,8 @@ import type { Recipe } from '../../recipe/recipe.js';
 import type { RecipeRepo } from '../../recipe/repo.js';
 import { siteConfigName, type BuildSettings, type SiteExecutors } from '../../site/site-config.js';
 import { parseImageRef } from '../../store/image-ref.js';
-import { versionDir } from '../../store/store.js';
+import { manifestArch } from '../../store/manifest-arch.js';
+import { readManifest, resolveVersion, versionDir } from '../../store/store.js';
 import type { KubeClient } from './client.js';
 import { packInputs } from './inputs.js';
 import { podLocalDirs, podManifest } from './pod-manifest.js';
@@ -97,14 +98,18 @@ export async function buildInPod(
   ];
   const relay = relayLines(options.emit);
   try {
-    await runPod(options.client, podManifest({ kind: 'build', image: recipe.name, runId: options.runId ?? newRunId(), command, config }), {
-      emit: options.emit,
-      signal: options.signal,
-      onLine: relay.onLine,
-      what: `build of ${recipe.name}`,
-      pollMs: options.pollMs,
-      congested: congestion(options.output),
-    });
+    await runPod(
+      options.client,
+      podManifest({ kind: 'build', image: recipe.name, runId: options.runId ?? newRunId(), arch: recipe.base.arch, command, config }),
+      {
+        emit: options.emit,
+        signal: options.signal,
+        onLine: relay.onLine,
+        what: `build of ${recipe.name}`,
+        pollMs: options.pollMs,
+        congested: congestion(options.output),
+      },
+    );
   } finally {
     await rm(inputs.file, { force: true });
   }
@@ -123,10 +128,11 @@ export async function testInPod(options: RemoteOptions & { image: string; via: '
   const { site } = options;
   const { name, version = '' } = parseImageRef(options.image);
   const command = ['pxeforge', '--json', 'k8s', 'run-test', '--store', site.store, '--via', options.via, options.image];
+  const arch = manifestArch(await readManifest((await resolveVersion(site.store, options.image)).dir));
   const relay = relayLines(options.emit);
   await runPod(
     options.client,
-    podManifest({ kind: 'test', image: name, version, runId: options.runId ?? newRunId(), command, config: site.kubernetes! }),
+    podManifest({ kind: 'test', image: name, version, runId: options.runId ?? newRunId(), arch, command, config: site.kubernetes! }),
     {
       emit: options.emit,
       signal: options.signal,
