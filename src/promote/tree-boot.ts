@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { TreeBoot } from '../boot-test/boot-test.js';
 import { guestHostAddress } from '../boot-test/qemu-argv.js';
 import { publicKeyFingerprint } from '../boot-test/ssh.js';
+import { arches, getArch } from '../arches/registry.js';
 import { isEfiProgram } from '../boot-loaders/registry.js';
 import { invalidInput, UserError } from '../errors/user-error.js';
 import { readHostKey } from '../nodes/host-keys.js';
@@ -78,11 +79,21 @@ export async function treeBootFor(
   const uefi = isEfiProgram(options.entry);
   if (uefi && group.firmware !== 'uefi')
     throw invalidInput('BAD_OPTION', `--entry ${options.entry} is an EFI program, but node group ${group.name} boots with BIOS`);
+  // A GRUB net image is built for one platform: an arm64 node's firmware cannot run x86_64-efi/core.efi, nor the other way round.
+  const { grub } = getArch(group.arch);
+  const platform = Object.values(arches).find((arch) => options.entry.startsWith(`grub/${arch.grub.platform}/`))?.grub.platform;
+  if (platform !== undefined && platform !== grub.platform) {
+    throw invalidInput(
+      'BAD_OPTION',
+      `--entry ${options.entry} is GRUB for ${platform}, but node group ${group.name} is ${group.arch}`,
+      `give its GRUB net image, grub/${grub.platform}/core.efi (grub-mknetdir with the modules of ${grub.package})`,
+    );
+  }
   if (options.entry !== 'boot.ipxe') {
     if (!uefi && group.firmware !== 'bios')
       throw invalidInput(
         'BAD_OPTION',
-        `--entry ${options.entry}: node group ${group.name} boots with UEFI; give its EFI boot loader (e.g. grub/x86_64-efi/core.efi)`,
+        `--entry ${options.entry}: node group ${group.name} boots with UEFI; give its EFI boot loader (e.g. grub/${grub.platform}/core.efi)`,
       );
     if (
       !(await access(path.join(site.tftpRoot, options.entry)).then(
@@ -93,7 +104,7 @@ export async function treeBootFor(
       throw invalidInput(
         'NO_ENTRY_FILE',
         `${path.join(site.tftpRoot, options.entry)} does not exist`,
-        'the site provides its boot loader: pxelinux.0 and ldlinux.c32 (Debian packages pxelinux, syslinux-common) for BIOS, a GRUB net image (grub-mknetdir, package grub-efi-amd64-bin) for UEFI',
+        `the site provides its boot loader: pxelinux.0 and ldlinux.c32 (Debian packages pxelinux, syslinux-common) for BIOS, a GRUB net image for UEFI (grub-mknetdir; grub/${grub.platform}/core.efi from ${grub.package} for ${group.arch} nodes)`,
       );
     }
   }

@@ -1,7 +1,11 @@
+import path from 'node:path';
+
 import type { Problem } from '../errors/problems.js';
 import { quoted } from '../errors/quote-text.js';
 import { cmdlineSizeHint, cmdlineSizeProblem } from '../recipe/cmdline-size.js';
 import { loadRecipes } from '../recipe/load.js';
+import { loadRepoYaml } from '../recipe/repo-file.js';
+import type { YamlDocument } from '../source/yaml-document.js';
 import type { Recipe } from '../recipe/recipe.js';
 import type { RecipeRepo } from '../recipe/repo.js';
 import { loadSiteConfig, siteConfigName, type NodeGroup, type SiteConfig } from './site-config.js';
@@ -18,9 +22,14 @@ export interface RepoValidation {
 export async function validateRepo(repo: RecipeRepo, files: readonly string[] = []): Promise<RepoValidation> {
   const loaded = await loadRecipes(repo, files);
   const { site, problems } = await loadSiteConfig(repo, loaded.names);
+  // Read again for positions only, when there is something to check (the file parsed above).
+  const document =
+    site === undefined || site.nodeGroups.length === 0
+      ? undefined
+      : await loadRepoYaml(repo, path.join(repo.root, siteConfigName)).then((result) => (result.ok ? result.document : undefined));
   for (const group of site?.nodeGroups ?? []) {
     const recipe = loaded.recipes.find((item) => item.name === group.image);
-    const mismatch = recipe === undefined ? undefined : archMismatch(group, recipe);
+    const mismatch = recipe === undefined ? undefined : archMismatch(group, recipe, document);
     if (mismatch !== undefined) problems.push(mismatch);
     const tooLong = recipe === undefined ? undefined : cmdlineSizeProblem(recipe, group.kernelArgs);
     if (tooLong !== undefined) {
@@ -36,10 +45,16 @@ export async function validateRepo(repo: RecipeRepo, files: readonly string[] = 
 }
 
 /** A node group's image must be built for the group's architecture (ARCH_MISMATCH). */
-function archMismatch(group: Pick<NodeGroup, 'name' | 'image' | 'arch'>, recipe: Pick<Recipe, 'base'>): Problem | undefined {
+function archMismatch(
+  group: Pick<NodeGroup, 'name' | 'image' | 'arch'>,
+  recipe: Pick<Recipe, 'base'>,
+  document: YamlDocument | undefined,
+): Problem | undefined {
   if (recipe.base.arch === group.arch) return undefined;
   return {
     file: siteConfigName,
+    // At the group's `arch:`, or at the group when it takes the default architecture.
+    ...document?.locate(['nodeGroups', group.name, 'arch']),
     path: `nodeGroups.${group.name}.arch`,
     code: 'ARCH_MISMATCH',
     message: `node group ${quoted(group.name)} is ${group.arch}, and its image ${quoted(group.image)} is built for ${recipe.base.arch}`,

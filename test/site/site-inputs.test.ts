@@ -74,12 +74,13 @@ describe("a node group's architecture and its image's", () => {
     const result = await validateSite(`nodeGroups:\n  arm: { image: base, channel: staging, arch: arm64, macs: ["52:54:00:aa:bb:02"] }\n`);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain(
-      'pxeforge.yaml: nodeGroups.arm.arch: node group `arm` is arm64, and its image `base` is built for amd64\n' +
+      // Located at the group's `arch:` value (line 2, column 47).
+      'pxeforge.yaml:2:47: nodeGroups.arm.arch: node group `arm` is arm64, and its image `base` is built for amd64\n' +
         '    hint: set `arch: amd64` on the node group if its nodes are amd64, or give it an image whose recipe has `base.arch: arm64`',
     );
     const json = await runCli(['--repo', repo.root, '--json', 'validate', path.join(repo.root, 'recipes/base.yaml')]);
     const { problems } = JSON.parse(json.stdout) as { problems: { code?: string; path: string }[] };
-    expect(problems).toEqual([expect.objectContaining({ code: 'ARCH_MISMATCH', path: 'nodeGroups.arm.arch' })]);
+    expect(problems).toEqual([expect.objectContaining({ code: 'ARCH_MISMATCH', path: 'nodeGroups.arm.arch', line: 2, column: 47 })]);
   });
 
   it('an image of the same architecture passes, written or by default', async () => {
