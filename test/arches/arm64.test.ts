@@ -124,7 +124,7 @@ describe('the boot test of an arm64 image', () => {
       '-accel',
       'tcg',
       '-cpu',
-      'max',
+      'max,pauth-impdef=on',
       '-smp',
       '2',
       '-m',

@@ -54,7 +54,7 @@ describe('architecture registry', () => {
       consoleLog: '/c',
       boot: { kind: 'direct', kernel: 'k', initrd: 'i', cmdline: '' },
     });
-    expect(argv.slice(0, 7)).toEqual(['qemu-system-aarch64', '-machine', 'virt', '-accel', 'tcg', '-cpu', 'max']);
+    expect(argv.slice(0, 7)).toEqual(['qemu-system-aarch64', '-machine', 'virt', '-accel', 'tcg', '-cpu', 'max,pauth-impdef=on']);
     expect([arches.arm64.kernelName, arches.arm64.serialConsole, arches.arm64.bios]).toEqual(['aarch64', 'ttyAMA0', false]);
   });
 });
