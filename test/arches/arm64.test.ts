@@ -9,6 +9,7 @@ import { arches } from '../../src/arches/registry.js';
 import { qemuArgv } from '../../src/boot-test/qemu-argv.js';
 import { UserError } from '../../src/errors/user-error.js';
 import type { PxeEvent } from '../../src/events/events.js';
+import { checkOtherArches } from '../../src/doctor/host-tools.js';
 import { prepareForeignBuild } from '../../src/image/foreign-arch.js';
 import { loadRecipes } from '../../src/recipe/load.js';
 import { recipeRepo } from '../../src/recipe/repo.js';
@@ -96,6 +97,45 @@ describe('building arm64 roots on an x86_64 host (binfmt and qemu-user-static)',
     } finally {
       await execa('umount', [point], { reject: false });
     }
+  });
+});
+
+describe('doctor', () => {
+  it('reports what arm64 images need on this host: QEMU, AAVMF, the binfmt handler and arch-test, with the fix', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pxeforge-binfmt-'));
+    try {
+      await writeFile(path.join(dir, 'status'), 'enabled\n');
+      const [arm, ...others] = await checkOtherArches({ machine: 'x86_64', binfmtDir: dir, path: '/nonexistent' }, '/nonexistent');
+      expect(others).toEqual([]);
+      expect(arm!.arch).toBe('arm64');
+      expect(arm!.tools.map(({ tool }) => [tool.name, tool.package])).toEqual([
+        ['qemu-system-aarch64', 'qemu-system-arm'],
+        ['AAVMF (UEFI for the virt machine)', 'qemu-efi-aarch64'],
+      ]);
+      expect(arm!.tools[0]!.found).toBeUndefined();
+      expect(arm!.binfmt).toEqual({
+        handler: 'qemu-aarch64',
+        mounted: true,
+        state: 'missing',
+        flags: '',
+        archTest: false,
+        fix: 'apt-get install qemu-user-static binfmt-support arch-test && update-binfmts --enable qemu-aarch64',
+      });
+      // On an arm64 host its builds are native.
+      const [native] = await checkOtherArches({ machine: 'aarch64', binfmtDir: dir });
+      expect(native!.binfmt).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('prints them apart from the tools every site needs, which alone decide its exit code', async () => {
+    const result = await runCli(['doctor']);
+    expect(result.stdout).toContain('\nfor arm64 images (only sites that build or boot them need these):\n');
+    expect(result.stdout).toMatch(/^(ok |MISSING) +qemu-system-aarch64 +boot test/m);
+    const json = JSON.parse((await runCli(['--json', 'doctor'])).stdout) as { tools: { name: string }[]; arches: { arch: string }[] };
+    expect(json.arches.map((item) => item.arch)).toEqual(['arm64']);
+    expect(json.tools.map((tool) => tool.name)).not.toContain('qemu-system-aarch64');
   });
 });
 
