@@ -78,7 +78,7 @@ const group = z.strictObject({
 });
 
 const kernel = z.strictObject({
-  package: packageSpec.optional().describe('Kernel package, e.g. linux-image-amd64.'),
+  package: packageSpec.optional().describe('Kernel package, e.g. linux-image-amd64 (linux-image-arm64 for arm64).'),
   cmdline: kernelCmdline.optional().describe('Extra kernel parameters for every boot of this image.'),
   netbootDrivers: z
     .array(kernelModuleName)

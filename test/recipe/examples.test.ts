@@ -18,14 +18,16 @@ describe('the example recipes', () => {
     expect(result.stdout).toContain('ok  pxeforge.yaml');
   });
 
-  it('tiny is an initramfs image and compute a squashfs image', async () => {
+  it('tiny is an initramfs image and compute a squashfs image, each also for arm64', async () => {
     const result = await runCli(['--json', 'validate']);
     const parsed = JSON.parse(result.stdout) as { ok: boolean; recipes: { name: string; format: string }[] };
     expect(parsed.ok).toBe(true);
     expect(Object.fromEntries(parsed.recipes.map((r) => [r.name, r.format]))).toEqual({
       base: 'squashfs',
       compute: 'squashfs',
+      'compute-arm64': 'squashfs',
       tiny: 'initramfs',
+      'tiny-arm64': 'initramfs',
     });
   });
 

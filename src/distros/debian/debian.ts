@@ -19,7 +19,7 @@ export const debian: DistroBackend<AptSource[]> = {
     pattern: /^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/,
     description: 'a Debian package name (`name`, `name:arch` or `name=version`)',
   },
-  kernelHint: 'kernel.package must be a Debian kernel image package, e.g. linux-image-amd64',
+  kernelHint: 'kernel.package must be a Debian kernel image package, e.g. linux-image-amd64 (linux-image-arm64 for arm64)',
   hostTools: [
     {
       name: 'mmdebstrap',
