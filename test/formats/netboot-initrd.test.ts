@@ -70,6 +70,13 @@ describe('the netboot initrd (dracut settings in squashfs images)', () => {
     for (const driver of netbootDrivers) expect(driver).not.toMatch(/^(ahci|nvme|sd_mod|ext4|xfs|btrfs|amdgpu|nouveau|i915)$/);
   });
 
+  it('serves arm64 nodes from the same list: the virt machine (virtio over PCI or MMIO) and the arm64 server NICs', () => {
+    // drivers= is installed without a check, so each kernel takes the ones it has; add_drivers would fail on the others.
+    expect(lines.filter((line) => line.startsWith('add_drivers'))).toEqual([]);
+    for (const driver of ['virtio_pci', 'virtio_mmio', 'virtio_net', 'hns3', 'nicvf', 'thunder_bgx', 'mvpp2', 'mlx5_core', 'xhci_plat_hcd'])
+      expect(words('drivers')).toContain(driver);
+  });
+
   it("installs no extra files: network-legacy brings systemd's default .link file when systemd is in", () => {
     expect(words('install_optional_items')).toBeUndefined();
     expect(words('install_items')).toBeUndefined();
