@@ -9,7 +9,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { projectRoot, runCli } from '../helpers/cli.js';
 import { summaryTable } from '../../src/cli/pipeline.js';
 
-/** This project's recipes and overlays in a git repository of their own: base, compute (extends base), tiny. */
+/**
+ * This project's recipes and overlays in a git repository of their own: base, compute (extends
+ * base), tiny, and their arm64 variants compute-arm64 and tiny-arm64 (extending compute and tiny).
+ */
 let dir: string;
 let repo: string;
 const git = (...args: string[]) =>
@@ -40,36 +43,51 @@ describe('pxeforge changed', () => {
   it('names only the recipe whose overlay changed, with the file', async () => {
     await appendFile(path.join(repo, 'overlays/compute/etc/chrony/conf.d/pxeforge.conf'), 'maxdistance 16\n');
     await git('commit', '-qam', 'chrony');
-    expect(await changed('HEAD~1')).toEqual({ compute: ['overlays/compute/etc/chrony/conf.d/pxeforge.conf'] });
+    // compute, and its arm64 variant, which extends it.
+    expect(await changed('HEAD~1')).toEqual({
+      compute: ['overlays/compute/etc/chrony/conf.d/pxeforge.conf'],
+      'compute-arm64': ['overlays/compute/etc/chrony/conf.d/pxeforge.conf'],
+    });
     const text = await cli('changed', '--since', 'HEAD~1');
-    expect(text.stdout).toBe('compute: overlays/compute/etc/chrony/conf.d/pxeforge.conf\n');
+    expect(text.stdout).toBe(
+      'compute: overlays/compute/etc/chrony/conf.d/pxeforge.conf\ncompute-arm64: overlays/compute/etc/chrony/conf.d/pxeforge.conf\n',
+    );
     // The recipe file is the recipe's own, not its parent's.
     const json = JSON.parse((await cli('--json', 'changed', '--since', 'HEAD~1')).stdout) as { affected: { file: string }[] };
-    expect(json.affected[0]!.file).toBe('recipes/compute.yaml');
+    expect(json.affected.map((recipe) => recipe.file)).toEqual(['recipes/compute.yaml', 'recipes/compute-arm64.yaml']);
   });
 
   it('follows extends parents, package sets, shared overlays, overlay metadata and hooks', async () => {
     await appendFile(path.join(repo, 'recipes/base.yaml'), '# a comment\n');
-    expect(await changed()).toEqual({ base: ['recipes/base.yaml'], compute: ['recipes/base.yaml'] });
+    expect(await changed()).toEqual({
+      base: ['recipes/base.yaml'],
+      compute: ['recipes/base.yaml'],
+      'compute-arm64': ['recipes/base.yaml'],
+    });
     await git('commit', '-qam', 'parent');
     await appendFile(path.join(repo, 'recipes/package-sets/node-base.yaml'), '# a comment\n');
     await appendFile(path.join(repo, 'recipes/hooks/compute-motd.sh'), '# a comment\n');
     expect(await changed()).toEqual({
       base: ['recipes/package-sets/node-base.yaml'],
       compute: ['recipes/hooks/compute-motd.sh', 'recipes/package-sets/node-base.yaml'],
+      'compute-arm64': ['recipes/hooks/compute-motd.sh', 'recipes/package-sets/node-base.yaml'],
       tiny: ['recipes/package-sets/node-base.yaml'],
+      'tiny-arm64': ['recipes/package-sets/node-base.yaml'],
     });
     await git('commit', '-qam', 'sets');
     await appendFile(path.join(repo, 'overlays/common.yaml'), '# a comment\n');
-    expect(Object.keys(await changed())).toEqual(['base', 'compute', 'tiny']);
+    expect(Object.keys(await changed())).toEqual(['base', 'compute', 'compute-arm64', 'tiny', 'tiny-arm64']);
   });
 
   it('sees untracked, deleted and renamed overlay files', async () => {
     await writeFile(path.join(repo, 'overlays/compute/etc/motd-extra'), 'new\n');
-    expect(await changed()).toEqual({ compute: ['overlays/compute/etc/motd-extra'] });
+    expect(await changed()).toEqual({ compute: ['overlays/compute/etc/motd-extra'], 'compute-arm64': ['overlays/compute/etc/motd-extra'] });
     await rm(path.join(repo, 'overlays/compute/etc/motd-extra'));
     await git('rm', '-q', 'overlays/compute/etc/sysctl.d/90-hpc.conf');
-    expect(await changed()).toEqual({ compute: ['overlays/compute/etc/sysctl.d/90-hpc.conf'] });
+    expect(await changed()).toEqual({
+      compute: ['overlays/compute/etc/sysctl.d/90-hpc.conf'],
+      'compute-arm64': ['overlays/compute/etc/sysctl.d/90-hpc.conf'],
+    });
     await git('mv', 'overlays/compute/etc/security/limits.d/90-hpc.conf', 'overlays/common/etc/90-hpc.conf');
     const affected = await changed();
     expect(affected.compute).toEqual([
@@ -77,7 +95,9 @@ describe('pxeforge changed', () => {
       'overlays/compute/etc/security/limits.d/90-hpc.conf',
       'overlays/compute/etc/sysctl.d/90-hpc.conf',
     ]);
+    expect(affected['compute-arm64']).toEqual(affected.compute);
     expect(affected.tiny).toEqual(['overlays/common/etc/90-hpc.conf']);
+    expect(affected['tiny-arm64']).toEqual(['overlays/common/etc/90-hpc.conf']);
   });
 
   it('pxeforge.yaml: the mirror rebuilds everything, node groups nothing', async () => {
@@ -91,7 +111,9 @@ describe('pxeforge changed', () => {
     expect(await changed()).toEqual({
       base: ['pxeforge.yaml (mirror)'],
       compute: ['pxeforge.yaml (mirror)'],
+      'compute-arm64': ['pxeforge.yaml (mirror)'],
       tiny: ['pxeforge.yaml (mirror)'],
+      'tiny-arm64': ['pxeforge.yaml (mirror)'],
     });
   });
 
