@@ -2,7 +2,7 @@ import { chmod, copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:f
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type BootRecord, bootRecordPath, parseBootRecord } from '../src/nodes/boot-record.js';
@@ -18,9 +18,13 @@ import { projectRoot, type TempRepo, tempRecipeRepo } from './helpers/recipe-rep
  * same time: two of the group `squashfs` (a squashfs root fetched over HTTP and verified
  * before it is mounted), two of the group `initramfs` (tiny, the whole root in RAM). Each
  * node's boot record is read over SSH with the fleet key its node files deliver and its
- * managed host key checked: every node booted what its group's channel serves; promote →
- * reboot → the new version; rollback → reboot → the old one; a squashfs changed in the tree
- * is refused by the node itself; a MAC in no group gets the unknown-node action.
+ * managed host key checked: every node booted what its group's channel serves; a rollout of
+ * an image whose agent fails stops after the canary, which pxeforge moves back and reboots into
+ * the old version while no other node is rebooted; a good image rolls out in waves `1,100%`,
+ * survives pxeforge killed with SIGKILL in the first wave, and `rollout resume` brings every
+ * production node to it; a squashfs changed in the tree is refused by the node itself; a MAC in
+ * no group gets the unknown-node action. Reboots go through the site's `rollout.reboot`
+ * template: `power-cycle.mjs {bmc}`, each node's QEMU monitor standing in for its BMC.
  */
 
 const groups = {
@@ -36,6 +40,9 @@ const macs: Record<string, string> = {
 const addresses: Record<string, string> = { sq1: '10.77.0.11', sq2: '10.77.0.12', ram1: '10.77.0.21', ram2: '10.77.0.22' };
 const strangerMac = '52:54:00:77:09:01';
 const pxeforgeBin = path.join(projectRoot, 'bin/pxeforge.js');
+const powerCycle = path.join(projectRoot, 'vm-tests/helpers/power-cycle.mjs');
+/** The site-wide health check of the rollouts: a node whose units failed is not healthy, whatever the image changed. */
+const noFailedUnits = 'no failed units';
 
 const recipes: Record<string, string> = {
   // tiny with its root as a squashfs fetched over HTTP: tiny's cached layers below, the netboot packages above.
@@ -44,6 +51,8 @@ extends: tiny
 overlays: [fleet]
 packages:
   sets: [squashfs-netboot]
+services:
+  enable: [fleet-agent]
 output:
   format: squashfs
 tests:
@@ -52,6 +61,20 @@ tests:
 `,
 };
 
+/** A oneshot agent that refuses a configuration naming no server: what a release can break without breaking the boot. */
+const fleetAgentUnit = `[Unit]
+Description=Fleet agent
+After=network.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'grep -q "^server=" /etc/fleet-agent.conf || { echo "fleet-agent: /etc/fleet-agent.conf names no server" >&2; exit 1; }'
+
+[Install]
+WantedBy=multi-user.target
+`;
+
 let repo: TempRepo;
 let network: FleetNetwork | undefined;
 let tftp: string;
@@ -59,8 +82,11 @@ let secrets: string;
 let knownHosts: string;
 let identity: string;
 const nodes = new Map<string, FleetNode>();
-const versions: { squash: string[]; tiny: string } = { squash: [], tiny: '' };
+/** fleet-squash: the first version, one whose agent fails at boot, and a good second one. */
+const versions = { tiny: '', first: '', bad: '', good: '' };
 const timings: [string, number][] = [];
+/** Lines of the rollouts' own timings (per wave, failed check → canary back), printed again at the end. */
+const timingNotes: string[] = [];
 let namespace = '';
 
 async function phase<T>(name: string, work: () => Promise<T>): Promise<T> {
@@ -149,11 +175,123 @@ function expectBooted(record: BootRecord, host: string, expected: { image: strin
   expect(record.nodeFiles?.sha256, host).toMatch(/^[0-9a-f]{64}$/);
 }
 
-async function rebootAll(hosts: readonly string[]): Promise<Record<string, BootRecord>> {
-  const before = Object.fromEntries(await Promise.all(hosts.map(async (host) => [host, (await bootRecord(host))?.bootId] as const)));
-  for (const host of hosts) await nodes.get(host)!.monitor('system_reset');
-  const after = await Promise.all(hosts.map((host) => waitForBoot(host, 360_000, before[host])));
-  return Object.fromEntries(hosts.map((host, index) => [host, after[index]!]));
+/** The rollout record as the tests read it (contract: `<tftp-root>/pxeforge/rollout.json`). */
+interface RolloutRecord {
+  id: string;
+  image: string;
+  channel: string;
+  from: string;
+  to: string;
+  state: string;
+  waves: {
+    number: number;
+    state: string;
+    nodes: { host: string | null; mac: string; group: string }[];
+    results: { host: string | null; mac: string; ok: boolean; check?: string; reason?: string; output?: string }[];
+    generation: number | null;
+    rollbackGeneration: number | null;
+    startedAt: string | null;
+    rebootedAt: string | null;
+    endedAt: string | null;
+  }[];
+}
+
+async function rolloutRecord(): Promise<RolloutRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(path.join(tftp, 'pxeforge/rollout.json'), 'utf8')) as RolloutRecord;
+  } catch {
+    return undefined; // not there yet, or (never, with atomic writes) half written
+  }
+}
+
+/** One line of `pxeforge/history.jsonl` as the tests read it. */
+interface HistoryLine {
+  action: string;
+  image?: string;
+  channel?: string;
+  version?: string;
+  nodes?: string[];
+  wave?: number | null;
+}
+
+async function history(): Promise<HistoryLine[]> {
+  const text = await readFile(path.join(tftp, 'pxeforge/history.jsonl'), 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as HistoryLine);
+}
+
+/** `pxeforge <args>` run inside the namespace, as a site's admin host runs it (its SSH reaches the nodes). */
+function inNamespace(args: string[], timeoutMs: number): ResultPromise {
+  return network!.exec([process.execPath, pxeforgeBin, '--repo', repo.root, ...args], { timeout: timeoutMs, env: { CI: 'true' } });
+}
+
+/** When the test first saw each wave in each state (`wave 1: checking` → its clock, ms). */
+type Seen = Map<string, number>;
+
+/**
+ * Watches the rollout record while `run` lasts (every 0.5 s), noting when each wave entered each
+ * state; returns the record that satisfied `until`, or the last one once `run` ended.
+ */
+async function watchRollout(
+  run: ResultPromise,
+  seen: Seen,
+  until?: (record: RolloutRecord) => boolean,
+): Promise<RolloutRecord | undefined> {
+  let ended = false;
+  void run.then(
+    () => {
+      ended = true;
+    },
+    () => {
+      ended = true;
+    },
+  );
+  for (;;) {
+    const wasEnded = ended;
+    const record = await rolloutRecord();
+    for (const wave of record?.waves ?? []) {
+      const key = `wave ${wave.number}: ${wave.state}`;
+      if (!seen.has(key)) seen.set(key, Date.now());
+    }
+    if (record !== undefined && until?.(record) === true) return record;
+    if (wasEnded) return record;
+    await sleep(500);
+  }
+}
+
+/** A background pxeforge that a failing test leaves running is ended with it. */
+async function ensureEnded(run: ResultPromise): Promise<void> {
+  if (run.exitCode === null && run.signalCode === null && run.pid !== undefined) {
+    try {
+      process.kill(run.pid, 'SIGKILL');
+    } catch {
+      // ended meanwhile
+    }
+  }
+  await run.catch(() => undefined);
+}
+
+const seconds = (from: string | number | null | undefined, to: string | number | null | undefined): string =>
+  from === null || from === undefined || to === null || to === undefined
+    ? '?'
+    : ((Number(typeof to === 'string' ? Date.parse(to) : to) - Number(typeof from === 'string' ? Date.parse(from) : from)) / 1000).toFixed(
+        1,
+      );
+
+/** Each wave's nodes and time from its record (start → end), as the closing note gives them. */
+function waveTimings(label: string, record: RolloutRecord): void {
+  for (const wave of record.waves) {
+    const line = `fleet test: ${label}: wave ${wave.number} (${wave.nodes.map((node) => node.host ?? node.mac).join(', ')}): ${wave.state}, ${seconds(wave.startedAt, wave.endedAt)} s (switch → reboot issued ${seconds(wave.startedAt, wave.rebootedAt)} s)`;
+    process.stdout.write(`${line}\n`);
+    timingNotes.push(line);
+  }
+}
+
+/** Boots since `from` on a node's console: the kernel's banner at each start. */
+async function bootsSince(host: string, from: number): Promise<number> {
+  return ((await nodes.get(host)!.console()).slice(from).match(/Linux version \d/g) ?? []).length;
 }
 
 beforeAll(async () => {
@@ -184,8 +322,8 @@ channels:
   staging: {}
   production: {}
 nodes:
-  "sq[1-2]": { mac: "52:54:00:77:01:{n:02x}", ip: "10.77.0.1{n}/24" }
-  "ram[1-2]": { mac: "52:54:00:77:02:{n:02x}", ip: "10.77.0.2{n}/24" }
+  "sq[1-2]": { mac: "52:54:00:77:01:{n:02x}", ip: "10.77.0.1{n}/24", bmc: "${network.monitorSocket('sq{n}')}" }
+  "ram[1-2]": { mac: "52:54:00:77:02:{n:02x}", ip: "10.77.0.2{n}/24", bmc: "${network.monitorSocket('ram{n}')}" }
 nodeGroups:
 ${Object.entries(groups)
   .map(
@@ -203,6 +341,16 @@ fleet:
   ssh: { user: root, identityFile: var/fleet_ed25519 }
   parallel: 4
   timeoutSeconds: 10
+rollout:
+  # The nodes' BMCs: a power cycle through each one's QEMU monitor.
+  reboot: [${JSON.stringify(process.execPath)}, ${JSON.stringify(powerCycle)}, "{bmc}"]
+  checks:
+    - name: ${noFailedUnits}
+      run: "systemctl is-system-running --wait >/dev/null; systemctl --failed --no-legend --plain --no-pager"
+      expect: ""
+      timeout: 120
+  healthTimeoutSeconds: 480
+  rebootTimeoutSeconds: 30
 `,
     );
     // The site's admin key, authorized on every node by its node files.
@@ -217,6 +365,10 @@ fleet:
     );
     await mkdir(path.join(repo.root, 'overlays/fleet/etc'), { recursive: true });
     await repo.write('overlays/fleet/etc/fleet-release', 'first\n');
+    // The site's agent: checks its configuration at boot; a release that breaks it leaves a failed unit.
+    await mkdir(path.join(repo.root, 'overlays/fleet/etc/systemd/system'), { recursive: true });
+    await repo.write('overlays/fleet/etc/systemd/system/fleet-agent.service', fleetAgentUnit);
+    await repo.write('overlays/fleet/etc/fleet-agent.conf', 'server=10.77.0.1\n');
     for (const [name, text] of Object.entries(recipes)) await repo.write(`recipes/${name}.yaml`, text);
     await repo.git(['add', '-A']);
     await repo.git(['commit', '-qm', 'fleet site']);
@@ -225,11 +377,11 @@ fleet:
   });
   await phase('build tiny and fleet-squash', async () => {
     versions.tiny = await build('tiny');
-    versions.squash.push(await build('fleet-squash'));
+    versions.first = await build('fleet-squash');
   });
   await phase('promote both', async () => {
     await pxeforge(['promote', `tiny@${versions.tiny}`, '--channel', groups.initramfs.channel]);
-    await pxeforge(['promote', `fleet-squash@${versions.squash[0]}`, '--channel', groups.squashfs.channel]);
+    await pxeforge(['promote', `fleet-squash@${versions.first}`, '--channel', groups.squashfs.channel]);
   });
 }, 900_000);
 
@@ -245,6 +397,7 @@ afterAll(async () => {
       .reduce((sum, [, seconds]) => sum + seconds, 0)
       .toFixed(1)} s\n`,
   );
+  for (const note of timingNotes) process.stdout.write(`${note}\n`);
 });
 
 describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx, four QEMU nodes', () => {
@@ -270,7 +423,7 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
     expect(dhcp).toMatch(new RegExp(`sent \\S+/ipxe/(nodes/)?${macs.sq1!.replaceAll(':', '-')}\\.ipxe to 10\\.77\\.0\\.11`));
     const http = await network!.httpLog();
     expect(http).toMatch(
-      new RegExp(`^10\\.77\\.0\\.11 .*"GET /pxeforge/images/fleet-squash/${versions.squash[0]}/rootfs\\.squashfs HTTP/1\\.1" 200 `, 'm'),
+      new RegExp(`^10\\.77\\.0\\.11 .*"GET /pxeforge/images/fleet-squash/${versions.first}/rootfs\\.squashfs HTTP/1\\.1" 200 `, 'm'),
     );
     expect(http).toMatch(new RegExp(`^10\\.77\\.0\\.21 .*"GET /pxeforge/images/tiny/${versions.tiny}/initrd\\.img HTTP/1\\.1" 200 `, 'm'));
 
@@ -287,47 +440,199 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
     }
   }, 600_000);
 
-  it('promote a new version → its nodes reboot into it; rollback → reboot → the old one', async () => {
-    await phase('build and promote a second fleet-squash', async () => {
+  it('a bad image stops after the canary: pxeforge moves it back and reboots it into the old version; no other node is rebooted', async () => {
+    await phase('build a bad and a good fleet-squash', async () => {
+      // The bad release: its agent's configuration lost the server line (a typo), so the agent fails at boot.
+      await repo.write('overlays/fleet/etc/fleet-agent.conf', 'sever=10.77.0.1\n');
+      await repo.write('overlays/fleet/etc/fleet-release', 'bad\n');
+      await repo.git(['commit', '-qam', 'bad release']);
+      versions.bad = await build('fleet-squash');
+      await repo.write('overlays/fleet/etc/fleet-agent.conf', 'server=10.77.0.1\n');
       await repo.write('overlays/fleet/etc/fleet-release', 'second\n');
       await repo.git(['commit', '-qam', 'second release']);
-      versions.squash.push(await build('fleet-squash'));
-      await pxeforge(['promote', `fleet-squash@${versions.squash[1]}`, '--channel', groups.squashfs.channel]);
+      versions.good = await build('fleet-squash');
     });
-    const promoted = await served();
-    expect(promoted.squash).toBe(versions.squash[1]);
-    // Still running the first until they reboot: pending reboot, not drift (exit 0); the others untouched.
-    expect((await bootRecord('sq1'))?.version).toBe(versions.squash[0]);
-    const pending = await fleetStatus(0);
-    for (const host of groups.squashfs.hosts)
-      expect(pending[host], host).toMatchObject({ state: 'pending reboot', booted: { version: versions.squash[0] } });
-    for (const host of groups.initramfs.hosts) expect(pending[host]?.state, host).toBe('current');
-    const rebooted = await phase('reboot the squashfs nodes into the new version', () => rebootAll(groups.squashfs.hosts));
-    for (const host of groups.squashfs.hosts)
-      expectBooted(rebooted[host]!, host, { image: 'fleet-squash', version: versions.squash[1]!, generation: promoted.generation });
-    // The initramfs nodes were not touched: still current on their generation.
-    expect((await bootRecord('ram1'))?.version).toBe(versions.tiny);
-    const landed = await fleetStatus(0);
-    for (const host of Object.keys(macs)) expect(landed[host]?.state, host).toBe('current');
-    for (const host of groups.squashfs.hosts) expect(landed[host]?.booted?.version, host).toBe(versions.squash[1]);
+    expect(new Set([versions.first, versions.bad, versions.good]).size).toBe(3);
+    const before = await served();
+    expect(before.squash).toBe(versions.first);
+    const hosts = Object.keys(macs);
+    const bootIds = Object.fromEntries(await Promise.all(hosts.map(async (host) => [host, (await bootRecord(host))!.bootId] as const)));
+    const consoles = Object.fromEntries(
+      await Promise.all(hosts.map(async (host) => [host, (await nodes.get(host)!.console()).length] as const)),
+    );
+    const httpFrom = (await network!.httpLog()).length;
+    const historyFrom = (await history()).length;
 
-    await pxeforge(['rollback', 'fleet-squash', '--channel', groups.squashfs.channel, '--reason', 'fleet test']);
-    const rolledBack = await served();
-    expect(rolledBack.squash).toBe(versions.squash[0]);
-    const rolling = await fleetStatus(0);
-    for (const host of groups.squashfs.hosts) expect(rolling[host]?.state, host).toBe('pending reboot');
-    const back = await phase('reboot the squashfs nodes after the rollback', () => rebootAll(groups.squashfs.hosts));
-    for (const host of groups.squashfs.hosts)
-      expectBooted(back[host]!, host, { image: 'fleet-squash', version: versions.squash[0]!, generation: rolledBack.generation });
-    const after = await fleetStatus(0);
-    for (const host of Object.keys(macs)) expect(after[host]?.state, host).toBe('current');
-    for (const host of groups.squashfs.hosts) expect(after[host]?.booted?.version, host).toBe(versions.squash[0]);
-  }, 900_000);
+    const seen: Seen = new Map();
+    const run = inNamespace(
+      [
+        'rollout',
+        'start',
+        `fleet-squash@${versions.bad}`,
+        '--channel',
+        groups.squashfs.channel,
+        '--waves',
+        '1,100%',
+        '--reason',
+        'fleet test',
+      ],
+      900_000,
+    );
+    let record: RolloutRecord | undefined;
+    try {
+      record = await phase('rollout of the bad image: canary, failed check, rollback', () => watchRollout(run, seen));
+    } finally {
+      await ensureEnded(run);
+    }
+    const result = await run;
+    expect(result.exitCode, String(result.all)).toBe(1);
+    record = await rolloutRecord();
+    expect(record).toMatchObject({
+      image: 'fleet-squash',
+      channel: groups.squashfs.channel,
+      from: versions.first,
+      to: versions.bad,
+      state: 'stopped',
+    });
+    const [first, second] = record!.waves;
+    expect(record!.waves.length).toBe(2);
+    expect(first!.nodes.length).toBe(1);
+    const canary = first!.nodes[0]!.host!;
+    expect(groups.squashfs.hosts as readonly string[]).toContain(canary);
+    const other = groups.squashfs.hosts.find((host) => host !== canary)!;
+    expect(first!.state).toBe('rolled back');
+    expect(second!.state).toBe('pending');
+    expect(second!.nodes.map((node) => node.host)).toEqual([other]);
+    const failure = first!.results.find((entry) => entry.host === canary);
+    expect(failure).toMatchObject({ ok: false, check: noFailedUnits });
+    expect(failure!.output).toContain('fleet-agent.service');
+    // The report names the node, the check and what the node printed.
+    expect(String(result.all)).toContain(canary);
+    expect(String(result.all)).toContain(noFailedUnits);
+    expect(String(result.all)).toContain('fleet-agent.service');
+    const status = JSON.parse(await pxeforge(['rollout', 'status', '--json'])) as RolloutRecord;
+    expect(status).toMatchObject({ id: record!.id, state: 'stopped' });
+
+    // The canary booted the bad image, then, moved back by pxeforge, the old one: two boots, both roots fetched in that order.
+    const now = await served();
+    expect(now.squash).toBe(versions.first);
+    expect(first!.rollbackGeneration).toBe(now.generation);
+    const back = await bootRecord(canary);
+    expectBooted(back!, canary, { image: 'fleet-squash', version: versions.first, generation: now.generation });
+    expect(back!.bootId).not.toBe(bootIds[canary]);
+    expect(await bootsSince(canary, consoles[canary]!)).toBe(2);
+    const http = (await network!.httpLog()).slice(httpFrom);
+    const fetched = (version: string) =>
+      http.search(
+        new RegExp(
+          `^${addresses[canary]!.replaceAll('.', '\\.')} .*"GET /pxeforge/images/fleet-squash/${version}/rootfs\\.squashfs HTTP/1\\.1" 200 `,
+          'm',
+        ),
+      );
+    expect(fetched(versions.bad)).toBeGreaterThanOrEqual(0);
+    expect(fetched(versions.first)).toBeGreaterThan(fetched(versions.bad));
+    // Never rebooted: the other production node and both staging nodes.
+    for (const host of [other, ...groups.initramfs.hosts]) {
+      expect((await bootRecord(host))?.bootId, host).toBe(bootIds[host]);
+      expect(await bootsSince(host, consoles[host]!), host).toBe(0);
+    }
+    const fleet = await fleetStatus(0);
+    for (const host of hosts) expect(fleet[host]?.state, host).toBe('current');
+    for (const host of groups.squashfs.hosts) expect(fleet[host]?.booted?.version, host).toBe(versions.first);
+
+    // History: the wave that moved the canary, and the automatic rollback that moved it back.
+    const lines = (await history()).slice(historyFrom);
+    const named = (line: HistoryLine) => line.nodes?.some((node) => node === canary || node === macs[canary]) === true;
+    expect(lines.find((line) => line.action === 'rollout')).toMatchObject({
+      image: 'fleet-squash',
+      channel: groups.squashfs.channel,
+      wave: 1,
+    });
+    expect(named(lines.find((line) => line.action === 'rollout')!)).toBe(true);
+    expect(named(lines.find((line) => line.action === 'rollout-rollback')!)).toBe(true);
+    expect(lines.some((line) => line.action === 'rollout-complete')).toBe(false);
+
+    waveTimings('bad image', record!);
+    const failedAt = Math.min(...['failed', 'rolling back'].map((state) => seen.get(`wave 1: ${state}`) ?? Number.POSITIVE_INFINITY));
+    const note = `fleet test: failed check → canary back on the old image: ${seconds(failedAt, seen.get('wave 1: rolled back'))} s (test clock, the record's states seen every 0.5 s)`;
+    process.stdout.write(`${note}\n`);
+    timingNotes.push(note);
+  }, 1_200_000);
+
+  it('a good image rolls out in waves 1,100%: pxeforge killed with SIGKILL in wave 1, resumed, every production node ends on it', async () => {
+    const hosts = Object.keys(macs);
+    const bootIds = Object.fromEntries(await Promise.all(hosts.map(async (host) => [host, (await bootRecord(host))!.bootId] as const)));
+    const historyFrom = (await history()).length;
+    const seen: Seen = new Map();
+    const run = inNamespace(
+      [
+        'rollout',
+        'start',
+        `fleet-squash@${versions.good}`,
+        '--channel',
+        groups.squashfs.channel,
+        '--waves',
+        '1,100%',
+        '--reason',
+        'fleet test',
+      ],
+      900_000,
+    );
+    let canary: string;
+    try {
+      const checking = await phase('rollout of the good image: wave 1 up to its health gate', () =>
+        watchRollout(run, seen, (record) => record.to === versions.good && record.waves[0]?.state === 'checking'),
+      );
+      expect(checking?.waves[0]?.state, String((await run.catch(() => undefined))?.all ?? '')).toBe('checking');
+      canary = checking!.waves[0]!.nodes[0]!.host!;
+      // `ip netns exec` execs: the pid is pxeforge's own process, which the admin host's crash takes with it.
+      const cmdline = (await readFile(`/proc/${run.pid}/cmdline`, 'utf8')).split('\0');
+      expect(cmdline).toContain(pxeforgeBin);
+      process.kill(run.pid!, 'SIGKILL');
+      const killed = await run;
+      expect(killed.signal).toBe('SIGKILL');
+    } finally {
+      await ensureEnded(run);
+    }
+
+    // What the crash left: a consistent record, the rollout running, wave 1 at its gate, no controller.
+    const left = JSON.parse(await pxeforge(['rollout', 'status', '--json'])) as RolloutRecord;
+    expect(left).toMatchObject({ to: versions.good, state: 'running' });
+    expect(left.waves[0]).toMatchObject({ state: 'checking', nodes: [{ host: canary }] });
+    expect(left.waves[1]?.state).toBe('pending');
+    const text = await pxeforge(['rollout', 'status']);
+    expect(text).toMatch(/no controller|not running|resume/i);
+
+    const resumed = await phase('rollout resume: wave 1 gate, wave 2', () => inNamespace(['rollout', 'resume'], 900_000));
+    expect(resumed.exitCode, String(resumed.all)).toBe(0);
+    const record = (await rolloutRecord())!;
+    expect(record).toMatchObject({ to: versions.good, state: 'completed' });
+    for (const wave of record.waves) expect(wave.state, `wave ${wave.number}`).toBe('passed');
+
+    const now = await served();
+    expect(now.squash).toBe(versions.good);
+    const fleet = await fleetStatus(0);
+    for (const host of hosts) expect(fleet[host]?.state, host).toBe('current');
+    for (const host of groups.squashfs.hosts) {
+      expect(fleet[host]?.booted?.version, host).toBe(versions.good);
+      expect(fleet[host]?.verified, host).toBe(true);
+    }
+    // The staging nodes were not touched.
+    for (const host of groups.initramfs.hosts) expect((await bootRecord(host))?.bootId, host).toBe(bootIds[host]);
+
+    const lines = (await history()).slice(historyFrom);
+    const waves = lines.filter((line) => line.action === 'rollout').map((line) => line.wave);
+    expect(waves).toEqual([1, 2]);
+    expect(lines.filter((line) => line.action === 'rollout-complete').length).toBe(1);
+    expect(lines.some((line) => line.action === 'rollout-rollback')).toBe(false);
+    waveTimings('good image', record);
+  }, 1_200_000);
 
   it('a squashfs changed in the tree is refused by the node that fetches it; a MAC in no group gets the unknown-node action', async () => {
     await phase('tampered root refused, unknown node', async () => {
       // One byte changed in the placed root, at the same path (a new file renamed over it: the store keeps its own).
-      const placed = path.join(tftp, 'pxeforge/images/fleet-squash', versions.squash[0]!, 'rootfs.squashfs');
+      const { squash } = await served();
+      const placed = path.join(tftp, 'pxeforge/images/fleet-squash', squash, 'rootfs.squashfs');
       const copy = `${placed}.tampered`;
       await copyFile(placed, copy);
       const handle = await open(copy, 'r+');
@@ -346,7 +651,7 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
       const stranger = await network!.startNode({ name: 'stranger', mac: strangerMac, memoryMiB: 512 });
       const refused = await sq2.waitForConsole(/pxeforge: root image digest mismatch:[^\n]*/, 360_000, from);
       const line = /pxeforge: root image digest mismatch:[^\n]*/.exec(refused.slice(from))![0];
-      expect(line).toContain(`/pxeforge/images/fleet-squash/${versions.squash[0]}/rootfs.squashfs`);
+      expect(line).toContain(`/pxeforge/images/fleet-squash/${squash}/rootfs.squashfs`);
       // Nothing was mounted: no login prompt after the refusal, and no SSH.
       await sleep(5000);
       expect((await sq2.console()).slice(from)).not.toMatch(/login:/);

@@ -54,6 +54,8 @@ export interface FleetNetwork {
   /** nginx's access log. */
   httpLog(): Promise<string>;
   startNode(options: { name: string; mac: string; memoryMiB?: number }): Promise<FleetNode>;
+  /** The QEMU monitor socket node `name` has once started: what the fleet's `power-cycle.mjs` (its BMC) is given. */
+  monitorSocket(name: string): string;
   /** The pids of every process in the namespace (its own processes: nothing else runs there). */
   processes(): number[];
   /** The pids of every process it started (servers and QEMU), running or not. */
@@ -247,7 +249,7 @@ export async function startFleetNetwork(options: { tftpRoot: string }): Promise<
       await must(ns(['ip', 'link', 'set', tap, 'master', bridge]));
       await must(ns(['ip', 'link', 'set', tap, 'up']));
       const consoleLog = path.join(dir, `${name}.console.log`);
-      const monitorSocket = path.join(dir, `${name}.monitor`);
+      const monitorSocket = network.monitorSocket(name);
       await writeFile(consoleLog, '');
       const child = daemon(
         [
@@ -304,6 +306,7 @@ export async function startFleetNetwork(options: { tftpRoot: string }): Promise<
       nodes.push(node);
       return node;
     },
+    monitorSocket: (name) => path.join(dir, `${name}.monitor`),
     processes: () => namespacePids(namespace),
     started: () => [...everStarted],
     async stop() {
