@@ -187,11 +187,13 @@ interface RolloutRecord {
     number: number;
     state: string;
     nodes: { host: string | null; mac: string; group: string }[];
-    results: { host: string | null; mac: string; ok: boolean; check?: string; reason?: string; output?: string }[];
+    results: { host: string | null; mac: string; ok: boolean; check: string | null; reason: string | null; output: string | null }[];
     generation: number | null;
     rollbackGeneration: number | null;
     startedAt: string | null;
     rebootedAt: string | null;
+    /** When its gate decided (passed or failed). */
+    decidedAt: string | null;
     endedAt: string | null;
   }[];
 }
@@ -283,7 +285,7 @@ const seconds = (from: string | number | null | undefined, to: string | number |
 /** Each wave's nodes and time from its record (start → end), as the closing note gives them. */
 function waveTimings(label: string, record: RolloutRecord): void {
   for (const wave of record.waves) {
-    const line = `fleet test: ${label}: wave ${wave.number} (${wave.nodes.map((node) => node.host ?? node.mac).join(', ')}): ${wave.state}, ${seconds(wave.startedAt, wave.endedAt)} s (switch → reboot issued ${seconds(wave.startedAt, wave.rebootedAt)} s)`;
+    const line = `fleet test: ${label}: wave ${wave.number} (${wave.nodes.map((node) => node.host ?? node.mac).join(', ')}): ${wave.state}, ${seconds(wave.startedAt, wave.endedAt)} s (reboot issued after ${seconds(wave.startedAt, wave.rebootedAt)} s, gate decided after ${seconds(wave.startedAt, wave.decidedAt)} s)`;
     process.stdout.write(`${line}\n`);
     timingNotes.push(line);
   }
@@ -554,7 +556,7 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
 
     waveTimings('bad image', record!);
     const failedAt = Math.min(...['failed', 'rolling back'].map((state) => seen.get(`wave 1: ${state}`) ?? Number.POSITIVE_INFINITY));
-    const note = `fleet test: failed check → canary back on the old image: ${seconds(failedAt, seen.get('wave 1: rolled back'))} s (test clock, the record's states seen every 0.5 s)`;
+    const note = `fleet test: failed check → canary back on the old image: ${seconds(first!.decidedAt, first!.endedAt)} s by the record (gate decided → wave ended), ${seconds(failedAt, seen.get('wave 1: rolled back'))} s by the test's clock (the record read every 0.5 s)`;
     process.stdout.write(`${note}\n`);
     timingNotes.push(note);
   }, 1_200_000);
@@ -583,7 +585,8 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
       const checking = await phase('rollout of the good image: wave 1 up to its health gate', () =>
         watchRollout(run, seen, (record) => record.to === versions.good && record.waves[0]?.state === 'checking'),
       );
-      expect(checking?.waves[0]?.state, String((await run.catch(() => undefined))?.all ?? '')).toBe('checking');
+      if (checking?.waves[0]?.state !== 'checking')
+        throw new Error(`rollout start ended before wave 1 reached its gate:\n${(await run).all}`);
       canary = checking!.waves[0]!.nodes[0]!.host!;
       // `ip netns exec` execs: the pid is pxeforge's own process, which the admin host's crash takes with it.
       const cmdline = (await readFile(`/proc/${run.pid}/cmdline`, 'utf8')).split('\0');
@@ -601,7 +604,7 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
     expect(left.waves[0]).toMatchObject({ state: 'checking', nodes: [{ host: canary }] });
     expect(left.waves[1]?.state).toBe('pending');
     const text = await pxeforge(['rollout', 'status']);
-    expect(text).toMatch(/no controller|not running|resume/i);
+    expect(text).toContain('no controller works on it');
 
     const resumed = await phase('rollout resume: wave 1 gate, wave 2', () => inNamespace(['rollout', 'resume'], 900_000));
     expect(resumed.exitCode, String(resumed.all)).toBe(0);
