@@ -22,8 +22,9 @@ import { projectRoot, type TempRepo, tempRecipeRepo } from './helpers/recipe-rep
  * an image whose agent fails stops after the canary, which pxeforge moves back and reboots into
  * the old version while no other node is rebooted; a good image rolls out in waves `1,100%`,
  * survives pxeforge killed with SIGKILL in the first wave, and `rollout resume` brings every
- * production node to it; a squashfs changed in the tree is refused by the node itself; a MAC in
- * no group gets the unknown-node action. Reboots go through the site's `rollout.reboot`
+ * production node to it; a rollback after it leaves both pending reboot, and a reboot brings the
+ * old version back; a squashfs changed in the tree is refused by the node itself; a MAC in no
+ * group gets the unknown-node action. Reboots go through the site's `rollout.reboot`
  * template: `power-cycle.mjs {bmc}`, each node's QEMU monitor standing in for its BMC.
  */
 
@@ -631,6 +632,24 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
     waveTimings('good image', record);
   }, 1_200_000);
 
+  it('rollback after the rollout → the squashfs nodes pending reboot; one rebooted → the old version', async () => {
+    await pxeforge(['rollback', 'fleet-squash', '--channel', groups.squashfs.channel, '--reason', 'fleet test']);
+    const rolledBack = await served();
+    expect(rolledBack.squash).toBe(versions.first);
+    // Still running the rolled-out version until they reboot: pending reboot, not drift (exit 0); the others untouched.
+    const pending = await fleetStatus(0);
+    for (const host of groups.squashfs.hosts)
+      expect(pending[host], host).toMatchObject({ state: 'pending reboot', booted: { version: versions.good } });
+    for (const host of groups.initramfs.hosts) expect(pending[host]?.state, host).toBe('current');
+    const before = (await bootRecord('sq1'))!.bootId;
+    await nodes.get('sq1')!.monitor('system_reset');
+    const back = await phase('rollback: reboot sq1 into the old version', () => waitForBoot('sq1', 360_000, before));
+    expectBooted(back, 'sq1', { image: 'fleet-squash', version: versions.first, generation: rolledBack.generation });
+    const after = await fleetStatus(0);
+    expect(after.sq1).toMatchObject({ state: 'current', booted: { version: versions.first } });
+    expect(after.sq2?.state).toBe('pending reboot');
+  }, 600_000);
+
   it('a squashfs changed in the tree is refused by the node that fetches it; a MAC in no group gets the unknown-node action', async () => {
     await phase('tampered root refused, unknown node', async () => {
       // One byte changed in the placed root, at the same path (a new file renamed over it: the store keeps its own).
@@ -659,7 +678,7 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
       await sleep(5000);
       expect((await sq2.console()).slice(from)).not.toMatch(/login:/);
       expect(await bootRecord('sq2')).toBeUndefined();
-      // sq1 booted the intact root before: still current.
+      // sq1 booted the intact root before (after the rollback): still current.
       expect((await bootRecord('sq1'))?.root.verified).toBe(true);
       // fleet status names the node that did not come up; the others are current (no drift: exit 0).
       const fleet = await fleetStatus(0);
