@@ -184,6 +184,8 @@ interface RolloutRecord {
   from: string;
   to: string;
   state: string;
+  startedAt: string;
+  log: { at: string; message: string }[];
   waves: {
     number: number;
     state: string;
@@ -290,6 +292,9 @@ function waveTimings(label: string, record: RolloutRecord): void {
     process.stdout.write(`${line}\n`);
     timingNotes.push(line);
   }
+  // The rollout's own account of its steps, seconds from its start.
+  for (const entry of record.log)
+    process.stdout.write(`fleet test: ${label}: +${seconds(record.startedAt, entry.at)} s ${entry.message}\n`);
 }
 
 /** Boots since `from` on a node's console: the kernel's banner at each start. */
