@@ -19,7 +19,7 @@ import { projectRoot, type TempRepo, tempRecipeRepo } from './helpers/recipe-rep
  * before it is mounted), two of the group `initramfs` (tiny, the whole root in RAM). Each
  * node's boot record is read over SSH with the fleet key its node files deliver and its
  * managed host key checked: every node booted what its group's channel serves; a rollout of
- * an image whose agent fails stops after the canary, which pxeforge moves back and reboots into
+ * an image whose check-in service fails stops after the canary, which pxeforge moves back and reboots into
  * the old version while no other node is rebooted; a good image rolls out in waves `1,100%`,
  * survives pxeforge killed with SIGKILL in the first wave, and `rollout resume` brings every
  * production node to it; a rollback after it leaves both pending reboot, and a reboot brings the
@@ -53,7 +53,7 @@ overlays: [fleet]
 packages:
   sets: [squashfs-netboot]
 services:
-  enable: [fleet-agent]
+  enable: [fleet-checkin]
 output:
   format: squashfs
 tests:
@@ -62,15 +62,15 @@ tests:
 `,
 };
 
-/** A oneshot agent that refuses a configuration naming no server: what a release can break without breaking the boot. */
-const fleetAgentUnit = `[Unit]
-Description=Fleet agent
+/** A oneshot check-in with the site's server that refuses a configuration naming none: what a release can break without breaking the boot. */
+const fleetCheckinUnit = `[Unit]
+Description=Fleet check-in
 After=network.target
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c 'grep -q "^server=" /etc/fleet-agent.conf || { echo "fleet-agent: /etc/fleet-agent.conf names no server" >&2; exit 1; }'
+ExecStart=/bin/sh -c 'grep -q "^server=" /etc/fleet-checkin.conf || { echo "fleet-checkin: /etc/fleet-checkin.conf names no server" >&2; exit 1; }'
 
 [Install]
 WantedBy=multi-user.target
@@ -83,7 +83,7 @@ let secrets: string;
 let knownHosts: string;
 let identity: string;
 const nodes = new Map<string, FleetNode>();
-/** fleet-squash: the first version, one whose agent fails at boot, and a good second one. */
+/** fleet-squash: the first version, one whose check-in service fails at boot, and a good second one. */
 const versions = { tiny: '', first: '', bad: '', good: '' };
 const timings: [string, number][] = [];
 /** Lines of the rollouts' own timings (per wave, failed check → canary back), printed again at the end. */
@@ -373,10 +373,10 @@ rollout:
     );
     await mkdir(path.join(repo.root, 'overlays/fleet/etc'), { recursive: true });
     await repo.write('overlays/fleet/etc/fleet-release', 'first\n');
-    // The site's agent: checks its configuration at boot; a release that breaks it leaves a failed unit.
+    // The site's check-in service: checks its configuration at boot; a release that breaks it leaves a failed unit.
     await mkdir(path.join(repo.root, 'overlays/fleet/etc/systemd/system'), { recursive: true });
-    await repo.write('overlays/fleet/etc/systemd/system/fleet-agent.service', fleetAgentUnit);
-    await repo.write('overlays/fleet/etc/fleet-agent.conf', 'server=10.77.0.1\n');
+    await repo.write('overlays/fleet/etc/systemd/system/fleet-checkin.service', fleetCheckinUnit);
+    await repo.write('overlays/fleet/etc/fleet-checkin.conf', 'server=10.77.0.1\n');
     for (const [name, text] of Object.entries(recipes)) await repo.write(`recipes/${name}.yaml`, text);
     await repo.git(['add', '-A']);
     await repo.git(['commit', '-qm', 'fleet site']);
@@ -450,12 +450,12 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
 
   it('a bad image stops after the canary: pxeforge moves it back and reboots it into the old version; no other node is rebooted', async () => {
     await phase('build a bad and a good fleet-squash', async () => {
-      // The bad release: its agent's configuration lost the server line (a typo), so the agent fails at boot.
-      await repo.write('overlays/fleet/etc/fleet-agent.conf', 'sever=10.77.0.1\n');
+      // The bad release: the check-in configuration lost its server line (a typo), so the service fails at boot.
+      await repo.write('overlays/fleet/etc/fleet-checkin.conf', 'sever=10.77.0.1\n');
       await repo.write('overlays/fleet/etc/fleet-release', 'bad\n');
       await repo.git(['commit', '-qam', 'bad release']);
       versions.bad = await build('fleet-squash');
-      await repo.write('overlays/fleet/etc/fleet-agent.conf', 'server=10.77.0.1\n');
+      await repo.write('overlays/fleet/etc/fleet-checkin.conf', 'server=10.77.0.1\n');
       await repo.write('overlays/fleet/etc/fleet-release', 'second\n');
       await repo.git(['commit', '-qam', 'second release']);
       versions.good = await build('fleet-squash');
@@ -513,11 +513,11 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
     expect(second!.nodes.map((node) => node.host)).toEqual([other]);
     const failure = first!.results.find((entry) => entry.host === canary);
     expect(failure).toMatchObject({ ok: false, check: noFailedUnits });
-    expect(failure!.output).toContain('fleet-agent.service');
+    expect(failure!.output).toContain('fleet-checkin.service');
     // The report names the node, the check and what the node printed.
     expect(String(result.all)).toContain(canary);
     expect(String(result.all)).toContain(noFailedUnits);
-    expect(String(result.all)).toContain('fleet-agent.service');
+    expect(String(result.all)).toContain('fleet-checkin.service');
     const status = JSON.parse(await pxeforge(['rollout', 'status', '--json'])) as RolloutRecord;
     expect(status).toMatchObject({ id: record!.id, state: 'stopped' });
 
