@@ -232,6 +232,14 @@ function inNamespace(args: string[], timeoutMs: number): ResultPromise {
   return network!.exec([process.execPath, pxeforgeBin, '--repo', repo.root, ...args], { timeout: timeoutMs, env: { CI: 'true' } });
 }
 
+/** `pxeforge rollout start fleet-squash@<version>` to the squashfs nodes' channel in waves 1,100%, in the namespace. */
+function startRollout(version: string): ResultPromise {
+  return inNamespace(
+    ['rollout', 'start', `fleet-squash@${version}`, '--channel', groups.squashfs.channel, '--waves', '1,100%', '--reason', 'fleet test'],
+    900_000,
+  );
+}
+
 /** When the test first saw each wave in each state (`wave 1: checking` → its clock, ms). */
 type Seen = Map<string, number>;
 
@@ -472,20 +480,7 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
     const historyFrom = (await history()).length;
 
     const seen: Seen = new Map();
-    const run = inNamespace(
-      [
-        'rollout',
-        'start',
-        `fleet-squash@${versions.bad}`,
-        '--channel',
-        groups.squashfs.channel,
-        '--waves',
-        '1,100%',
-        '--reason',
-        'fleet test',
-      ],
-      900_000,
-    );
+    const run = startRollout(versions.bad);
     let record: RolloutRecord | undefined;
     try {
       record = await phase('rollout of the bad image: canary, failed check, rollback', () => watchRollout(run, seen));
@@ -572,20 +567,7 @@ describe('a fleet on a real PXE network: DHCP and TFTP by dnsmasq, HTTP by nginx
     const bootIds = Object.fromEntries(await Promise.all(hosts.map(async (host) => [host, (await bootRecord(host))!.bootId] as const)));
     const historyFrom = (await history()).length;
     const seen: Seen = new Map();
-    const run = inNamespace(
-      [
-        'rollout',
-        'start',
-        `fleet-squash@${versions.good}`,
-        '--channel',
-        groups.squashfs.channel,
-        '--waves',
-        '1,100%',
-        '--reason',
-        'fleet test',
-      ],
-      900_000,
-    );
+    const run = startRollout(versions.good);
     let canary: string;
     try {
       const checking = await phase('rollout of the good image: wave 1 up to its health gate', () =>
