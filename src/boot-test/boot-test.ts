@@ -10,7 +10,7 @@ import { findUefiFirmware } from '../arches/firmware.js';
 import { getArch } from '../arches/registry.js';
 import { ipxeBootScript } from '../boot-loaders/ipxe.js';
 import { InterruptedError, UserError } from '../errors/user-error.js';
-import { getFormat } from '../formats/registry.js';
+import { fetchedRoot, getFormat } from '../formats/registry.js';
 import { verifyVersion } from '../integrity/verify.js';
 import { run } from '../exec/run.js';
 import { start } from '../exec/start.js';
@@ -155,8 +155,7 @@ async function serve(context: TestContext, { emit }: Tools) {
 
 /** A direct boot's pxeforge parameters: image, version and the root's digest when the format fetches its root; no generation, group or channel. */
 export function directBootParameters(manifest: Pick<Manifest, 'name' | 'version' | 'artifacts' | 'recipe'>): string[] {
-  const rootUrlArtifact = getFormat(manifest.recipe.output.format).rootUrlArtifact;
-  const rootSha256 = rootUrlArtifact === undefined ? undefined : manifest.artifacts[rootUrlArtifact]?.sha256;
+  const rootSha256 = fetchedRoot(manifest.recipe.output.format, manifest.artifacts)?.sha256;
   return bootParameters({ image: manifest.name, version: manifest.version, rootSha256 });
 }
 

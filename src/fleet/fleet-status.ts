@@ -2,7 +2,7 @@ import path from 'node:path';
 
 import { InterruptedError, invalidInput } from '../errors/user-error.js';
 import { quoted } from '../errors/quote-text.js';
-import { getFormat } from '../formats/registry.js';
+import { fetchedRoot } from '../formats/registry.js';
 import { publicKeyFingerprint } from '../nodes/host-keys.js';
 import { type KnownHosts, parseKnownHosts } from '../nodes/known-hosts.js';
 import { hostKeyFiles } from '../nodes/node-file.js';
@@ -274,11 +274,8 @@ class Expectations {
     if (known === undefined) {
       known = readManifest(path.join(this.paths.images, image, version)).then(
         (manifest) => {
-          const artifact = getFormat(manifest.format).rootUrlArtifact;
-          return {
-            fetchesRoot: artifact !== undefined,
-            rootSha256: artifact === undefined ? null : (manifest.artifacts[artifact]?.sha256 ?? null),
-          };
+          const root = fetchedRoot(manifest.format, manifest.artifacts);
+          return { fetchesRoot: root !== undefined, rootSha256: root?.sha256 ?? null };
         },
         // A placed manifest that cannot be read: the node's own record says whether a digest was expected.
         () => ({ fetchesRoot: false, rootSha256: null }),

@@ -25,6 +25,18 @@ export const rootUrlParameters: readonly string[] = Object.values(formats).flatM
   }),
 );
 
+/**
+ * The root a node of this format fetches over HTTP (the squashfs), with its digest among a
+ * version's artifacts (undefined when they do not list it); undefined when the root travels in the initrd.
+ */
+export function fetchedRoot(
+  format: string,
+  artifacts: Readonly<Record<string, { sha256: string }>>,
+): { artifact: string; sha256: string | undefined } | undefined {
+  const artifact = getFormat(format).rootUrlArtifact;
+  return artifact === undefined ? undefined : { artifact, sha256: artifacts[artifact]?.sha256 };
+}
+
 export function getFormat(name: string): OutputFormat {
   if (!Object.hasOwn(formats, name)) {
     throw new UserError('UNKNOWN_FORMAT', `unknown output format \`${name}\``, { hint: `known formats: ${formatNames.join(', ')}` });

@@ -1,7 +1,7 @@
 import { type BootTarget, httpBase, type RenderedFile, type RenderedFiles, type RenderContext } from '../boot-loaders/boot-loader.js';
 import { bootLoaders } from '../boot-loaders/registry.js';
 import { invalidInput } from '../errors/user-error.js';
-import { getFormat, type FormatName } from '../formats/registry.js';
+import { fetchedRoot, type FormatName } from '../formats/registry.js';
 import { maxCmdlineBytes } from '../recipe/cmdline-size.js';
 import { rootfsUrlPlaceholder, type Artifact } from '../store/manifest.js';
 import { bootParameters } from '../nodes/boot-record.js';
@@ -107,15 +107,14 @@ export function renderGeneration(input: RenderInput): Rendering {
     const dir = placedDir(image, served.version);
     for (const [name, artifact] of Object.entries(info.artifacts)) referenced[`${dir}/${name}`] = artifact;
     let cmdline = info.cmdline;
-    const rootUrlArtifact = getFormat(info.format).rootUrlArtifact;
-    if (rootUrlArtifact !== undefined) {
+    const root = fetchedRoot(info.format, info.artifacts);
+    if (root !== undefined) {
       if (site.httpBaseUrl === undefined) throw new Error(`${info.format} images need httpBaseUrl`);
-      cmdline = cmdline.replace(rootfsUrlPlaceholder, `${httpBase(site.httpBaseUrl)}/${dir}/${rootUrlArtifact}`);
+      cmdline = cmdline.replace(rootfsUrlPlaceholder, `${httpBase(site.httpBaseUrl)}/${dir}/${root.artifact}`);
+      if (root.sha256 === undefined) throw new Error(`${versionKey(image, served.version)} has no ${root.artifact}`);
     }
     // What the node records of its boot (docs/fleet.md), and the digest it checks its fetched root against.
-    const rootSha256 = rootUrlArtifact === undefined ? undefined : info.artifacts[rootUrlArtifact]?.sha256;
-    if (rootUrlArtifact !== undefined && rootSha256 === undefined)
-      throw new Error(`${versionKey(image, served.version)} has no ${rootUrlArtifact}`);
+    const rootSha256 = root?.sha256;
     const parameters = bootParameters({ image, version: served.version, generation, group, channel, rootSha256 }).join(' ');
     const full = [cmdline, kernelArgs, parameters].filter((part) => part !== '').join(' ');
     // validate counted the root URL as a reserve; here it is known: the whole line must fit.
