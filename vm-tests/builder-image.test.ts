@@ -41,7 +41,10 @@ describe('builder image', () => {
     const doctor = await execa('podman', ['run', '--rm', image, 'pxeforge', 'doctor'], { reject: false });
     expect(doctor.exitCode, doctor.stdout + doctor.stderr).toBe(0);
     expect(doctor.stdout).toContain('all host tools are present');
-    expect(doctor.stdout).not.toContain('MISSING');
+    // Every tool a site needs is there; the section for arm64 images lists what only sites with arm64 images need.
+    const [needed, arm64] = doctor.stdout.split('for arm64 images');
+    expect(arm64, doctor.stdout).toBeDefined();
+    expect(needed).not.toContain('MISSING');
 
     const node = await execa('podman', ['run', '--rm', image, 'node', '--version']);
     const [major, minor] = /^v(\d+)\.(\d+)\./
