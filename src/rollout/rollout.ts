@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rm, stat } from 'node:fs/promises';
+import { open, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +15,7 @@ import { checkPromotable, nextServed, withServed, type Promotable } from '../pro
 import { readCurrent, type TreeState } from '../promote/tree.js';
 import { eachLimited } from '../progress/each-limited.js';
 import type { Manifest } from '../store/manifest.js';
+import { exists } from '../store/store.js';
 import {
   type GateResult,
   isActive,
@@ -760,11 +761,4 @@ function withMoved(
   if (Object.keys(nodes).length === 0) delete channel[rollout.image];
   else channel[rollout.image] = { version: rollout.to, nodes };
   return { ...rollouts, [rollout.channel]: channel };
-}
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
 }

@@ -138,7 +138,8 @@ export async function removeAbandonedStaging(dir: string): Promise<string[]> {
   return removed;
 }
 
-async function exists(file: string): Promise<boolean> {
+/** Whether something is at `file` (stat follows a link: a dangling one is nothing). */
+export async function exists(file: string): Promise<boolean> {
   return stat(file).then(
     () => true,
     () => false,
