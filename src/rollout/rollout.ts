@@ -328,11 +328,16 @@ async function checkUnchanged(tools: RolloutTools, rollout: Rollout): Promise<vo
   const pending = current?.state.rollouts?.[rollout.channel]?.[rollout.image];
   if (served?.version === rollout.to && pending === undefined) return; // completed in the tree; run() records it
   if (served?.version !== rollout.from || (pending !== undefined && pending.version !== rollout.to))
-    throw invalidInput(
-      'ROLLOUT_CHANGED',
-      `channel \`${rollout.channel}\` serves ${rollout.image}@${served?.version ?? '(nothing)'} now, not ${rollout.from} as when the rollout of ${rollout.to} started`,
-      'the channel was changed outside the rollout; `pxeforge rollout abort` ends the rollout record',
-    );
+    throw channelChanged(rollout, served?.version);
+}
+
+/** The channel serves another version than the one the rollout started from: it was changed outside the rollout. */
+function channelChanged(rollout: Rollout, serving: string | undefined) {
+  return invalidInput(
+    'ROLLOUT_CHANGED',
+    `channel \`${rollout.channel}\` serves ${rollout.image}@${serving ?? '(nothing)'} now, not ${rollout.from} as when the rollout of ${rollout.to} started`,
+    'nothing was changed; the channel was changed outside the rollout: `pxeforge rollout abort` ends the rollout',
+  );
 }
 
 async function run(tools: RolloutTools, rp: RolloutPaths, rollout: Rollout, promotable: Promotable | undefined): Promise<RolloutOutcome> {
@@ -576,12 +581,7 @@ class RunContext {
       `${verb} ${rollout.image}@${rollout.to} --channel ${rollout.channel}`,
       async (current) => {
         const served = current?.channels[rollout.channel]?.[rollout.image];
-        if (served?.version !== rollout.from)
-          throw invalidInput(
-            'ROLLOUT_CHANGED',
-            `channel \`${rollout.channel}\` serves ${rollout.image}@${served?.version ?? '(nothing)'}, not ${rollout.from} as when the rollout started`,
-            'nothing was changed; `pxeforge rollout abort` ends the rollout',
-          );
+        if (served?.version !== rollout.from) throw channelChanged(rollout, served?.version);
         const moved = new Set(movedOf(current, rollout));
         const todo = macs.filter((mac) => (direction === 'forward' ? !moved.has(mac) : moved.has(mac)));
         if (todo.length === 0)
